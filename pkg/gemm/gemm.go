@@ -2,61 +2,29 @@
 // (convolutions through im2col, matmul, linear layers).
 //
 // All matrices are row-major. C = alpha*op(A)*op(B) + beta*C with op(X) = X
-// or Xᵀ; op(A) is m×k, op(B) is k×n, C is m×n.
+// or Xᵀ; op(A) is m×k, op(B) is k×n, C is m×n. When beta is zero C is
+// overwritten without being read, so it may hold NaN or garbage.
+//
+// The implementation is a packed, cache-blocked GEMM in the Goto/BLIS
+// style: panels of op(A) and op(B) are copied into contiguous pooled
+// buffers and a register-tiled micro-kernel (AVX-512 Go assembly on CPUs
+// that have it, plain Go otherwise or with the purego build tag) runs over
+// them. Calls with enough work are split over the cores with package par.
 package gemm
 
-import (
-	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas32"
-	"gonum.org/v1/gonum/blas/blas64"
-)
+import "fmt"
 
 // Float is the set of element types the kernels are generic over.
 type Float interface{ ~float32 | ~float64 }
 
-func tr(t bool) blas.Transpose {
-	if t {
-		return blas.Trans
-	}
-	return blas.NoTrans
-}
-
 // Sgemm computes C = alpha*op(A)*op(B) + beta*C in float32.
 func Sgemm(transA, transB bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
-	if m == 0 || n == 0 {
-		return
-	}
-	ra, ca := m, k
-	if transA {
-		ra, ca = k, m
-	}
-	rb, cb := k, n
-	if transB {
-		rb, cb = n, k
-	}
-	blas32.Gemm(tr(transA), tr(transB), alpha,
-		blas32.General{Rows: ra, Cols: ca, Stride: lda, Data: a},
-		blas32.General{Rows: rb, Cols: cb, Stride: ldb, Data: b},
-		beta, blas32.General{Rows: m, Cols: n, Stride: ldc, Data: c})
+	gemm(sEngine, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // Dgemm computes C = alpha*op(A)*op(B) + beta*C in float64.
 func Dgemm(transA, transB bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
-	if m == 0 || n == 0 {
-		return
-	}
-	ra, ca := m, k
-	if transA {
-		ra, ca = k, m
-	}
-	rb, cb := k, n
-	if transB {
-		rb, cb = n, k
-	}
-	blas64.Gemm(tr(transA), tr(transB), alpha,
-		blas64.General{Rows: ra, Cols: ca, Stride: lda, Data: a},
-		blas64.General{Rows: rb, Cols: cb, Stride: ldb, Data: b},
-		beta, blas64.General{Rows: m, Cols: n, Stride: ldc, Data: c})
+	gemm(dEngine, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
 }
 
 // Gemm dispatches to Sgemm or Dgemm by element type.
@@ -69,4 +37,46 @@ func Gemm[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b 
 	default:
 		panic("gemm: unsupported element type")
 	}
+}
+
+// checkMatrix panics unless a rows×cols row-major matrix with stride ld
+// fits in a slice of length n.
+func checkMatrix(name string, rows, cols, ld, n int) {
+	if ld < max(1, cols) {
+		panic(fmt.Sprintf("gemm: ld%s = %d is less than its row length %d", name, ld, cols))
+	}
+	if rows == 0 || cols == 0 {
+		return
+	}
+	if need := (rows-1)*ld + cols; n < need {
+		panic(fmt.Sprintf("gemm: %s has %d elements, a %d×%d matrix with stride %d needs %d", name, n, rows, cols, ld, need))
+	}
+}
+
+// gemm validates the arguments and runs the call on engine e.
+func gemm[T Float](e *engine[T], transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("gemm: negative dimension m=%d n=%d k=%d", m, n, k))
+	}
+	ra, ca := m, k
+	if transA {
+		ra, ca = k, m
+	}
+	rb, cb := k, n
+	if transB {
+		rb, cb = n, k
+	}
+	checkMatrix("a", ra, ca, lda, len(a))
+	checkMatrix("b", rb, cb, ldb, len(b))
+	checkMatrix("c", m, n, ldc, len(c))
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 {
+		scaleC(m, n, beta, c, ldc)
+		return
+	}
+	j := job[T]{e: e, transA: transA, transB: transB, m: m, n: n, k: k,
+		alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc}
+	j.run()
 }

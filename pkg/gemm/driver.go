@@ -1,0 +1,288 @@
+package gemm
+
+import (
+	"sync"
+	"unsafe"
+
+	"github.com/nvaego/nvae/pkg/par"
+)
+
+// kernelFn is a micro-kernel: it multiplies a packed mr×kc A micro-panel by
+// a packed kc×nr B micro-panel and writes alpha*acc + beta*C into the C tile
+// at c (row stride ldc elements), only in the columns whose bit is set in
+// mask. The row count is fixed per kernel; C is never read when beta == 0.
+type kernelFn[T Float] func(kc int, a, b, c unsafe.Pointer, ldc int, mask uint64, alpha, beta T)
+
+// engine is one blocked GEMM implementation: tile shape, micro-kernels
+// (kern[r-1] handles r rows) and cache block sizes.
+type engine[T Float] struct {
+	name       string
+	mr, nr     int
+	kern       []kernelFn[T]
+	mc, kc, nc int
+	// aOuter selects the macro-kernel loop order: A micro-panel reused from
+	// L1 across a row of tiles (true), or B micro-panel reused across a
+	// column of tiles (false).
+	aOuter bool
+	pool   sync.Pool
+}
+
+// alignElems returns how many elements to skip at the start of buf so the
+// data begins on a 64-byte boundary.
+func alignElems[T Float](buf []T) int {
+	var z T
+	sz := int(unsafe.Sizeof(z))
+	addr := uintptr(unsafe.Pointer(unsafe.SliceData(buf)))
+	mis := int(addr & 63)
+	if mis == 0 {
+		return 0
+	}
+	return (64 - mis) / sz
+}
+
+// buffers returns pooled pack buffers for A (mc×kc) and B (kc×nc), both
+// 64-byte aligned, plus the pooled slice to hand back.
+func (e *engine[T]) buffers() (pa, pb []T, back *[]T) {
+	na := e.mc * e.kc
+	nb := e.kc * ((e.nc + e.nr - 1) / e.nr * e.nr)
+	need := na + nb + 128
+	p, _ := e.pool.Get().(*[]T)
+	if p == nil || len(*p) < need {
+		s := make([]T, need)
+		p = &s
+	}
+	buf := *p
+	off := alignElems(buf)
+	pa = buf[off : off+na]
+	off += na
+	off += alignElems(buf[off:])
+	pb = buf[off : off+nb]
+	return pa, pb, p
+}
+
+// job is one GEMM call.
+type job[T Float] struct {
+	e              *engine[T]
+	transA, transB bool
+	m, n, k        int
+	alpha, beta    T
+	a, b, c        []T
+	lda, ldb, ldc  int
+}
+
+// parallelFlops is the work (2·m·n·k) below which a call stays on one core.
+const parallelFlops = 1 << 21
+
+// run splits the call over the cores by M or N and runs the blocked loops.
+func (j *job[T]) run() {
+	e := j.e
+	w := par.Workers
+	if w <= 1 || 2*j.m*j.n*j.k < parallelFlops {
+		j.block(0, j.m, 0, j.n)
+		return
+	}
+	tm := (j.m + e.mr - 1) / e.mr
+	tn := (j.n + e.nr - 1) / e.nr
+	// Pick the dimension whose split leaves the least idle work:
+	// waste = ceil(t/w)*w - t tiles of the split dimension, scaled by the
+	// size of a tile row/column.
+	wasteM := ((tm+w-1)/w*w - tm) * e.mr * j.n
+	wasteN := ((tn+w-1)/w*w - tn) * e.nr * j.m
+	if tn < w || (tm >= w && wasteM < wasteN) {
+		par.For(tm, 1, func(lo, hi int) {
+			j.block(lo*e.mr, min(hi*e.mr, j.m), 0, j.n)
+		})
+		return
+	}
+	par.For(tn, 1, func(lo, hi int) {
+		j.block(0, j.m, lo*e.nr, min(hi*e.nr, j.n))
+	})
+}
+
+// block computes the C sub-block rows [i0,i1) × columns [j0,j1) with the
+// Goto loop nest: N blocks of nc, K blocks of kc (pack B), M blocks of mc
+// (pack A), then the macro-kernel.
+func (j *job[T]) block(i0, i1, j0, j1 int) {
+	e := j.e
+	pa, pb, back := e.buffers()
+	defer e.pool.Put(back)
+	for jc := j0; jc < j1; jc += e.nc {
+		nb := min(e.nc, j1-jc)
+		for pc := 0; pc < j.k; pc += e.kc {
+			kb := min(e.kc, j.k-pc)
+			beta := j.beta
+			if pc > 0 {
+				beta = 1
+			}
+			j.packB(pb, pc, kb, jc, nb)
+			for ic := i0; ic < i1; ic += e.mc {
+				mb := min(e.mc, i1-ic)
+				j.packA(pa, ic, mb, pc, kb)
+				j.macro(pa, pb, ic, mb, jc, nb, kb, beta)
+			}
+		}
+	}
+}
+
+// macro runs the micro-kernel over the mb×nb block of C at (ic, jc).
+func (j *job[T]) macro(pa, pb []T, ic, mb, jc, nb, kb int, beta T) {
+	e := j.e
+	mr, nr := e.mr, e.nr
+	ldc := j.ldc
+	cbase := unsafe.Pointer(unsafe.SliceData(j.c))
+	var z T
+	sz := unsafe.Sizeof(z)
+	full := uint64(1)<<uint(nr) - 1
+	if nr >= 64 {
+		full = ^uint64(0)
+	}
+	pA := unsafe.Pointer(unsafe.SliceData(pa))
+	pB := unsafe.Pointer(unsafe.SliceData(pb))
+	if e.aOuter {
+		for ir := 0; ir < mb; ir += mr {
+			rows := min(mr, mb-ir)
+			kern := e.kern[rows-1]
+			ap := unsafe.Add(pA, uintptr(ir*kb)*sz)
+			for jr := 0; jr < nb; jr += nr {
+				cols := nb - jr
+				mask := full
+				if cols < nr {
+					mask = uint64(1)<<uint(cols) - 1
+				}
+				bp := unsafe.Add(pB, uintptr(jr*kb)*sz)
+				cp := unsafe.Add(cbase, uintptr((ic+ir)*ldc+jc+jr)*sz)
+				kern(kb, ap, bp, cp, ldc, mask, j.alpha, beta)
+			}
+		}
+		return
+	}
+	for jr := 0; jr < nb; jr += nr {
+		cols := nb - jr
+		mask := full
+		if cols < nr {
+			mask = uint64(1)<<uint(cols) - 1
+		}
+		bp := unsafe.Add(pB, uintptr(jr*kb)*sz)
+		for ir := 0; ir < mb; ir += mr {
+			rows := min(mr, mb-ir)
+			ap := unsafe.Add(pA, uintptr(ir*kb)*sz)
+			cp := unsafe.Add(cbase, uintptr((ic+ir)*ldc+jc+jr)*sz)
+			e.kern[rows-1](kb, ap, bp, cp, ldc, mask, j.alpha, beta)
+		}
+	}
+}
+
+// packA copies op(A)[ic:ic+mb, pc:pc+kb] into pa as micro-panels of mr rows:
+// panel q holds element (q*mr+i, p) at q*mr*kb + p*mr + i; rows past mb are
+// zero.
+func (j *job[T]) packA(pa []T, ic, mb, pc, kb int) {
+	mr := j.e.mr
+	a, lda := j.a, j.lda
+	for ir := 0; ir < mb; ir += mr {
+		h := min(mr, mb-ir)
+		dst := pa[ir*kb : ir*kb+mr*kb]
+		if j.transA {
+			// op(A)[i][p] = a[p*lda + i]: rows of the panel are contiguous.
+			base := pc*lda + ic + ir
+			for p := 0; p < kb; p++ {
+				d := dst[p*mr : p*mr+mr]
+				src := a[base+p*lda : base+p*lda+h]
+				copy(d, src)
+				clear(d[h:])
+			}
+			continue
+		}
+		// op(A)[i][p] = a[i*lda + p]: gather one element per row.
+		if h == 8 && mr == 8 {
+			packRows8(dst, a, (ic+ir)*lda+pc, lda, kb)
+			continue
+		}
+		for i := 0; i < h; i++ {
+			row := a[(ic+ir+i)*lda+pc : (ic+ir+i)*lda+pc+kb]
+			for p, v := range row {
+				dst[p*mr+i] = v
+			}
+		}
+		for i := h; i < mr; i++ {
+			for p := 0; p < kb; p++ {
+				dst[p*mr+i] = 0
+			}
+		}
+	}
+}
+
+// packRows8 interleaves 8 rows of length kb starting at off (stride ld) into
+// dst as dst[p*8+i].
+func packRows8[T Float](dst, src []T, off, ld, kb int) {
+	r0 := src[off : off+kb]
+	r1 := src[off+ld : off+ld+kb]
+	r2 := src[off+2*ld : off+2*ld+kb]
+	r3 := src[off+3*ld : off+3*ld+kb]
+	r4 := src[off+4*ld : off+4*ld+kb]
+	r5 := src[off+5*ld : off+5*ld+kb]
+	r6 := src[off+6*ld : off+6*ld+kb]
+	r7 := src[off+7*ld : off+7*ld+kb]
+	dst = dst[:8*kb]
+	for p := range r0 {
+		d := dst[p*8 : p*8+8 : p*8+8]
+		d[0] = r0[p]
+		d[1] = r1[p]
+		d[2] = r2[p]
+		d[3] = r3[p]
+		d[4] = r4[p]
+		d[5] = r5[p]
+		d[6] = r6[p]
+		d[7] = r7[p]
+	}
+}
+
+// packB copies op(B)[pc:pc+kb, jc:jc+nb] into pb as micro-panels of nr
+// columns: panel q holds element (p, q*nr+j) at q*nr*kb + p*nr + j; columns
+// past nb are zero.
+func (j *job[T]) packB(pb []T, pc, kb, jc, nb int) {
+	nr := j.e.nr
+	b, ldb := j.b, j.ldb
+	for jr := 0; jr < nb; jr += nr {
+		w := min(nr, nb-jr)
+		dst := pb[jr*kb : jr*kb+nr*kb]
+		if !j.transB {
+			base := pc*ldb + jc + jr
+			for p := 0; p < kb; p++ {
+				d := dst[p*nr : p*nr+nr]
+				copy(d, b[base+p*ldb:base+p*ldb+w])
+				clear(d[w:])
+			}
+			continue
+		}
+		// op(B)[p][j] = b[j*ldb + p].
+		for jj := 0; jj < w; jj++ {
+			row := b[(jc+jr+jj)*ldb+pc : (jc+jr+jj)*ldb+pc+kb]
+			for p, v := range row {
+				dst[p*nr+jj] = v
+			}
+		}
+		if w < nr {
+			for p := 0; p < kb; p++ {
+				clear(dst[p*nr+w : p*nr+nr])
+			}
+		}
+	}
+}
+
+// scaleC sets C = beta*C over m×n (overwriting without reading when
+// beta == 0); used when k == 0 or alpha == 0.
+func scaleC[T Float](m, n int, beta T, c []T, ldc int) {
+	for i := 0; i < m; i++ {
+		row := c[i*ldc : i*ldc+n]
+		if beta == 0 {
+			clear(row)
+			continue
+		}
+		if beta == 1 {
+			continue
+		}
+		for x := range row {
+			row[x] *= beta
+		}
+	}
+}

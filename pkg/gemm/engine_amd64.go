@@ -1,0 +1,38 @@
+//go:build amd64 && !purego
+
+package gemm
+
+import "golang.org/x/sys/cpu"
+
+//go:generate go run gen_kernels.go
+
+// hasAVX512 reports whether the AVX-512 kernels can run (they use
+// AVX512F instructions and AVX512DQ's KMOVB).
+var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
+
+var (
+	sEngine = newSEngine()
+	dEngine = newDEngine()
+)
+
+func newSEngine() *engine[float32] {
+	if !hasAVX512 {
+		return goEngine[float32]()
+	}
+	e := &engine[float32]{name: "avx512", mr: sMRAVX512, nr: sNRAVX512, mc: 256, kc: 256, nc: 480, aOuter: true}
+	for _, k := range sKernelsAVX512 {
+		e.kern = append(e.kern, kernelFn[float32](k))
+	}
+	return e
+}
+
+func newDEngine() *engine[float64] {
+	if !hasAVX512 {
+		return goEngine[float64]()
+	}
+	e := &engine[float64]{name: "avx512", mr: dMRAVX512, nr: dNRAVX512, mc: 256, kc: 256, nc: 240, aOuter: true}
+	for _, k := range dKernelsAVX512 {
+		e.kern = append(e.kern, kernelFn[float64](k))
+	}
+	return e
+}

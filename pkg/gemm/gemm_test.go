@@ -1,0 +1,195 @@
+package gemm
+
+import (
+	"fmt"
+	"math"
+	"math/rand"
+	"testing"
+)
+
+// naive computes alpha*op(A)*op(B) + beta*C in float64 into a fresh m×n
+// slice (row stride n); beta == 0 ignores C.
+func naive[T Float](transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) []float64 {
+	out := make([]float64, m*n)
+	for i := 0; i < m; i++ {
+		for j := 0; j < n; j++ {
+			var s float64
+			for p := 0; p < k; p++ {
+				var av, bv T
+				if transA {
+					av = a[p*lda+i]
+				} else {
+					av = a[i*lda+p]
+				}
+				if transB {
+					bv = b[j*ldb+p]
+				} else {
+					bv = b[p*ldb+j]
+				}
+				s += float64(av) * float64(bv)
+			}
+			v := float64(alpha) * s
+			if beta != 0 {
+				v += float64(beta) * float64(c[i*ldc+j])
+			}
+			out[i*n+j] = v
+		}
+	}
+	return out
+}
+
+type shape struct {
+	m, n, k        int
+	transA, transB bool
+	alpha, beta    float64
+	pad            int // extra elements per row of A, B and C
+}
+
+func (s shape) String() string {
+	return fmt.Sprintf("m%d_n%d_k%d_tA%v_tB%v_a%g_b%g_pad%d", s.m, s.n, s.k, s.transA, s.transB, s.alpha, s.beta, s.pad)
+}
+
+// check runs one shape through f and compares with the float64 reference.
+// Elements of C outside the m×n window (the stride padding) must be left
+// untouched.
+func check[T Float](t *testing.T, rng *rand.Rand, s shape, tol float64,
+	f func(transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int)) {
+	t.Helper()
+	ra, ca := s.m, s.k
+	if s.transA {
+		ra, ca = s.k, s.m
+	}
+	rb, cb := s.k, s.n
+	if s.transB {
+		rb, cb = s.n, s.k
+	}
+	lda, ldb, ldc := max(ca, 1)+s.pad, max(cb, 1)+s.pad, max(s.n, 1)+s.pad
+	fill := func(rows, ld int) []T {
+		x := make([]T, rows*ld)
+		for i := range x {
+			x[i] = T(rng.Float64()*2 - 1)
+		}
+		return x
+	}
+	a := fill(ra, lda)
+	b := fill(rb, ldb)
+	c := fill(s.m, ldc)
+	if s.beta == 0 {
+		for i := 0; i < s.m; i++ {
+			for j := 0; j < s.n; j++ {
+				c[i*ldc+j] = T(math.NaN())
+			}
+		}
+	}
+	orig := append([]T(nil), c...)
+	want := naive(s.transA, s.transB, s.m, s.n, s.k, T(s.alpha), a, lda, b, ldb, T(s.beta), c, ldc)
+	f(s.transA, s.transB, s.m, s.n, s.k, T(s.alpha), a, lda, b, ldb, T(s.beta), c, ldc)
+	for i := 0; i < s.m; i++ {
+		for j := 0; j < ldc; j++ {
+			got := float64(c[i*ldc+j])
+			if j >= s.n {
+				if got != float64(orig[i*ldc+j]) {
+					t.Fatalf("%v: C[%d][%d] in the stride padding changed from %g to %g", s, i, j, orig[i*ldc+j], got)
+				}
+				continue
+			}
+			w := want[i*s.n+j]
+			// Error bound grows with k and the magnitudes involved.
+			bound := tol * (math.Sqrt(float64(s.k)+1)*math.Abs(s.alpha) + math.Abs(s.beta) + 1)
+			if math.IsNaN(got) || math.Abs(got-w) > bound {
+				t.Fatalf("%v: C[%d][%d] = %g, want %g (tol %g)", s, i, j, got, w, bound)
+			}
+		}
+	}
+}
+
+func shapes(rng *rand.Rand, random int) []shape {
+	var out []shape
+	dims := [][3]int{
+		{1, 1, 1}, {1, 7, 3}, {7, 1, 5}, {3, 5, 1}, {8, 48, 16}, {9, 49, 17},
+		{16, 16, 16}, {17, 33, 65}, {64, 64, 64}, {63, 47, 129}, {5, 100, 7},
+		{100, 5, 300}, {257, 50, 513}, {40, 97, 257}, {300, 530, 70}, {13, 1000, 20},
+	}
+	for _, d := range dims {
+		for _, ta := range []bool{false, true} {
+			for _, tb := range []bool{false, true} {
+				out = append(out, shape{m: d[0], n: d[1], k: d[2], transA: ta, transB: tb, alpha: 1, beta: 0})
+			}
+		}
+	}
+	ab := [][2]float64{{1, 0}, {1, 1}, {-0.5, 2}, {2.5, -1}, {1, 0.5}}
+	for i := 0; i < random; i++ {
+		s := shape{
+			m: 1 + rng.Intn(70), n: 1 + rng.Intn(120), k: 1 + rng.Intn(300),
+			transA: rng.Intn(2) == 0, transB: rng.Intn(2) == 0, pad: rng.Intn(3) * 5,
+		}
+		p := ab[rng.Intn(len(ab))]
+		s.alpha, s.beta = p[0], p[1]
+		out = append(out, s)
+	}
+	// k == 0 and alpha == 0 only scale C by beta.
+	for _, beta := range []float64{0, 1, -2} {
+		out = append(out, shape{m: 5, n: 9, k: 0, alpha: 1, beta: beta, pad: 2})
+		out = append(out, shape{m: 9, n: 50, k: 10, alpha: 0, beta: beta, transA: true})
+	}
+	return out
+}
+
+func TestSgemm(t *testing.T) {
+	rng := rand.New(rand.NewSource(1))
+	for _, s := range shapes(rng, 150) {
+		check(t, rng, s, 2e-6, Sgemm)
+	}
+}
+
+func TestDgemm(t *testing.T) {
+	rng := rand.New(rand.NewSource(2))
+	for _, s := range shapes(rng, 80) {
+		check(t, rng, s, 1e-13, Dgemm)
+	}
+}
+
+func TestGenericDispatch(t *testing.T) {
+	rng := rand.New(rand.NewSource(3))
+	s := shape{m: 13, n: 21, k: 34, transB: true, alpha: 1.5, beta: 0.5, pad: 1}
+	check(t, rng, s, 2e-6, Gemm[float32])
+	check(t, rng, s, 1e-13, Gemm[float64])
+}
+
+// TestGoEngine runs the portable engine (the one used without AVX-512 or
+// with the purego tag) through the same shapes.
+func TestGoEngine(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	se, de := goEngine[float32](), goEngine[float64]()
+	for _, s := range shapes(rng, 60) {
+		check(t, rng, s, 2e-6, func(ta, tb bool, m, n, k int, alpha float32, a []float32, lda int, b []float32, ldb int, beta float32, c []float32, ldc int) {
+			gemm(se, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		})
+		check(t, rng, s, 1e-13, func(ta, tb bool, m, n, k int, alpha float64, a []float64, lda int, b []float64, ldb int, beta float64, c []float64, ldc int) {
+			gemm(de, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		})
+	}
+}
+
+// TestLargeBlocks crosses every cache-block boundary (mc, kc, nc) and the
+// parallel split.
+func TestLargeBlocks(t *testing.T) {
+	rng := rand.New(rand.NewSource(5))
+	for _, s := range []shape{
+		{m: 530, n: 1100, k: 600, alpha: 1, beta: 0},
+		{m: 300, n: 700, k: 520, transA: true, transB: true, alpha: -1, beta: 1, pad: 3},
+		{m: 1030, n: 40, k: 300, transB: true, alpha: 1, beta: 0.5},
+	} {
+		check(t, rng, s, 2e-6, Sgemm)
+	}
+	check(t, rng, shape{m: 270, n: 500, k: 300, transA: true, alpha: 1, beta: 1, pad: 1}, 1e-13, Dgemm)
+}
+
+func TestShortSlicePanics(t *testing.T) {
+	defer func() {
+		if recover() == nil {
+			t.Fatal("no panic for a short A")
+		}
+	}()
+	Sgemm(false, false, 4, 4, 4, 1, make([]float32, 15), 4, make([]float32, 16), 4, 0, make([]float32, 16), 4)
+}

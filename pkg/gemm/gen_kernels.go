@@ -1,0 +1,287 @@
+//go:build ignore
+
+// gen_kernels writes kernel_avx512_amd64.s and kernel_avx2_amd64.s, the
+// float32 and float64 GEMM micro-kernels in Go assembly. Run it with
+// `go generate` in pkg/gemm.
+//
+// Every kernel computes, for a packed A micro-panel (stride mr elements per
+// k step) and a packed B micro-panel (stride nr elements per k step),
+//
+//	acc[i][j] = Σ_p a[p*mr+i] * b[p*nr+j]        (i < rows, j < nr)
+//	C[i][j]   = alpha*acc[i][j] + beta*C[i][j]    (only where mask bit j is set)
+//
+// and never reads C when beta is zero. One kernel is emitted per row count
+// 1..mr so edge tiles in M cost no wasted work; edge tiles in N use the
+// column mask (AVX-512 opmask registers, or vector masks for AVX2).
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"go/format"
+	"os"
+	"strings"
+)
+
+type isa struct {
+	name   string // file suffix and symbol suffix
+	vbytes int    // vector width in bytes
+	reg    string // "Z" or "Y"
+	nregs  int    // vector registers available
+}
+
+type elem struct {
+	name  string // "s" or "d"
+	size  int    // bytes
+	suf   string // "PS" or "PD"
+	bcast string // broadcast instruction
+}
+
+var (
+	f32 = elem{"s", 4, "PS", "VBROADCASTSS"}
+	f64 = elem{"d", 8, "PD", "VBROADCASTSD"}
+)
+
+type gen struct {
+	buf bytes.Buffer
+}
+
+func (g *gen) p(format string, args ...any) {
+	fmt.Fprintf(&g.buf, format, args...)
+	g.buf.WriteByte('\n')
+}
+
+// kernel emits one micro-kernel with the given number of rows.
+//
+// Go declaration:
+//
+//	func name(kc int, a, b, c unsafe.Pointer, ldc int, mask uint64, alpha, beta T)
+func (g *gen) kernel(is isa, e elem, mr, nv, rows int) {
+	lanes := is.vbytes / e.size
+	nr := nv * lanes
+	name := fmt.Sprintf("%sgemmKern%dx%d%s_%d", e.name, mr, nr, is.name, rows)
+	nacc := rows * nv
+	if nacc+nv+1 > is.nregs {
+		panic("too many registers for " + name)
+	}
+	acc := func(i, v int) string { return fmt.Sprintf("%s%d", is.reg, i*nv+v) }
+	breg := func(v int) string { return fmt.Sprintf("%s%d", is.reg, nacc+v) }
+	ntmp := is.nregs - nacc - nv
+	if ntmp > 4 {
+		ntmp = 4
+	}
+	tmp := func(i int) string { return fmt.Sprintf("%s%d", is.reg, nacc+nv+i%ntmp) }
+	frame := 56
+	if e.size == 8 {
+		frame = 64
+	}
+	g.p("// func %s(kc int, a, b, c unsafe.Pointer, ldc int, mask uint64, alpha, beta float%d)", name, e.size*8)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-%d", name, frame)
+	g.p("\tMOVQ kc+0(FP), CX")
+	g.p("\tMOVQ a+8(FP), AX")
+	g.p("\tMOVQ b+16(FP), BX")
+	g.p("\tMOVQ c+24(FP), DI")
+	g.p("\tMOVQ ldc+32(FP), DX")
+	if e.size == 4 {
+		g.p("\tSHLQ $2, DX")
+	} else {
+		g.p("\tSHLQ $3, DX")
+	}
+	// Prefetch the C tile: it is written at the end.
+	g.p("\tMOVQ DI, R8")
+	for i := 0; i < rows; i++ {
+		for off := 0; off < nr*e.size; off += 64 {
+			g.p("\tPREFETCHT0 %d(R8)", off)
+		}
+		if i+1 < rows {
+			g.p("\tADDQ DX, R8")
+		}
+	}
+	for i := 0; i < rows; i++ {
+		for v := 0; v < nv; v++ {
+			if is.reg == "Z" {
+				g.p("\tVPXORD %s, %s, %s", acc(i, v), acc(i, v), acc(i, v))
+			} else {
+				g.p("\tVXORPS %s, %s, %s", acc(i, v), acc(i, v), acc(i, v))
+			}
+		}
+	}
+	astep := mr * e.size
+	bstep := nr * e.size
+	step := func(u int) {
+		for v := 0; v < nv; v++ {
+			g.p("\tVMOVUP%s %d(BX), %s", e.suf[1:], u*bstep+v*is.vbytes, breg(v))
+		}
+		for i := 0; i < rows; i++ {
+			t := tmp(i)
+			g.p("\t%s %d(AX), %s", e.bcast, u*astep+i*e.size, t)
+			for v := 0; v < nv; v++ {
+				g.p("\tVFMADD231%s %s, %s, %s", e.suf, breg(v), t, acc(i, v))
+			}
+		}
+	}
+	const unroll = 4
+	g.p("\tCMPQ CX, $%d", unroll)
+	g.p("\tJL %s_tail", name)
+	g.p("%s_loop4:", name)
+	for u := 0; u < unroll; u++ {
+		step(u)
+	}
+	g.p("\tADDQ $%d, AX", unroll*astep)
+	g.p("\tADDQ $%d, BX", unroll*bstep)
+	g.p("\tSUBQ $%d, CX", unroll)
+	g.p("\tCMPQ CX, $%d", unroll)
+	g.p("\tJGE %s_loop4", name)
+	g.p("%s_tail:", name)
+	g.p("\tTESTQ CX, CX")
+	g.p("\tJZ %s_store", name)
+	g.p("%s_loop1:", name)
+	step(0)
+	g.p("\tADDQ $%d, AX", astep)
+	g.p("\tADDQ $%d, BX", bstep)
+	g.p("\tDECQ CX")
+	g.p("\tJNZ %s_loop1", name)
+
+	g.p("%s_store:", name)
+	// alpha into tmp(0), beta into tmp(1) (broadcast from the frame).
+	alphaOff, betaOff := 48, 52
+	if e.size == 8 {
+		alphaOff, betaOff = 48, 56
+	}
+	alpha := tmp(0)
+	beta := breg(0)
+	g.p("\t%s alpha+%d(FP), %s", e.bcast, alphaOff, alpha)
+	for i := 0; i < rows; i++ {
+		for v := 0; v < nv; v++ {
+			g.p("\tVMUL%s %s, %s, %s", e.suf, alpha, acc(i, v), acc(i, v))
+		}
+	}
+	// Column masks.
+	masks := make([]string, nv)
+	{
+		g.p("\tMOVQ mask+40(FP), R9")
+		for v := 0; v < nv; v++ {
+			masks[v] = fmt.Sprintf("K%d", v+1)
+			if lanes == 16 {
+				g.p("\tKMOVW R9, %s", masks[v])
+			} else {
+				g.p("\tKMOVB R9, %s", masks[v])
+			}
+			if v+1 < nv {
+				g.p("\tSHRQ $%d, R9", lanes)
+			}
+		}
+	}
+	// beta == 0 (either sign) → plain stores, never read C.
+	if e.size == 4 {
+		g.p("\tMOVL beta+%d(FP), R10", betaOff)
+		g.p("\tANDL $0x7fffffff, R10")
+	} else {
+		g.p("\tMOVQ beta+%d(FP), R10", betaOff)
+		g.p("\tSHLQ $1, R10")
+	}
+	g.p("\tJZ %s_beta0", name)
+	g.p("\t%s beta+%d(FP), %s", e.bcast, betaOff, beta)
+	for i := 0; i < rows; i++ {
+		for v := 0; v < nv; v++ {
+			t := tmp(1 + (i*nv+v)%(ntmp-1))
+			g.p("\tVMOVUP%s.Z %d(DI), %s, %s", e.suf[1:], v*is.vbytes, masks[v], t)
+			g.p("\tVFMADD231%s %s, %s, %s", e.suf, t, beta, acc(i, v))
+			g.p("\tVMOVUP%s %s, %s, %d(DI)", e.suf[1:], acc(i, v), masks[v], v*is.vbytes)
+		}
+		if i+1 < rows {
+			g.p("\tADDQ DX, DI")
+		}
+	}
+	g.p("\tVZEROUPPER")
+	g.p("\tRET")
+	g.p("%s_beta0:", name)
+	for i := 0; i < rows; i++ {
+		for v := 0; v < nv; v++ {
+			g.p("\tVMOVUP%s %s, %s, %d(DI)", e.suf[1:], acc(i, v), masks[v], v*is.vbytes)
+		}
+		if i+1 < rows {
+			g.p("\tADDQ DX, DI")
+		}
+	}
+	g.p("\tVZEROUPPER")
+	g.p("\tRET")
+	g.p("")
+}
+
+func main() {
+	var g gen
+	g.p("// Code generated by gen_kernels.go; DO NOT EDIT.")
+	g.p("")
+	g.p("//go:build amd64 && !purego")
+	g.p("")
+	g.p("#include \"textflag.h\"")
+	g.p("")
+	avx512 := isa{"AVX512", 64, "Z", 32}
+	for _, cfg := range []struct {
+		e      elem
+		mr, nv int
+	}{
+		{f32, sMR, sNV},
+		{f64, dMR, dNV},
+	} {
+		for rows := 1; rows <= cfg.mr; rows++ {
+			g.kernel(avx512, cfg.e, cfg.mr, cfg.nv, rows)
+		}
+	}
+	write("kernel_avx512_amd64.s", g.buf.Bytes())
+
+	var d gen
+	d.p("// Code generated by gen_kernels.go; DO NOT EDIT.")
+	d.p("")
+	d.p("//go:build amd64 && !purego")
+	d.p("")
+	d.p("package gemm")
+	d.p("")
+	d.p("import \"unsafe\"")
+	d.p("")
+	d.p("const (")
+	d.p("\tsMRAVX512, sNRAVX512 = %d, %d", sMR, sNV*16)
+	d.p("\tdMRAVX512, dNRAVX512 = %d, %d", dMR, dNV*8)
+	d.p(")")
+	d.p("")
+	for _, c := range []struct {
+		e      elem
+		mr, nr int
+	}{{f32, sMR, sNV * 16}, {f64, dMR, dNV * 8}} {
+		bits := c.e.size * 8
+		for rows := 1; rows <= c.mr; rows++ {
+			d.p("//go:noescape")
+			d.p("func %sgemmKern%dx%dAVX512_%d(kc int, a, b, c unsafe.Pointer, ldc int, mask uint64, alpha, beta float%d)", c.e.name, c.mr, c.nr, rows, bits)
+			d.p("")
+		}
+		d.p("// %sKernelsAVX512 holds the AVX-512 kernels indexed by row count.", c.e.name)
+		d.p("var %sKernelsAVX512 = [...]func(kc int, a, b, c unsafe.Pointer, ldc int, mask uint64, alpha, beta float%d){", c.e.name, bits)
+		for rows := 1; rows <= c.mr; rows++ {
+			d.p("\t%sgemmKern%dx%dAVX512_%d,", c.e.name, c.mr, c.nr, rows)
+		}
+		d.p("}")
+		d.p("")
+	}
+	write("kernel_avx512_amd64.go", d.buf.Bytes())
+}
+
+func write(name string, data []byte) {
+	if strings.HasSuffix(name, ".go") {
+		var err error
+		if data, err = format.Source(data); err != nil {
+			fmt.Fprintln(os.Stderr, "gen_kernels:", err)
+			os.Exit(1)
+		}
+	}
+	if err := os.WriteFile(name, data, 0o644); err != nil {
+		fmt.Fprintln(os.Stderr, "gen_kernels:", err)
+		os.Exit(1)
+	}
+}
+
+// Tile shapes: mr rows × nv vectors of 16 float32 / 8 float64.
+const (
+	sMR, sNV = 8, 3
+	dMR, dNV = 8, 3
+)
