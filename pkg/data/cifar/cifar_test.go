@@ -29,7 +29,7 @@ func TestParseLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Len() != 2 || s.Labels[1] != 9 || s.Images[ImageBytes] != 6 || s.Images[ImageBytes-1] != byte(ImageBytes) {
+	if s.Len() != 2 || s.Labels[1] != 9 || s.Images[ImageBytes] != 6 || s.Images[ImageBytes-1] != byte(ImageBytes%256) {
 		t.Fatalf("bad parse: len %d", s.Len())
 	}
 	if _, err := Parse(batch[:RecordSize+5]); err == nil {
