@@ -1,0 +1,324 @@
+package conv
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/nvaego/nvae/pkg/par"
+)
+
+// The reference convolution: plain nested loops in float64, straight from
+// the definition of F.conv2d and its gradients.
+
+func refIndex(p Params, oh, ow, kh, kw int) (ih, iw int, ok bool) {
+	ih = oh*p.SH - p.PH + kh*p.DH
+	iw = ow*p.SW - p.PW + kw*p.DW
+	return ih, iw, ih >= 0 && ih < p.H && iw >= 0 && iw < p.W
+}
+
+// refAll computes y = conv(x, w) + bias, gx, gw and gb for the given gy.
+func refAll(p Params, x, w, bias, gy []float64) (y, gx, gw, gb []float64) {
+	oh, ow := p.OutH(), p.OutW()
+	cg, kg := p.C/p.Groups, p.K/p.Groups
+	y = make([]float64, p.N*p.K*oh*ow)
+	gx = make([]float64, p.N*p.C*p.H*p.W)
+	gw = make([]float64, p.K*cg*p.KH*p.KW)
+	gb = make([]float64, p.K)
+	for n := 0; n < p.N; n++ {
+		for k := 0; k < p.K; k++ {
+			g := k / kg
+			for i := 0; i < oh; i++ {
+				for j := 0; j < ow; j++ {
+					yi := ((n*p.K+k)*oh+i)*ow + j
+					s := 0.0
+					if bias != nil {
+						s = bias[k]
+					}
+					gb[k] += gy[yi]
+					for c := 0; c < cg; c++ {
+						ci := g*cg + c
+						for kh := 0; kh < p.KH; kh++ {
+							for kw := 0; kw < p.KW; kw++ {
+								ih, iw, ok := refIndex(p, i, j, kh, kw)
+								if !ok {
+									continue
+								}
+								xi := ((n*p.C+ci)*p.H+ih)*p.W + iw
+								wi := ((k*cg+c)*p.KH+kh)*p.KW + kw
+								s += x[xi] * w[wi]
+								gx[xi] += gy[yi] * w[wi]
+								gw[wi] += gy[yi] * x[xi]
+							}
+						}
+					}
+					y[yi] = s
+				}
+			}
+		}
+	}
+	return y, gx, gw, gb
+}
+
+func randSlice(r *rand.Rand, n int) []float64 {
+	s := make([]float64, n)
+	for i := range s {
+		s[i] = r.Float64()*2 - 1
+	}
+	return s
+}
+
+func absSlice(s []float64) []float64 {
+	a := make([]float64, len(s))
+	for i, v := range s {
+		a[i] = math.Abs(v)
+	}
+	return a
+}
+
+func convert[T Float](s []float64) []T {
+	o := make([]T, len(s))
+	for i, v := range s {
+		o[i] = T(v)
+	}
+	return o
+}
+
+func widen[T Float](s []T) []float64 {
+	o := make([]float64, len(s))
+	for i, v := range s {
+		o[i] = float64(v)
+	}
+	return o
+}
+
+// garbage returns a slice of length n+extra filled with NaN: outputs must be
+// overwritten, and the extra tail must be left alone.
+func garbage[T Float](n, extra int) []T {
+	s := make([]T, n+extra)
+	for i := range s {
+		s[i] = T(math.NaN())
+	}
+	return s
+}
+
+// compare checks got against want elementwise with tolerance tol·mag[i]
+// (mag is the same computation on absolute values, bounding rounding).
+func compare[T Float](t *testing.T, what string, got []T, want, mag []float64, tol float64) {
+	t.Helper()
+	for i, w := range want {
+		g := float64(got[i])
+		if math.IsNaN(g) || math.Abs(g-w) > tol*(mag[i]+1e-3) {
+			t.Fatalf("%s[%d] = %v, want %v (bound %g)", what, i, g, w, tol*(mag[i]+1e-3))
+		}
+	}
+	for i := len(want); i < len(got); i++ {
+		if !math.IsNaN(float64(got[i])) {
+			t.Fatalf("%s: element %d beyond the output was written", what, i)
+		}
+	}
+}
+
+func checkCase[T Float](t *testing.T, p Params, seed uint64, tol float64) {
+	t.Helper()
+	r := rand.New(rand.NewPCG(seed, 7))
+	x := randSlice(r, p.xLen())
+	w := randSlice(r, p.wLen())
+	bias := randSlice(r, p.K)
+	gy := randSlice(r, p.yLen())
+	// Round the inputs to T first so the reference sees the same numbers.
+	xt, wt, bt, gyt := convert[T](x), convert[T](w), convert[T](bias), convert[T](gy)
+	x, w, bias, gy = widen(xt), widen(wt), widen(bt), widen(gyt)
+	y, gx, gw, gb := refAll(p, x, w, bias, gy)
+	my, mgx, mgw, mgb := refAll(p, absSlice(x), absSlice(w), absSlice(bias), absSlice(gy))
+
+	const extra = 3
+	yt := garbage[T](p.yLen(), extra)
+	Forward(p, xt, wt, bt, yt)
+	compare(t, "y", yt, y, my, tol)
+
+	// Without bias.
+	y0, _, _, _ := refAll(p, x, w, nil, gy)
+	yt = garbage[T](p.yLen(), extra)
+	Forward(p, xt, wt, nil, yt)
+	compare(t, "y(nobias)", yt, y0, my, tol)
+
+	gxt := garbage[T](p.xLen(), extra)
+	BackwardData(p, gyt, wt, gxt)
+	compare(t, "gx", gxt, gx, mgx, tol)
+
+	gwt := garbage[T](p.wLen(), extra)
+	BackwardFilter(p, xt, gyt, gwt)
+	compare(t, "gw", gwt, gw, mgw, tol)
+
+	gbt := garbage[T](p.K, extra)
+	BackwardBias(p, gyt, gbt)
+	compare(t, "gb", gbt, gb, mgb, tol)
+}
+
+type shape struct{ h, w int }
+
+// cases enumerates strides 1/2, padding 0/1/2, dilation 1/2, groups
+// 1/2/C/C with K=2C, kernels 1/3/5, batch 1/3 over odd and vector-multiple
+// sizes; impossible combinations (empty output) are skipped.
+func cases() []Params {
+	var ps []Params
+	const C = 4
+	for _, sh := range []shape{{7, 9}, {6, 16}} {
+		for _, n := range []int{1, 3} {
+			for _, ks := range []int{1, 3, 5} {
+				for _, s := range []int{1, 2} {
+					for _, pad := range []int{0, 1, 2} {
+						for _, d := range []int{1, 2} {
+							for gi, grp := range []struct{ g, k int }{{1, 6}, {2, 4}, {C, C}, {C, 2 * C}} {
+								p := Params{N: n, C: C, H: sh.h, W: sh.w, K: grp.k, KH: ks, KW: ks,
+									SH: s, SW: s, PH: pad, PW: pad, DH: d, DW: d, Groups: grp.g}
+								// Vary one axis independently now and then.
+								if (ks+s+pad+d+gi)%5 == 0 && ks > 1 {
+									p.KW = ks - 2
+									p.SW = 3 - s
+									p.PW = (pad + 1) % 3
+								}
+								if p.Validate() != nil {
+									continue
+								}
+								ps = append(ps, p)
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	return ps
+}
+
+func TestAgainstReference(t *testing.T) {
+	ps := cases()
+	if len(ps) < 300 {
+		t.Fatalf("only %d cases", len(ps))
+	}
+	for i, p := range ps {
+		checkCase[float64](t, p, uint64(i), 1e-12)
+		checkCase[float32](t, p, uint64(i), 1e-5)
+		if t.Failed() {
+			t.Fatalf("case %+v", p)
+		}
+	}
+}
+
+// TestPortableKernels runs float32 through the pure-Go direct kernels too.
+func TestPortableKernels(t *testing.T) {
+	saved := useAVX2
+	defer func() { useAVX2 = saved }()
+	useAVX2 = false
+	for i, p := range cases() {
+		if p.Groups == p.C && i%2 == 0 {
+			checkCase[float32](t, p, uint64(i), 1e-5)
+		}
+	}
+}
+
+// TestLargerShapes covers the im2col batching (several images per GEMM),
+// the direct 1x1 GEMM, and both the serial and parallel schedules.
+func TestLargerShapes(t *testing.T) {
+	saved := par.Workers
+	defer func() { par.Workers = saved }()
+	shapes := []Params{
+		{N: 3, C: 8, H: 16, W: 16, K: 12, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1},
+		{N: 3, C: 8, H: 16, W: 17, K: 12, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 2},
+		{N: 5, C: 6, H: 5, W: 6, K: 4, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1},
+		{N: 5, C: 6, H: 4, W: 4, K: 8, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 2},
+		{N: 2, C: 16, H: 16, W: 16, K: 16, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2, DH: 1, DW: 1, Groups: 16},
+		{N: 2, C: 16, H: 16, W: 16, K: 32, KH: 5, KW: 5, SH: 2, SW: 2, PH: 2, PW: 2, DH: 1, DW: 1, Groups: 16},
+		{N: 2, C: 3, H: 19, W: 24, K: 6, KH: 3, KW: 3, SH: 2, SW: 1, PH: 0, PW: 1, DH: 2, DW: 1, Groups: 3},
+	}
+	for _, workers := range []int{1, 2, 5} {
+		par.Workers = workers
+		for i, p := range shapes {
+			checkCase[float64](t, p, uint64(100+i), 1e-12)
+			checkCase[float32](t, p, uint64(100+i), 1e-5)
+			if t.Failed() {
+				t.Fatalf("workers %d case %+v", workers, p)
+			}
+		}
+	}
+}
+
+func dot(a, b []float64) float64 {
+	s := 0.0
+	for i := range a {
+		s += a[i] * b[i]
+	}
+	return s
+}
+
+// TestAdjoint checks <Forward(x), gy> = <x, BackwardData(gy)> = <w, BackwardFilter(x, gy)>
+// in float64 (all three are the same trilinear sum over x, w and gy).
+func TestAdjoint(t *testing.T) {
+	for i, p := range cases() {
+		if i%3 != 0 {
+			continue
+		}
+		r := rand.New(rand.NewPCG(uint64(i), 11))
+		x, w, gy := randSlice(r, p.xLen()), randSlice(r, p.wLen()), randSlice(r, p.yLen())
+		y := make([]float64, p.yLen())
+		gx := make([]float64, p.xLen())
+		gw := make([]float64, p.wLen())
+		Forward(p, x, w, nil, y)
+		BackwardData(p, gy, w, gx)
+		BackwardFilter(p, x, gy, gw)
+		a, b, c := dot(y, gy), dot(x, gx), dot(w, gw)
+		scale := 1 + math.Abs(a)
+		if math.Abs(a-b) > 1e-10*scale || math.Abs(a-c) > 1e-10*scale {
+			t.Fatalf("%+v: <y,gy>=%v <x,gx>=%v <w,gw>=%v", p, a, b, c)
+		}
+	}
+}
+
+func TestValidate(t *testing.T) {
+	good := Params{N: 1, C: 4, H: 5, W: 5, K: 4, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 2}
+	if err := good.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if good.OutH() != 5 || good.OutW() != 5 {
+		t.Fatalf("out %dx%d", good.OutH(), good.OutW())
+	}
+	q := Params{N: 1, C: 1, H: 16, W: 15, K: 1, KH: 5, KW: 3, SH: 2, SW: 3, PH: 2, PW: 0, DH: 1, DW: 2, Groups: 1}
+	if q.OutH() != 8 || q.OutW() != 4 { // (16+4-4-1)/2+1, (15-4-1)/3+1
+		t.Fatalf("out %dx%d", q.OutH(), q.OutW())
+	}
+	bad := []func(p *Params){
+		func(p *Params) { p.N = 0 },
+		func(p *Params) { p.K = 0 },
+		func(p *Params) { p.SH = 0 },
+		func(p *Params) { p.PW = -1 },
+		func(p *Params) { p.DW = 0 },
+		func(p *Params) { p.Groups = 0 },
+		func(p *Params) { p.Groups = 3 },
+		func(p *Params) { p.K = 6; p.Groups = 4 },
+		func(p *Params) { p.PH = 0; p.KH = 7 },
+		func(p *Params) { p.PW = 0; p.DW = 3 },
+	}
+	for i, f := range bad {
+		p := good
+		f(&p)
+		if p.Validate() == nil {
+			t.Errorf("case %d: %+v validated", i, p)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("short y did not panic")
+		}
+	}()
+	Forward(good, make([]float32, 100), make([]float32, 72), nil, make([]float32, 99))
+}
+
+func TestFLOPs(t *testing.T) {
+	p := Params{N: 16, C: 64, H: 32, W: 32, K: 64, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1}
+	if got, want := p.FLOPs(), 2.0*16*64*32*32*64*9; got != want {
+		t.Fatal(fmt.Sprint(got, want))
+	}
+}

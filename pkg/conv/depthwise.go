@@ -1,0 +1,359 @@
+package conv
+
+import (
+	"github.com/nvaego/nvae/pkg/par"
+)
+
+// The direct path handles convolutions with one input channel per group
+// (Groups == C, K = m·C): output channel k reads input channel k/m only.
+//
+// Forward and backward filter copy each input plane into a zero-padded
+// buffer whose columns are split into SW phases (column c of the padded
+// plane goes to phase c%SW, index c/SW), so that for any stride and dilation
+// every tap reads vl consecutive elements for vl consecutive outputs of a
+// row. Backward data splits gx into SH×SW phases instead; each phase is a
+// stride-1 correlation of the zero-padded gy with a subset of the taps.
+
+func roundUp(n, m int) int { return (n + m - 1) / m * m }
+
+// dwXPlan lays out the padded, phase-split input buffer shared by forward and
+// backward filter.
+type dwXPlan struct {
+	p        Params
+	oh, ow   int
+	m        int // channel multiplier K/C
+	kk       int // KH*KW
+	phaseW   int // elements per column phase of a buffer row
+	rowLen   int // SW*phaseW
+	rows     int // buffer rows
+	bufLen   int
+	direct   bool // OW is a multiple of vl: kernels address y/gy in place
+	ld       int  // row length of the output plane the kernels address
+	taps     tapList
+	vecs     vecList // padded to a multiple of 8 (forward)
+	vecsOnce vecList // every vector once (backward filter)
+}
+
+func newDwXPlan(p Params) *dwXPlan {
+	q := &dwXPlan{p: p, oh: p.OutH(), ow: p.OutW(), m: p.K / p.C, kk: p.KH * p.KW}
+	owp := roundUp(q.ow, vl)
+	q.phaseW = owp + (p.KW-1)*p.DW/p.SW
+	q.rowLen = p.SW * q.phaseW
+	q.rows = (q.oh-1)*p.SH + (p.KH-1)*p.DH + 1
+	q.bufLen = q.rows * q.rowLen
+	q.direct = q.ow%vl == 0
+	q.ld = owp
+	if q.direct {
+		q.ld = q.ow
+	}
+	for kh := 0; kh < p.KH; kh++ {
+		for kw := 0; kw < p.KW; kw++ {
+			c := kw * p.DW
+			q.taps.add(kh*p.DH*q.rowLen + (c%p.SW)*q.phaseW + c/p.SW)
+		}
+	}
+	for oh := 0; oh < q.oh; oh++ {
+		for b := 0; b < owp; b += vl {
+			q.vecs.add(oh*p.SH*q.rowLen+b, oh*q.ld+b)
+		}
+	}
+	q.vecsOnce = vecList{v: append([]int(nil), q.vecs.v...), maxIn: q.vecs.maxIn, maxOut: q.vecs.maxOut}
+	q.vecs.padTo8()
+	return q
+}
+
+// fillPlane copies the input plane xp (H×W) into the interior of the padded
+// buffer buf; the border is never written and must have been cleared once.
+func fillPlane[T Float](q *dwXPlan, buf, xp []T) {
+	p := q.p
+	for ih := 0; ih < p.H; ih++ {
+		r := ih + p.PH
+		if r >= q.rows {
+			break
+		}
+		row := buf[r*q.rowLen : (r+1)*q.rowLen]
+		src := xp[ih*p.W : (ih+1)*p.W]
+		if p.SW == 1 {
+			if p.PW < q.phaseW {
+				copy(row[p.PW:], src)
+			}
+			continue
+		}
+		ph, j := p.PW%p.SW, p.PW/p.SW
+		for _, v := range src {
+			if j >= q.phaseW {
+				break
+			}
+			row[ph*q.phaseW+j] = v
+			if ph++; ph == p.SW {
+				ph = 0
+				j++
+			}
+		}
+	}
+}
+
+// planeGrain returns a par.For grain so that tiny problems run inline.
+func planeGrain(flopsPerUnit int) int {
+	const minWork = 1 << 16
+	if flopsPerUnit >= minWork {
+		return 1
+	}
+	return (minWork + flopsPerUnit - 1) / max(flopsPerUnit, 1)
+}
+
+func dwForward[T Float](p Params, x, w, bias, y []T) {
+	q := newDwXPlan(p)
+	outPlane := q.oh * q.ow
+	planes := p.N * p.C
+	par.For(planes, planeGrain(2*q.m*q.kk*outPlane), func(lo, hi int) {
+		bufp := getZeroBuf[T](q.bufLen)
+		defer putBuf(bufp)
+		buf := *bufp
+		var out []T
+		if !q.direct {
+			ob := getBuf[T](q.oh * q.ld)
+			defer putBuf(ob)
+			out = *ob
+			checkBounds(&q.vecs, &q.taps, len(buf), len(out))
+		}
+		for pl := lo; pl < hi; pl++ {
+			n, c := pl/p.C, pl%p.C
+			fillPlane(q, buf, x[pl*p.H*p.W:(pl+1)*p.H*p.W])
+			for j := 0; j < q.m; j++ {
+				k := c*q.m + j
+				var init T
+				if bias != nil {
+					init = bias[k]
+				}
+				dst := y[(n*p.K+k)*outPlane : (n*p.K+k+1)*outPlane]
+				if q.direct {
+					checkBounds(&q.vecs, &q.taps, len(buf), len(dst))
+					kernFwd(buf, dst, &q.vecs, &q.taps, w[k*q.kk:(k+1)*q.kk], init)
+					continue
+				}
+				kernFwd(buf, out, &q.vecs, &q.taps, w[k*q.kk:(k+1)*q.kk], init)
+				for oh := 0; oh < q.oh; oh++ {
+					copy(dst[oh*q.ow:(oh+1)*q.ow], out[oh*q.ld:])
+				}
+			}
+		}
+	})
+}
+
+func dwBackwardFilter[T Float](p Params, x, gy, gw []T) {
+	q := newDwXPlan(p)
+	outPlane := q.oh * q.ow
+	// One unit per output channel k; it reduces over the images in order.
+	par.For(p.K, planeGrain(2*p.N*q.kk*outPlane), func(lo, hi int) {
+		bufp := getZeroBuf[T](q.bufLen)
+		defer putBuf(bufp)
+		buf := *bufp
+		var gbuf []T
+		if !q.direct {
+			gb := getZeroBuf[T](q.oh * q.ld)
+			defer putBuf(gb)
+			gbuf = *gb
+			checkBounds(&q.vecsOnce, &q.taps, len(buf), len(gbuf))
+		}
+		sums := make([]float64, q.kk)
+		for k := lo; k < hi; k++ {
+			c := k / q.m
+			clear(sums)
+			for n := 0; n < p.N; n++ {
+				pl := n*p.C + c
+				fillPlane(q, buf, x[pl*p.H*p.W:(pl+1)*p.H*p.W])
+				g := gy[(n*p.K+k)*outPlane : (n*p.K+k+1)*outPlane]
+				if !q.direct {
+					for oh := 0; oh < q.oh; oh++ {
+						copy(gbuf[oh*q.ld:], g[oh*q.ow:(oh+1)*q.ow])
+					}
+					g = gbuf
+				} else {
+					checkBounds(&q.vecsOnce, &q.taps, len(buf), len(g))
+				}
+				kernFilt(buf, g, &q.vecsOnce, &q.taps, sums)
+			}
+			for t, s := range sums {
+				gw[k*q.kk+t] = T(s)
+			}
+		}
+	})
+}
+
+// dwPhase is one output phase (rows a+SH·i, columns b+SW·j of gx) of the
+// direct backward data.
+type dwPhase struct {
+	a, b     int
+	rows     int // phase rows ceil((H-a)/SH)
+	cols     int // phase columns ceil((W-b)/SW)
+	ld       int // row length of the phase output the kernel writes
+	taps     tapList
+	widx     []int // weight index (within the channel's m·KH·KW weights) of each tap
+	vecs     vecList
+	inPlace  bool // the kernel writes gx directly (stride 1, W a multiple of vl)
+	outSlack int  // output buffer length needed when not in place
+}
+
+// dwGyPlan lays out the zero-padded gy buffer (m planes, one per multiplier)
+// and the phases of the direct backward data.
+type dwGyPlan struct {
+	p         Params
+	oh, ow    int
+	m, kk     int
+	top, left int // zero rows above / columns left of gy in the buffer
+	rows, w   int // buffer plane rows and row length
+	planeLen  int
+	phases    []dwPhase
+	outLen    int // scratch output length for phases not written in place
+}
+
+func newDwGyPlan(p Params) *dwGyPlan {
+	q := &dwGyPlan{p: p, oh: p.OutH(), ow: p.OutW(), m: p.K / p.C, kk: p.KH * p.KW}
+	// gx[a+SH·i, b+SW·j] = Σ w[kh,kw]·gy[i+ro(a,kh), j+co(b,kw)] over the taps with
+	// (a+PH-kh·DH) divisible by SH (ro its quotient) and likewise for columns.
+	type off struct{ k, o int }
+	rowTaps := make([][]off, p.SH)
+	colTaps := make([][]off, p.SW)
+	minR, minC := 0, 0
+	for a := 0; a < p.SH; a++ {
+		for kh := 0; kh < p.KH; kh++ {
+			if d := a + p.PH - kh*p.DH; d%p.SH == 0 {
+				rowTaps[a] = append(rowTaps[a], off{kh, d / p.SH})
+				minR = min(minR, d/p.SH)
+			}
+		}
+	}
+	for b := 0; b < p.SW; b++ {
+		for kw := 0; kw < p.KW; kw++ {
+			if d := b + p.PW - kw*p.DW; d%p.SW == 0 {
+				colTaps[b] = append(colTaps[b], off{kw, d / p.SW})
+				minC = min(minC, d/p.SW)
+			}
+		}
+	}
+	q.top, q.left = -minR, -minC
+	q.rows, q.w = 1, 1
+	for a := 0; a < min(p.SH, p.H); a++ {
+		rows := (p.H - a + p.SH - 1) / p.SH
+		for _, rt := range rowTaps[a] {
+			q.rows = max(q.rows, rows+rt.o+q.top)
+		}
+	}
+	for b := 0; b < min(p.SW, p.W); b++ {
+		cols := roundUp((p.W-b+p.SW-1)/p.SW, vl)
+		for _, ct := range colTaps[b] {
+			q.w = max(q.w, cols+ct.o+q.left)
+		}
+	}
+	q.planeLen = q.rows * q.w
+	inPlace := p.SH == 1 && p.SW == 1 && p.W%vl == 0
+	for a := 0; a < min(p.SH, p.H); a++ {
+		for b := 0; b < min(p.SW, p.W); b++ {
+			ph := dwPhase{a: a, b: b, rows: (p.H - a + p.SH - 1) / p.SH, cols: (p.W - b + p.SW - 1) / p.SW, inPlace: inPlace}
+			ph.ld = roundUp(ph.cols, vl)
+			if inPlace {
+				ph.ld = p.W
+			}
+			for j := 0; j < q.m; j++ {
+				for _, rt := range rowTaps[a] {
+					for _, ct := range colTaps[b] {
+						ph.taps.add(j*q.planeLen + (rt.o+q.top)*q.w + ct.o + q.left)
+						ph.widx = append(ph.widx, j*q.kk+rt.k*p.KW+ct.k)
+					}
+				}
+			}
+			for i := 0; i < ph.rows; i++ {
+				for c := 0; c < ph.cols; c += vl {
+					ph.vecs.add(i*q.w+c, i*ph.ld+c)
+				}
+			}
+			ph.vecs.padTo8()
+			if !inPlace {
+				q.outLen = max(q.outLen, ph.rows*ph.ld)
+			}
+			q.phases = append(q.phases, ph)
+		}
+	}
+	return q
+}
+
+func dwBackwardData[T Float](p Params, gy, w, gx []T) {
+	q := newDwGyPlan(p)
+	outPlane := q.oh * q.ow
+	inPlane := p.H * p.W
+	maxTaps := 0
+	for i := range q.phases {
+		maxTaps = max(maxTaps, len(q.phases[i].taps.off))
+	}
+	par.For(p.N*p.C, planeGrain(2*q.m*q.kk*outPlane), func(lo, hi int) {
+		bufp := getZeroBuf[T](q.m * q.planeLen)
+		defer putBuf(bufp)
+		buf := *bufp
+		var out []T
+		if q.outLen > 0 {
+			ob := getBuf[T](q.outLen)
+			defer putBuf(ob)
+			out = *ob
+		}
+		wb := getBuf[T](max(maxTaps, 1))
+		defer putBuf(wb)
+		wt := *wb
+		for pl := lo; pl < hi; pl++ {
+			n, c := pl/p.C, pl%p.C
+			// Copy the m gy planes of channel c into the interior of buf.
+			for j := 0; j < q.m; j++ {
+				g := gy[(n*p.K+c*q.m+j)*outPlane : (n*p.K+c*q.m+j+1)*outPlane]
+				dst := buf[j*q.planeLen : (j+1)*q.planeLen]
+				for oh := 0; oh < q.oh && q.top+oh < q.rows; oh++ {
+					if q.left < q.w {
+						copy(dst[(q.top+oh)*q.w+q.left:(q.top+oh+1)*q.w], g[oh*q.ow:(oh+1)*q.ow])
+					}
+				}
+			}
+			gxp := gx[pl*inPlane : (pl+1)*inPlane]
+			wc := w[c*q.m*q.kk : (c+1)*q.m*q.kk]
+			for i := range q.phases {
+				ph := &q.phases[i]
+				nt := len(ph.taps.off)
+				if ph.inPlace {
+					if nt == 0 {
+						clear(gxp)
+						continue
+					}
+					for t, wi := range ph.widx {
+						wt[t] = wc[wi]
+					}
+					checkBounds(&ph.vecs, &ph.taps, len(buf), len(gxp))
+					kernFwd(buf, gxp, &ph.vecs, &ph.taps, wt[:nt], 0)
+					continue
+				}
+				if nt == 0 {
+					for r := 0; r < ph.rows; r++ {
+						row := gxp[(ph.a+r*p.SH)*p.W:]
+						for cc := 0; cc < ph.cols; cc++ {
+							row[ph.b+cc*p.SW] = 0
+						}
+					}
+					continue
+				}
+				for t, wi := range ph.widx {
+					wt[t] = wc[wi]
+				}
+				checkBounds(&ph.vecs, &ph.taps, len(buf), len(out))
+				kernFwd(buf, out, &ph.vecs, &ph.taps, wt[:nt], 0)
+				for r := 0; r < ph.rows; r++ {
+					src := out[r*ph.ld : r*ph.ld+ph.cols]
+					row := gxp[(ph.a+r*p.SH)*p.W : (ph.a+r*p.SH+1)*p.W]
+					if p.SW == 1 {
+						copy(row, src)
+						continue
+					}
+					for cc, v := range src {
+						row[ph.b+cc*p.SW] = v
+					}
+				}
+			}
+		}
+	})
+}

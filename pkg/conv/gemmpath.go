@@ -1,0 +1,340 @@
+package conv
+
+import (
+	"github.com/nvaego/nvae/pkg/gemm"
+	"github.com/nvaego/nvae/pkg/par"
+)
+
+// minGemmCols is the least number of GEMM columns (output pixels) a unit of
+// work should have; images with smaller outputs are batched side by side.
+const minGemmCols = 256
+
+// gemmPlan is the shape bookkeeping of the im2col + GEMM path. The work is
+// split into units (a batch of nb consecutive images, a group); each unit is
+// one GEMM.
+type gemmPlan struct {
+	p         Params
+	oh, ow    int
+	P         int // oh*ow, output pixels per image
+	hw        int // H*W, input pixels per image
+	cg, kg    int // input and output channels per group
+	kc        int // cg*KH*KW, the GEMM inner dimension
+	pointwise bool // 1x1, stride 1, no padding: the image is its own im2col
+	nb        int  // images per unit
+	nbatch    int  // number of image batches
+	units     int  // nbatch*Groups
+}
+
+func newGemmPlan(p Params) *gemmPlan {
+	q := &gemmPlan{p: p, oh: p.OutH(), ow: p.OutW(), hw: p.H * p.W}
+	q.P = q.oh * q.ow
+	q.cg, q.kg = p.C/p.Groups, p.K/p.Groups
+	q.kc = q.cg * p.KH * p.KW
+	q.pointwise = p.KH == 1 && p.KW == 1 && p.SH == 1 && p.SW == 1 && p.PH == 0 && p.PW == 0
+	q.nb = 1
+	if q.P < minGemmCols {
+		q.nb = min(p.N, (minGemmCols+q.P-1)/q.P)
+		// Keep enough units for all workers when there are images to spare.
+		for q.nb > 1 && ((p.N+q.nb-1)/q.nb)*p.Groups < par.Workers {
+			q.nb--
+		}
+	}
+	q.nbatch = (p.N + q.nb - 1) / q.nb
+	q.units = q.nbatch * p.Groups
+	return q
+}
+
+// unit returns the first image, image count and group of unit u.
+func (q *gemmPlan) unit(u int) (n0, cnt, g int) {
+	b, g := u/q.p.Groups, u%q.p.Groups
+	n0 = b * q.nb
+	return n0, min(q.nb, q.p.N-n0), g
+}
+
+// parallel reports whether units run on separate workers (each GEMM then
+// sees one core's worth of work); otherwise units run in order and the GEMM
+// parallelises internally.
+func (q *gemmPlan) parallel() bool { return par.Workers > 1 && q.units >= par.Workers }
+
+// forUnits runs fn over chunks of units, in parallel when q.parallel().
+func (q *gemmPlan) forUnits(fn func(lo, hi int)) {
+	if q.parallel() {
+		par.For(q.units, 1, fn)
+		return
+	}
+	fn(0, q.units)
+}
+
+// validRange returns the output indices o in [0, out) for which the input
+// index o*s - pad + off lies in [0, in), as [lo, hi).
+func validRange(out, s, pad, off, in int) (lo, hi int) {
+	b := off - pad
+	if b < 0 {
+		lo = (-b + s - 1) / s
+	}
+	if in-1-b < 0 {
+		return 0, 0
+	}
+	hi = min((in-1-b)/s+1, out)
+	if lo > hi {
+		lo = hi
+	}
+	return lo, hi
+}
+
+// im2col writes the columns of images n0..n0+cnt-1, group g, into col,
+// a [kc, cnt*P] row-major matrix: col[(c*KH+kh)*KW+kw, i*P + oh*OW + ow] =
+// x[n0+i, g*cg+c, oh*SH-PH+kh*DH, ow*SW-PW+kw*DW] (zero outside the image).
+func im2col[T Float](q *gemmPlan, x []T, n0, cnt, g int, col []T) {
+	p := q.p
+	ld := cnt * q.P
+	for i := 0; i < cnt; i++ {
+		for c := 0; c < q.cg; c++ {
+			xc := x[((n0+i)*p.C+g*q.cg+c)*q.hw : ((n0+i)*p.C+g*q.cg+c+1)*q.hw]
+			for kh := 0; kh < p.KH; kh++ {
+				hlo, hhi := validRange(q.oh, p.SH, p.PH, kh*p.DH, p.H)
+				for kw := 0; kw < p.KW; kw++ {
+					wlo, whi := validRange(q.ow, p.SW, p.PW, kw*p.DW, p.W)
+					row := (c*p.KH+kh)*p.KW + kw
+					dst := col[row*ld+i*q.P : row*ld+(i+1)*q.P]
+					clear(dst[:hlo*q.ow])
+					clear(dst[hhi*q.ow:])
+					if wlo >= whi {
+						clear(dst[hlo*q.ow : hhi*q.ow])
+						continue
+					}
+					iw0 := wlo*p.SW - p.PW + kw*p.DW
+					for oh := hlo; oh < hhi; oh++ {
+						ih := oh*p.SH - p.PH + kh*p.DH
+						src := xc[ih*p.W : (ih+1)*p.W]
+						d := dst[oh*q.ow : (oh+1)*q.ow]
+						clear(d[:wlo])
+						clear(d[whi:])
+						if p.SW == 1 {
+							copy(d[wlo:whi], src[iw0:])
+						} else {
+							d = d[wlo:whi]
+							s := src[iw0:]
+							for j := range d {
+								d[j] = s[j*p.SW]
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// col2im adds the columns col (as written by im2col) back into the images
+// n0..n0+cnt-1, group g, of gx.
+func col2im[T Float](q *gemmPlan, col []T, n0, cnt, g int, gx []T) {
+	p := q.p
+	ld := cnt * q.P
+	for i := 0; i < cnt; i++ {
+		for c := 0; c < q.cg; c++ {
+			xc := gx[((n0+i)*p.C+g*q.cg+c)*q.hw : ((n0+i)*p.C+g*q.cg+c+1)*q.hw]
+			for kh := 0; kh < p.KH; kh++ {
+				hlo, hhi := validRange(q.oh, p.SH, p.PH, kh*p.DH, p.H)
+				for kw := 0; kw < p.KW; kw++ {
+					wlo, whi := validRange(q.ow, p.SW, p.PW, kw*p.DW, p.W)
+					if wlo >= whi {
+						continue
+					}
+					row := (c*p.KH+kh)*p.KW + kw
+					src := col[row*ld+i*q.P : row*ld+(i+1)*q.P]
+					iw0 := wlo*p.SW - p.PW + kw*p.DW
+					for oh := hlo; oh < hhi; oh++ {
+						ih := oh*p.SH - p.PH + kh*p.DH
+						d := xc[ih*p.W+iw0 : (ih+1)*p.W]
+						s := src[oh*q.ow+wlo : oh*q.ow+whi]
+						if p.SW == 1 {
+							d = d[:len(s)]
+							for j, v := range s {
+								d[j] += v
+							}
+						} else {
+							for j, v := range s {
+								d[j*p.SW] += v
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// gatherRows copies the group-g output planes of images n0..n0+cnt-1 of y
+// ([N, K, P]) into dst, a [kg, cnt*P] matrix.
+func gatherRows[T Float](q *gemmPlan, y []T, n0, cnt, g int, dst []T) {
+	ld := cnt * q.P
+	for i := 0; i < cnt; i++ {
+		for k := 0; k < q.kg; k++ {
+			o := ((n0+i)*q.p.K + g*q.kg + k) * q.P
+			copy(dst[k*ld+i*q.P:k*ld+(i+1)*q.P], y[o:o+q.P])
+		}
+	}
+}
+
+// scatterRows is the inverse of gatherRows.
+func scatterRows[T Float](q *gemmPlan, src []T, n0, cnt, g int, y []T) {
+	ld := cnt * q.P
+	for i := 0; i < cnt; i++ {
+		for k := 0; k < q.kg; k++ {
+			o := ((n0+i)*q.p.K + g*q.kg + k) * q.P
+			copy(y[o:o+q.P], src[k*ld+i*q.P:k*ld+(i+1)*q.P])
+		}
+	}
+}
+
+func gemmForward[T Float](p Params, x, w, bias, y []T) {
+	q := newGemmPlan(p)
+	q.forUnits(func(lo, hi int) {
+		var colBuf, outBuf *[]T
+		if !q.pointwise || q.nb > 1 {
+			colBuf = getBuf[T](q.kc * q.nb * q.P)
+			defer putBuf(colBuf)
+		}
+		if q.nb > 1 {
+			outBuf = getBuf[T](q.kg * q.nb * q.P)
+			defer putBuf(outBuf)
+		}
+		for u := lo; u < hi; u++ {
+			n0, cnt, g := q.unit(u)
+			cols := cnt * q.P
+			var b []T
+			ldb := cols
+			if q.pointwise && cnt == 1 {
+				b = x[(n0*p.C+g*q.cg)*q.P:]
+			} else {
+				b = (*colBuf)[:q.kc*cols]
+				im2col(q, x, n0, cnt, g, b)
+			}
+			var c []T
+			if cnt == 1 {
+				c = y[(n0*p.K+g*q.kg)*q.P : (n0*p.K+(g+1)*q.kg)*q.P]
+			} else {
+				c = (*outBuf)[:q.kg*cols]
+			}
+			var beta T
+			if bias != nil {
+				beta = 1
+				for k := 0; k < q.kg; k++ {
+					row := c[k*cols : (k+1)*cols]
+					bv := bias[g*q.kg+k]
+					for j := range row {
+						row[j] = bv
+					}
+				}
+			}
+			gemm.Gemm(false, false, q.kg, cols, q.kc, 1, w[g*q.kg*q.kc:], q.kc, b, ldb, beta, c, cols)
+			if cnt > 1 {
+				scatterRows(q, c, n0, cnt, g, y)
+			}
+		}
+	})
+}
+
+func gemmBackwardData[T Float](p Params, gy, w, gx []T) {
+	q := newGemmPlan(p)
+	q.forUnits(func(lo, hi int) {
+		var colBuf, gyBuf *[]T
+		if !q.pointwise || q.nb > 1 {
+			colBuf = getBuf[T](q.kc * q.nb * q.P)
+			defer putBuf(colBuf)
+		}
+		if q.nb > 1 {
+			gyBuf = getBuf[T](q.kg * q.nb * q.P)
+			defer putBuf(gyBuf)
+		}
+		for u := lo; u < hi; u++ {
+			n0, cnt, g := q.unit(u)
+			cols := cnt * q.P
+			wg := w[g*q.kg*q.kc:]
+			var a []T
+			if cnt == 1 {
+				a = gy[(n0*p.K+g*q.kg)*q.P:]
+			} else {
+				a = (*gyBuf)[:q.kg*cols]
+				gatherRows(q, gy, n0, cnt, g, a)
+			}
+			if q.pointwise && cnt == 1 {
+				gemm.Gemm(true, false, q.cg, q.P, q.kg, 1, wg, q.kc, a, cols, 0, gx[(n0*p.C+g*q.cg)*q.hw:], q.P)
+				continue
+			}
+			col := (*colBuf)[:q.kc*cols]
+			gemm.Gemm(true, false, q.kc, cols, q.kg, 1, wg, q.kc, a, cols, 0, col, cols)
+			for i := 0; i < cnt; i++ {
+				o := ((n0+i)*p.C + g*q.cg) * q.hw
+				clear(gx[o : o+q.cg*q.hw])
+			}
+			col2im(q, col, n0, cnt, g, gx)
+		}
+	})
+}
+
+func gemmBackwardFilter[T Float](p Params, x, gy, gw []T) {
+	q := newGemmPlan(p)
+	wl := p.wLen()
+	clear(gw[:wl])
+	// Chunk the units ourselves so that partial sums are reduced in a fixed
+	// order: results do not depend on goroutine scheduling.
+	nch := 1
+	if q.parallel() {
+		nch = min(par.Workers, q.units)
+	}
+	parts := make([]*[]T, nch)
+	work := func(ch int) {
+		acc := gw[:wl]
+		if ch > 0 {
+			parts[ch] = getZeroBuf[T](wl)
+			acc = *parts[ch]
+		}
+		var colBuf, gyBuf *[]T
+		if !q.pointwise || q.nb > 1 {
+			colBuf = getBuf[T](q.kc * q.nb * q.P)
+			defer putBuf(colBuf)
+		}
+		if q.nb > 1 {
+			gyBuf = getBuf[T](q.kg * q.nb * q.P)
+			defer putBuf(gyBuf)
+		}
+		for u := ch * q.units / nch; u < (ch+1)*q.units/nch; u++ {
+			n0, cnt, g := q.unit(u)
+			cols := cnt * q.P
+			var a []T
+			if cnt == 1 {
+				a = gy[(n0*p.K+g*q.kg)*q.P:]
+			} else {
+				a = (*gyBuf)[:q.kg*cols]
+				gatherRows(q, gy, n0, cnt, g, a)
+			}
+			var b []T
+			if q.pointwise && cnt == 1 {
+				b = x[(n0*p.C+g*q.cg)*q.P:]
+			} else {
+				b = (*colBuf)[:q.kc*cols]
+				im2col(q, x, n0, cnt, g, b)
+			}
+			gemm.Gemm(false, true, q.kg, q.kc, cols, 1, a, cols, b, cols, 1, acc[g*q.kg*q.kc:], q.kc)
+		}
+	}
+	if nch == 1 {
+		work(0)
+		return
+	}
+	par.For(nch, 1, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			work(ch)
+		}
+	})
+	for ch := 1; ch < nch; ch++ {
+		part := (*parts[ch])[:wl]
+		dst := gw[:wl]
+		for i, v := range part {
+			dst[i] += v
+		}
+		putBuf(parts[ch])
+	}
+}

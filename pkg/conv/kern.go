@@ -1,0 +1,138 @@
+package conv
+
+import (
+	"fmt"
+	"unsafe"
+)
+
+// vl is the vector length, in elements, of the direct (depthwise) kernels:
+// outputs are produced in runs of vl consecutive elements of one row.
+const vl = 8
+
+// vecList lists output vectors of the direct kernels as (input offset,
+// output offset) pairs, in elements. The input offset is where tap offset 0
+// of the vector's first lane lies in the padded input buffer.
+type vecList struct {
+	v      []int // pairs: v[2i] input offset, v[2i+1] output offset
+	maxIn  int   // largest input offset
+	maxOut int   // largest output offset
+}
+
+func (l *vecList) add(in, out int) {
+	l.v = append(l.v, in, out)
+	l.maxIn = max(l.maxIn, in)
+	l.maxOut = max(l.maxOut, out)
+}
+
+func (l *vecList) n() int { return len(l.v) / 2 }
+
+// padTo8 repeats the last vector until the count is a multiple of 8 (the
+// forward kernel works on 8 vectors at a time; a repeated vector computes
+// and stores the same values twice).
+func (l *vecList) padTo8() {
+	for l.n()%8 != 0 {
+		l.v = append(l.v, l.v[len(l.v)-2], l.v[len(l.v)-1])
+	}
+}
+
+// tapList lists kernel taps as offsets, in elements, into the padded input.
+type tapList struct {
+	off    []int
+	maxOff int
+}
+
+func (t *tapList) add(off int) {
+	t.off = append(t.off, off)
+	t.maxOff = max(t.maxOff, off)
+}
+
+// checkBounds panics unless every vector read and write stays inside in and
+// out; the assembly kernels rely on it.
+func checkBounds(vecs *vecList, taps *tapList, inLen, outLen int) {
+	if vecs.maxIn+taps.maxOff+vl > inLen || vecs.maxOut+vl > outLen {
+		panic(fmt.Sprintf("conv: internal error: direct kernel out of bounds (in %d+%d+%d > %d or out %d+%d > %d)",
+			vecs.maxIn, taps.maxOff, vl, inLen, vecs.maxOut, vl, outLen))
+	}
+}
+
+// f32 reinterprets a slice of a 4-byte Float type as []float32.
+func f32[T Float](s []T) []float32 {
+	return unsafe.Slice((*float32)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
+
+// kernFwd computes, for each vector (vi, vo) of vecs,
+//
+//	out[vo+l] = init + Σ_t w[t]·in[vi+taps[t]+l],  l = 0..vl-1.
+//
+// len(vecs.v)/2 must be a multiple of 8 and len(taps.off) ≥ 1. Callers have
+// checked bounds with checkBounds.
+func kernFwd[T Float](in, out []T, vecs *vecList, taps *tapList, w []T, init T) {
+	if unsafe.Sizeof(T(0)) == 4 && useAVX2 {
+		in32, out32, w32 := f32(in), f32(out), f32(w[:len(taps.off)])
+		fwdKernAVX2(&in32[0], &out32[0], &vecs.v[0], vecs.n(), &taps.off[0], &w32[0], len(taps.off), float32(init))
+		return
+	}
+	kernFwdGo(in, out, vecs.v, taps.off, w, init)
+}
+
+func kernFwdGo[T Float](in, out []T, vec, taps []int, w []T, init T) {
+	w = w[:len(taps)]
+	for i := 0; i+1 < len(vec); i += 2 {
+		vi, vo := vec[i], vec[i+1]
+		a0, a1, a2, a3, a4, a5, a6, a7 := init, init, init, init, init, init, init, init
+		for t, off := range taps {
+			wt := w[t]
+			s := in[vi+off : vi+off+vl : vi+off+vl]
+			a0 += wt * s[0]
+			a1 += wt * s[1]
+			a2 += wt * s[2]
+			a3 += wt * s[3]
+			a4 += wt * s[4]
+			a5 += wt * s[5]
+			a6 += wt * s[6]
+			a7 += wt * s[7]
+		}
+		o := out[vo : vo+vl : vo+vl]
+		o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7] = a0, a1, a2, a3, a4, a5, a6, a7
+	}
+}
+
+// kernFilt adds, for each tap t, Σ_vectors Σ_l g[vo+l]·in[vi+taps[t]+l]
+// to sums[t]. Each vector must be listed once (no padding).
+func kernFilt[T Float](in, g []T, vecs *vecList, taps *tapList, sums []float64) {
+	if unsafe.Sizeof(T(0)) == 4 && useAVX2 {
+		in32, g32 := f32(in), f32(g)
+		var offs [8]int
+		var acc [64]float32
+		nt := len(taps.off)
+		for t0 := 0; t0 < nt; t0 += 8 {
+			for j := range offs {
+				offs[j] = taps.off[min(t0+j, nt-1)]
+			}
+			filtKernAVX2(&in32[0], &g32[0], &vecs.v[0], vecs.n(), &offs, &acc)
+			for j := 0; j < 8 && t0+j < nt; j++ {
+				a := acc[j*8 : j*8+8 : j*8+8]
+				sums[t0+j] += float64((a[0] + a[1]) + (a[2] + a[3]) + (a[4] + a[5]) + (a[6] + a[7]))
+			}
+		}
+		return
+	}
+	kernFiltGo(in, g, vecs.v, taps.off, sums)
+}
+
+func kernFiltGo[T Float](in, g []T, vec, taps []int, sums []float64) {
+	sums = sums[:len(taps)]
+	for t, off := range taps {
+		var a0, a1, a2, a3 T
+		for i := 0; i+1 < len(vec); i += 2 {
+			vi, vo := vec[i]+off, vec[i+1]
+			s := in[vi : vi+vl : vi+vl]
+			q := g[vo : vo+vl : vo+vl]
+			a0 += q[0]*s[0] + q[4]*s[4]
+			a1 += q[1]*s[1] + q[5]*s[5]
+			a2 += q[2]*s[2] + q[6]*s[6]
+			a3 += q[3]*s[3] + q[7]*s[7]
+		}
+		sums[t] += float64((a0 + a1) + (a2 + a3))
+	}
+}

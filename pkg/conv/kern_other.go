@@ -1,0 +1,15 @@
+//go:build !amd64 || purego
+
+package conv
+
+// useAVX2 is false where there are no assembly kernels; the portable Go
+// kernels run instead.
+var useAVX2 = false
+
+func fwdKernAVX2(in, out *float32, vec *int, nvec int, taps *int, w *float32, ntaps int, init float32) {
+	panic("conv: no assembly kernels on this platform")
+}
+
+func filtKernAVX2(in, gy *float32, vec *int, nvec int, taps *[8]int, acc *[64]float32) {
+	panic("conv: no assembly kernels on this platform")
+}
