@@ -15,10 +15,10 @@ const minGemmCols = 256
 type gemmPlan struct {
 	p         Params
 	oh, ow    int
-	P         int // oh*ow, output pixels per image
-	hw        int // H*W, input pixels per image
-	cg, kg    int // input and output channels per group
-	kc        int // cg*KH*KW, the GEMM inner dimension
+	P         int  // oh*ow, output pixels per image
+	hw        int  // H*W, input pixels per image
+	cg, kg    int  // input and output channels per group
+	kc        int  // cg*KH*KW, the GEMM inner dimension
 	pointwise bool // 1x1, stride 1, no padding: the image is its own im2col
 	nb        int  // images per unit
 	nbatch    int  // number of image batches
