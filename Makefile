@@ -1,0 +1,30 @@
+# NVAE in Go: build, test, benchmarks, demo and the dataset pipelines.
+GO      ?= go
+BIN     := bin
+BINARIES := nvae-prep nvae-train nvae-eval nvae-sample nvae-fid
+# Fuzz seed corpora run as ordinary unit tests; CPU tests must stay under 15 min on 2 cores.
+TESTFLAGS ?= -count=1 -timeout 30m
+
+.PHONY: all build test vet bench bench-gpu demo clean
+
+all: build
+
+build: $(addprefix $(BIN)/,$(BINARIES))
+
+$(BIN)/nvae-%: FORCE
+	@mkdir -p $(BIN)
+	$(GO) build -o $@ ./$*
+
+FORCE:
+
+test:
+	$(GO) vet ./...
+	$(GO) test $(TESTFLAGS) ./...
+
+bench:
+	$(GO) run ./internal/benchtable
+
+clean:
+	rm -rf $(BIN)
+
+-include pipelines/*.mk

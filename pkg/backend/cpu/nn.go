@@ -1,0 +1,303 @@
+package cpu
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/nvaego/nvae/pkg/backend"
+	"github.com/nvaego/nvae/pkg/gemm"
+	"github.com/nvaego/nvae/pkg/par"
+	"github.com/nvaego/nvae/pkg/rng"
+	"github.com/nvaego/nvae/pkg/tensor"
+)
+
+func matmulT[T Float](a, b *tensor.Tensor, ta, tb bool) *tensor.Tensor {
+	as, bs := a.Shape(), b.Shape()
+	if len(as) != len(bs) || (len(as) != 2 && len(as) != 3) {
+		panic(fmt.Sprintf("cpu: matmul of %v and %v", as, bs))
+	}
+	batch := 1
+	if len(as) == 3 {
+		if as[0] != bs[0] {
+			panic(fmt.Sprintf("cpu: matmul batch %v vs %v", as, bs))
+		}
+		batch = as[0]
+	}
+	ar, ac := as[len(as)-2], as[len(as)-1]
+	br, bc := bs[len(bs)-2], bs[len(bs)-1]
+	m, k := ar, ac
+	if ta {
+		m, k = ac, ar
+	}
+	k2, n := br, bc
+	if tb {
+		k2, n = bc, br
+	}
+	if k != k2 {
+		panic(fmt.Sprintf("cpu: matmul inner sizes differ: %v (T=%v) x %v (T=%v)", as, ta, bs, tb))
+	}
+	os := tensor.Shape{m, n}
+	if len(as) == 3 {
+		os = tensor.Shape{batch, m, n}
+	}
+	out := alloc[T](os)
+	ad, bd, cd := host[T](a), host[T](b), host[T](out)
+	for i := 0; i < batch; i++ {
+		gemm.Gemm(ta, tb, m, n, k, 1, ad[i*ar*ac:(i+1)*ar*ac], ac, bd[i*br*bc:(i+1)*br*bc], bc, 0, cd[i*m*n:(i+1)*m*n], n)
+	}
+	return out
+}
+
+// MatMul implements backend.Backend.
+func (*Backend) MatMul(a, b *tensor.Tensor, transA, transB bool) *tensor.Tensor {
+	if checkHost(a, b) == tensor.Float32 {
+		return matmulT[float32](a, b, transA, transB)
+	}
+	return matmulT[float64](a, b, transA, transB)
+}
+
+func nchw(s tensor.Shape) (n, c, hw int) {
+	if len(s) < 2 {
+		panic(fmt.Sprintf("cpu: batch norm needs [N, C, ...], got %v", s))
+	}
+	hw = 1
+	for _, d := range s[2:] {
+		hw *= d
+	}
+	return s[0], s[1], hw
+}
+
+func bnTrainT[T Float](x, gamma, beta *tensor.Tensor, eps float64) (*tensor.Tensor, *tensor.Tensor, *tensor.Tensor) {
+	n, c, hw := nchw(x.Shape())
+	y := alloc[T](x.Shape())
+	mean, vr := alloc[T](tensor.Shape{c}), alloc[T](tensor.Shape{c})
+	xs, ys, ms, vs := host[T](x), host[T](y), host[T](mean), host[T](vr)
+	var gs, bs []T
+	if gamma != nil {
+		gs = host[T](gamma)
+	}
+	if beta != nil {
+		bs = host[T](beta)
+	}
+	cnt := float64(n * hw)
+	par.For(c, 1, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			var s float64
+			for i := 0; i < n; i++ {
+				for _, v := range xs[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+					s += float64(v)
+				}
+			}
+			mu := s / cnt
+			var ss float64
+			for i := 0; i < n; i++ {
+				for _, v := range xs[(i*c+ch)*hw : (i*c+ch+1)*hw] {
+					d := float64(v) - mu
+					ss += d * d
+				}
+			}
+			v := ss / cnt
+			ms[ch], vs[ch] = T(mu), T(v)
+			inv := 1 / math.Sqrt(v+eps)
+			g, b := 1.0, 0.0
+			if gs != nil {
+				g = float64(gs[ch])
+			}
+			if bs != nil {
+				b = float64(bs[ch])
+			}
+			scale := g * inv
+			shift := b - mu*scale
+			ts, tb := T(scale), T(shift)
+			for i := 0; i < n; i++ {
+				row := xs[(i*c+ch)*hw : (i*c+ch+1)*hw]
+				out := ys[(i*c+ch)*hw : (i*c+ch+1)*hw]
+				for j, v := range row {
+					out[j] = v*ts + tb
+				}
+			}
+		}
+	})
+	return y, mean, vr
+}
+
+// BatchNormTrain implements backend.Backend; gamma and beta may be nil.
+func (*Backend) BatchNormTrain(x, gamma, beta *tensor.Tensor, eps float64) (y, mean, variance *tensor.Tensor) {
+	if checkHost(x, gamma, beta) == tensor.Float32 {
+		return bnTrainT[float32](x, gamma, beta, eps)
+	}
+	return bnTrainT[float64](x, gamma, beta, eps)
+}
+
+func bnBackT[T Float](x, gy, gamma, mean, vr *tensor.Tensor, eps float64) (*tensor.Tensor, *tensor.Tensor, *tensor.Tensor) {
+	n, c, hw := nchw(x.Shape())
+	gx := alloc[T](x.Shape())
+	gg, gb := alloc[T](tensor.Shape{c}), alloc[T](tensor.Shape{c})
+	xs, gys, gxs := host[T](x), host[T](gy), host[T](gx)
+	ms, vs, ggs, gbs := host[T](mean), host[T](vr), host[T](gg), host[T](gb)
+	var gs []T
+	if gamma != nil {
+		gs = host[T](gamma)
+	}
+	cnt := float64(n * hw)
+	par.For(c, 1, func(lo, hi int) {
+		for ch := lo; ch < hi; ch++ {
+			mu := float64(ms[ch])
+			inv := 1 / math.Sqrt(float64(vs[ch])+eps)
+			var sg, sgx float64
+			for i := 0; i < n; i++ {
+				o := (i*c + ch) * hw
+				for j := o; j < o+hw; j++ {
+					g := float64(gys[j])
+					sg += g
+					sgx += g * (float64(xs[j]) - mu) * inv
+				}
+			}
+			ggs[ch], gbs[ch] = T(sgx), T(sg)
+			g := 1.0
+			if gs != nil {
+				g = float64(gs[ch])
+			}
+			k := g * inv / cnt
+			for i := 0; i < n; i++ {
+				o := (i*c + ch) * hw
+				for j := o; j < o+hw; j++ {
+					xh := (float64(xs[j]) - mu) * inv
+					gxs[j] = T(k * (cnt*float64(gys[j]) - sg - xh*sgx))
+				}
+			}
+		}
+	})
+	return gx, gg, gb
+}
+
+// BatchNormBackward implements backend.Backend.
+func (*Backend) BatchNormBackward(x, gy, gamma, mean, variance *tensor.Tensor, eps float64) (gx, ggamma, gbeta *tensor.Tensor) {
+	if checkHost(x, gy, gamma, mean, variance) == tensor.Float32 {
+		return bnBackT[float32](x, gy, gamma, mean, variance, eps)
+	}
+	return bnBackT[float64](x, gy, gamma, mean, variance, eps)
+}
+
+// bilinearTaps gives, for output index o of a 2x align_corners=True
+// upsampling from size n, the two source indices and the weight of the second.
+func bilinearTaps(o, n int) (int, int, float64) {
+	if n == 1 {
+		return 0, 0, 0
+	}
+	src := float64(o) * float64(n-1) / float64(2*n-1)
+	i0 := int(src)
+	if i0 > n-1 {
+		i0 = n - 1
+	}
+	i1 := i0 + 1
+	if i1 > n-1 {
+		i1 = n - 1
+	}
+	return i0, i1, src - float64(i0)
+}
+
+func upsampleT[T Float](x *tensor.Tensor, mode backend.UpsampleMode, backward bool) *tensor.Tensor {
+	s := x.Shape()
+	planes := s[0] * s[1]
+	h, w := s[2], s[3]
+	var os tensor.Shape
+	if backward {
+		os = tensor.Shape{s[0], s[1], h / 2, w / 2}
+	} else {
+		os = tensor.Shape{s[0], s[1], 2 * h, 2 * w}
+	}
+	out := alloc[T](os)
+	xs, ys := host[T](x), host[T](out)
+	sh, sw := h, w // small (source) size
+	if !backward {
+		sh, sw = h, w
+	} else {
+		sh, sw = h/2, w/2
+	}
+	bh, bw := 2*sh, 2*sw
+	par.For(planes, 1, func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			small := p * sh * sw
+			big := p * bh * bw
+			for oy := 0; oy < bh; oy++ {
+				for ox := 0; ox < bw; ox++ {
+					bi := big + oy*bw + ox
+					if mode == backend.Nearest {
+						si := small + (oy/2)*sw + ox/2
+						if backward {
+							ys[si] += xs[bi]
+						} else {
+							ys[bi] = xs[si]
+						}
+						continue
+					}
+					y0, y1, fy := bilinearTaps(oy, sh)
+					x0, x1, fx := bilinearTaps(ox, sw)
+					w00, w01 := (1-fy)*(1-fx), (1-fy)*fx
+					w10, w11 := fy*(1-fx), fy*fx
+					i00, i01 := small+y0*sw+x0, small+y0*sw+x1
+					i10, i11 := small+y1*sw+x0, small+y1*sw+x1
+					if backward {
+						g := float64(xs[bi])
+						ys[i00] += T(w00 * g)
+						ys[i01] += T(w01 * g)
+						ys[i10] += T(w10 * g)
+						ys[i11] += T(w11 * g)
+					} else {
+						ys[bi] = T(w00*float64(xs[i00]) + w01*float64(xs[i01]) + w10*float64(xs[i10]) + w11*float64(xs[i11]))
+					}
+				}
+			}
+		}
+	})
+	return out
+}
+
+// Upsample2x implements backend.Backend.
+func (*Backend) Upsample2x(x *tensor.Tensor, mode backend.UpsampleMode) *tensor.Tensor {
+	if x.Rank() != 4 {
+		panic(fmt.Sprintf("cpu: upsample needs NCHW, got %v", x.Shape()))
+	}
+	if checkHost(x) == tensor.Float32 {
+		return upsampleT[float32](x, mode, false)
+	}
+	return upsampleT[float64](x, mode, false)
+}
+
+// Upsample2xBackward implements backend.Backend.
+func (*Backend) Upsample2xBackward(gy *tensor.Tensor, mode backend.UpsampleMode) *tensor.Tensor {
+	if gy.Rank() != 4 || gy.Dim(2)%2 != 0 || gy.Dim(3)%2 != 0 {
+		panic(fmt.Sprintf("cpu: upsample backward needs NCHW with even H, W, got %v", gy.Shape()))
+	}
+	if checkHost(gy) == tensor.Float32 {
+		return upsampleT[float32](gy, mode, true)
+	}
+	return upsampleT[float64](gy, mode, true)
+}
+
+// RandNormal implements backend.Backend.
+func (*Backend) RandNormal(dt tensor.DType, seed, offset uint64, shape ...int) *tensor.Tensor {
+	g := rng.New(seed)
+	g.SetState(rng.State{Seed: seed, Offset: offset})
+	t := tensor.Host(dt, shape...)
+	if dt == tensor.Float32 {
+		g.Normal32(t.F32())
+	} else {
+		g.Normal64(t.F64())
+	}
+	return t
+}
+
+// RandUniform implements backend.Backend.
+func (*Backend) RandUniform(dt tensor.DType, seed, offset uint64, shape ...int) *tensor.Tensor {
+	g := rng.New(seed)
+	g.SetState(rng.State{Seed: seed, Offset: offset})
+	t := tensor.Host(dt, shape...)
+	if dt == tensor.Float32 {
+		g.Uniform32(t.F32())
+	} else {
+		g.Uniform64(t.F64())
+	}
+	return t
+}
