@@ -82,8 +82,8 @@ type UpsampleMode uint8
 
 // Upsampling modes (scale factor 2).
 const (
-	Nearest        UpsampleMode = iota
-	BilinearAlign               // bilinear, align_corners=True
+	Nearest       UpsampleMode = iota
+	BilinearAlign              // bilinear, align_corners=True
 )
 
 // ConvParams describes a 2-D convolution over NCHW input with OIHW weights.
