@@ -2,7 +2,6 @@ package nvae
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -12,18 +11,19 @@ import (
 	"reflect"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/nvaego/nvae/pkg/safetensors"
 	"github.com/spf13/pflag"
 )
 
 // oracleCase is one case file of the NVAE oracle directory.
 type oracleCase struct {
-	name   string
-	path   string
-	header map[string]json.RawMessage
-	meta   map[string]string
-	data   []byte
+	name string
+	path string
+	file *safetensors.File
+	meta map[string]string
 }
 
 // oracleDir returns the oracle directory: $NVAE_ORACLE_DIR, or
@@ -49,72 +49,62 @@ func oracleDir(t *testing.T) string {
 	}
 }
 
-// loadOracleCases reads every *.safetensors case of the oracle directory
-// (header and data; a minimal reader: 8-byte LE header length, JSON header,
-// data section).
+// oracleCache holds the cases once read: several tests use them.
+var oracleCache struct {
+	sync.Mutex
+	dir   string
+	cases []*oracleCase
+}
+
+// loadOracleCases reads every *.safetensors case of the oracle directory.
 func loadOracleCases(t *testing.T) []*oracleCase {
 	t.Helper()
-	paths, err := filepath.Glob(filepath.Join(oracleDir(t), "*.safetensors"))
+	dir := oracleDir(t)
+	oracleCache.Lock()
+	defer oracleCache.Unlock()
+	if oracleCache.dir == dir && oracleCache.cases != nil {
+		return oracleCache.cases
+	}
+	paths, err := filepath.Glob(filepath.Join(dir, "*.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(paths) == 0 {
-		t.Skipf("no oracle cases in %s", oracleDir(t))
+		t.Skipf("no oracle cases in %s", dir)
 	}
 	sort.Strings(paths)
 	var cases []*oracleCase
 	for _, p := range paths {
-		b, err := os.ReadFile(p)
+		f, err := safetensors.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(b) < 8 {
-			t.Fatalf("%s: too short", p)
-		}
-		n := binary.LittleEndian.Uint64(b[:8])
-		if n > uint64(len(b)-8) {
-			t.Fatalf("%s: header length %d beyond the file", p, n)
-		}
-		c := &oracleCase{path: p, data: b[8+n:]}
-		if err := json.Unmarshal(b[8:8+n], &c.header); err != nil {
-			t.Fatalf("%s: header: %v", p, err)
-		}
-		if err := json.Unmarshal(c.header["__metadata__"], &c.meta); err != nil {
-			t.Fatalf("%s: metadata: %v", p, err)
-		}
+		c := &oracleCase{path: p, file: f, meta: f.Metadata}
 		c.name = c.meta["case"]
 		if c.name == "" {
 			c.name = strings.TrimSuffix(filepath.Base(p), ".safetensors")
 		}
 		cases = append(cases, c)
 	}
+	oracleCache.dir, oracleCache.cases = dir, cases
 	return cases
 }
 
 // f64 returns the F64 tensor name of the case, flattened.
 func (c *oracleCase) f64(t *testing.T, name string) []float64 {
 	t.Helper()
-	raw, ok := c.header[name]
+	ten, ok := c.file.Tensors[name]
 	if !ok {
 		t.Fatalf("%s: no tensor %q", c.path, name)
 	}
-	var info struct {
-		Dtype       string `json:"dtype"`
-		Shape       []int  `json:"shape"`
-		DataOffsets [2]int `json:"data_offsets"`
+	if ten.DType != safetensors.F64 {
+		t.Fatalf("%s: tensor %q is %v, want F64", c.path, name, ten.DType)
 	}
-	if err := json.Unmarshal(raw, &info); err != nil {
+	v, err := ten.Float64()
+	if err != nil {
 		t.Fatalf("%s: tensor %q: %v", c.path, name, err)
 	}
-	if info.Dtype != "F64" {
-		t.Fatalf("%s: tensor %q is %s, want F64", c.path, name, info.Dtype)
-	}
-	d := c.data[info.DataOffsets[0]:info.DataOffsets[1]]
-	out := make([]float64, len(d)/8)
-	for i := range out {
-		out[i] = math.Float64frombits(binary.LittleEndian.Uint64(d[8*i:]))
-	}
-	return out
+	return v
 }
 
 // metaJSON decodes the metadata key of the case (JSON) into v.
