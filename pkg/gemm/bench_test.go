@@ -5,6 +5,8 @@ import (
 	"math/rand"
 	"testing"
 
+	"github.com/nvaego/nvae/pkg/par"
+
 	"gonum.org/v1/gonum/blas"
 	"gonum.org/v1/gonum/blas/blas32"
 )
@@ -51,18 +53,22 @@ func benchOperands(s benchShape) (a, b, c []float32, lda, ldb int) {
 	return
 }
 
-func reportGFLOPS(b *testing.B, s benchShape) {
+func reportGFLOPS(b *testing.B, s benchShape, cpu0 float64) {
 	flops := 2 * float64(s.m) * float64(s.n) * float64(s.k) * float64(b.N)
 	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+	if cpu := cpuSeconds() - cpu0; cpu > 0 {
+		b.ReportMetric(flops/cpu/1e9, "GFLOP/cpu-s")
+	}
 }
 
 func benchSgemm(b *testing.B, s benchShape) {
 	a, bb, c, lda, ldb := benchOperands(s)
 	b.ResetTimer()
+	cpu0 := cpuSeconds()
 	for i := 0; i < b.N; i++ {
 		Sgemm(s.transA, s.transB, s.m, s.n, s.k, 1, a, lda, bb, ldb, 0, c, s.n)
 	}
-	reportGFLOPS(b, s)
+	reportGFLOPS(b, s, cpu0)
 }
 
 func benchGonum(b *testing.B, s benchShape) {
@@ -79,10 +85,11 @@ func benchGonum(b *testing.B, s benchShape) {
 	B := blas32.General{Rows: rb, Cols: cb, Stride: ldb, Data: bb}
 	C := blas32.General{Rows: s.m, Cols: s.n, Stride: s.n, Data: c}
 	b.ResetTimer()
+	cpu0 := cpuSeconds()
 	for i := 0; i < b.N; i++ {
 		blas32.Gemm(ta, tb, 1, A, B, 0, C)
 	}
-	reportGFLOPS(b, s)
+	reportGFLOPS(b, s, cpu0)
 }
 
 // BenchmarkSgemm1024 is the headline 1024³ float32 product.
@@ -90,6 +97,15 @@ func BenchmarkSgemm1024(b *testing.B) { benchSgemm(b, benchShapes[0]) }
 
 // BenchmarkSgemm covers the convolution-shaped and small products.
 func BenchmarkSgemm(b *testing.B) {
+	for _, s := range benchShapes {
+		b.Run(fmt.Sprintf("%s_%dx%dx%d", s.name, s.m, s.n, s.k), func(b *testing.B) { benchSgemm(b, s) })
+	}
+}
+
+// BenchmarkSgemmSerial runs the same shapes on one core (par.Workers = 1).
+func BenchmarkSgemmSerial(b *testing.B) {
+	defer func(w int) { par.Workers = w }(par.Workers)
+	par.Workers = 1
 	for _, s := range benchShapes {
 		b.Run(fmt.Sprintf("%s_%dx%dx%d", s.name, s.m, s.n, s.k), func(b *testing.B) { benchSgemm(b, s) })
 	}

@@ -24,7 +24,10 @@ type engine[T Float] struct {
 	// L1 across a row of tiles (true), or B micro-panel reused across a
 	// column of tiles (false).
 	aOuter bool
-	pool   sync.Pool
+	// tr8, when set, transposes 8×8 blocks (see transpose8x8s); the
+	// packing routines use it for the strided gathers.
+	tr8  func(src unsafe.Pointer, lds int, dst unsafe.Pointer, ldd int, nblk int)
+	pool sync.Pool
 }
 
 // alignElems returns how many elements to skip at the start of buf so the
@@ -194,7 +197,16 @@ func (j *job[T]) packA(pa []T, ic, mb, pc, kb int) {
 		}
 		// op(A)[i][p] = a[i*lda + p]: gather one element per row.
 		if h == 8 && mr == 8 {
-			packRows8(dst, a, (ic+ir)*lda+pc, lda, kb)
+			off := (ic+ir)*lda + pc
+			done := 0
+			if tr := j.e.tr8; tr != nil && kb >= 8 {
+				done = kb &^ 7
+				_ = a[off+7*lda+done-1] // the blocks lie inside a
+				tr(unsafe.Pointer(&a[off]), lda, unsafe.Pointer(&dst[0]), 8, done/8)
+			}
+			if done < kb {
+				packRows8(dst[done*8:], a, off+done, lda, kb-done)
+			}
 			continue
 		}
 		for i := 0; i < h; i++ {
@@ -255,7 +267,22 @@ func (j *job[T]) packB(pb []T, pc, kb, jc, nb int) {
 			continue
 		}
 		// op(B)[p][j] = b[j*ldb + p].
-		for jj := 0; jj < w; jj++ {
+		jj := 0
+		if tr := j.e.tr8; tr != nil && kb >= 8 {
+			kfull := kb &^ 7
+			for ; jj+8 <= w; jj += 8 {
+				off := (jc+jr+jj)*ldb + pc
+				_ = b[off+7*ldb+kfull-1] // the blocks lie inside b
+				tr(unsafe.Pointer(&b[off]), ldb, unsafe.Pointer(&dst[jj]), nr, kfull/8)
+				for i := 0; i < 8; i++ {
+					row := b[off+i*ldb+kfull : off+i*ldb+kb]
+					for p, v := range row {
+						dst[(kfull+p)*nr+jj+i] = v
+					}
+				}
+			}
+		}
+		for ; jj < w; jj++ {
 			row := b[(jc+jr+jj)*ldb+pc : (jc+jr+jj)*ldb+pc+kb]
 			for p, v := range row {
 				dst[p*nr+jj] = v
