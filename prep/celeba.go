@@ -1,0 +1,174 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/nvaego/nvae/pkg/data/imgproc"
+	"github.com/nvaego/nvae/pkg/data/lmdbio"
+)
+
+// celebaOfficial are the split sizes of the official partition file.
+var celebaOfficial = map[string]int{"train": 162770, "valid": 19867, "test": 19962}
+
+const celebaTotal = 202599
+
+func runCelebA64(args []string, e *env) error {
+	fs := newFlags(e, "--split train|valid|test --img_path P --lmdb_path L",
+		"Stores the original aligned CelebA JPEGs of one split, in the order of\n"+
+			"list_eval_partition.txt, under keys \"0\", \"1\", ... in L/train.lmdb, L/validation.lmdb\n"+
+			"or L/test.lmdb, exactly like the official create_celeba64_lmdb.py. P holds\n"+
+			"img_align_celeba.zip or the unzipped img_align_celeba/ folder plus\n"+
+			"list_eval_partition.txt (.txt or Kaggle's .csv), directly or in P/celeba/ (torchvision's\n"+
+			"layout). Works offline; every JPEG is decoded once to verify it.")
+	split := fs.String("split", "train", "split: train, valid or test")
+	imgPath := fs.String("img_path", "", "folder holding the CelebA files (required)")
+	lmdbPath := fs.String("lmdb_path", "", "target folder for the LMDB environments (required)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	code, ok := map[string]string{"train": "0", "valid": "1", "test": "2"}[*split]
+	if !ok {
+		return usagef("--split must be train, valid or test, not %q", *split)
+	}
+	if *imgPath == "" || *lmdbPath == "" {
+		return usagef("--img_path and --lmdb_path are required")
+	}
+	partPath, images, err := findCelebA(*imgPath)
+	if err != nil {
+		return err
+	}
+	defer images.Close()
+	names, total, err := readPartition(partPath, code)
+	if err != nil {
+		return err
+	}
+	if total == celebaTotal && len(names) != celebaOfficial[*split] {
+		return fmt.Errorf("%s: split %s has %d images, the official partition has %d", partPath, *split, len(names), celebaOfficial[*split])
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("%s: no images in split %s", partPath, *split)
+	}
+	// Map partition names to files in the set by base name.
+	byBase := map[string]string{}
+	for _, n := range images.Names() {
+		byBase[path.Base(n)] = n
+	}
+	lmdbSplit := map[string]string{"train": "train", "valid": "validation", "test": "test"}[*split]
+	return writeSplit(e, args, *lmdbPath, lmdbSplit, "celeba64", func(w *lmdbio.Writer, m *Manifest) error {
+		m.Format = "jpeg"
+		m.Split = *split
+		ps, err := hashFile(partPath)
+		if err != nil {
+			return err
+		}
+		m.Sources = append(m.Sources, ps)
+		_, isZip := images.(*zipSet)
+		if isZip {
+			zs, err := hashFile(images.(*zipSet).path)
+			if err != nil {
+				return err
+			}
+			m.Sources = append(m.Sources, zs)
+		}
+		p := newProgress(e.stderr, "celeba64 "+*split, "images", len(names))
+		err = ordered(len(names), func(i int) ([]byte, error) {
+			full, ok := byBase[names[i]]
+			if !ok {
+				return nil, fmt.Errorf("%s: line %d: image %s not found in %s", partPath, i+1, names[i], *imgPath)
+			}
+			b, err := images.Read(full)
+			if err != nil {
+				return nil, err
+			}
+			if _, err := imgproc.Decode(b); err != nil {
+				return nil, fmt.Errorf("%s: unreadable image: %w", images.Path(full), err)
+			}
+			return b, nil
+		}, func(i int, b []byte) error {
+			if i == 0 {
+				if c, _, err := imgproc.DecodeConfig(b); err == nil {
+					m.ImageSize = []int{c.Height, c.Width, 3}
+				}
+			}
+			if !isZip {
+				m.Sources = append(m.Sources, hashBytes(images.Path(byBase[names[i]]), b))
+			}
+			p.add(1)
+			return w.Append(b)
+		})
+		m.Seconds = p.done()
+		return err
+	})
+}
+
+// findCelebA locates the partition file and the image folder or zip in
+// root or root/celeba.
+func findCelebA(root string) (string, fileSet, error) {
+	var part string
+	var set fileSet
+	for _, d := range []string{root, filepath.Join(root, "celeba")} {
+		if part == "" {
+			for _, n := range []string{"list_eval_partition.txt", "list_eval_partition.csv"} {
+				if _, err := os.Stat(filepath.Join(d, n)); err == nil {
+					part = filepath.Join(d, n)
+					break
+				}
+			}
+		}
+		if set == nil {
+			for _, n := range []string{"img_align_celeba", "img_align_celeba.zip"} {
+				if _, err := os.Stat(filepath.Join(d, n)); err == nil {
+					s, err := openFileSet(filepath.Join(d, n))
+					if err != nil {
+						return "", nil, err
+					}
+					set = s
+					break
+				}
+			}
+		}
+	}
+	if set == nil {
+		return "", nil, fmt.Errorf("%s: neither img_align_celeba/ nor img_align_celeba.zip found (also looked in %s)", root, filepath.Join(root, "celeba"))
+	}
+	if part == "" {
+		set.Close()
+		return "", nil, fmt.Errorf("%s: partition file list_eval_partition.txt missing (also looked in %s)", root, filepath.Join(root, "celeba"))
+	}
+	return part, set, nil
+}
+
+// readPartition returns, in file order, the image names whose partition
+// code equals code, and the total number of entries.
+func readPartition(p, code string) ([]string, int, error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, 0, err
+	}
+	var names []string
+	total := 0
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	line := 0
+	for sc.Scan() {
+		line++
+		s := strings.TrimSpace(sc.Text())
+		if s == "" || (line == 1 && strings.HasPrefix(s, "image_id")) {
+			continue
+		}
+		f := strings.FieldsFunc(s, func(r rune) bool { return r == ' ' || r == '\t' || r == ',' })
+		if len(f) != 2 || (f[1] != "0" && f[1] != "1" && f[1] != "2") {
+			return nil, 0, fmt.Errorf("%s: line %d: want \"<file> <0|1|2>\", got %q", p, line, s)
+		}
+		total++
+		if f[1] == code {
+			names = append(names, f[0])
+		}
+	}
+	return names, total, sc.Err()
+}

@@ -1,0 +1,319 @@
+package main
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/nvaego/nvae/pkg/data"
+	"github.com/nvaego/nvae/pkg/data/cifar"
+	"github.com/nvaego/nvae/pkg/data/fsutil"
+	"github.com/nvaego/nvae/pkg/data/idx"
+)
+
+// httpClient performs all downloads; tests replace it or point --url at
+// an httptest server.
+var httpClient = http.DefaultClient
+
+// remoteFile is a distribution file with its published MD5 (the
+// checksums torchvision verifies).
+type remoteFile struct {
+	name, md5 string
+}
+
+var (
+	mnistMirrors = []string{"https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"}
+	mnistFiles   = []remoteFile{
+		{"train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"},
+		{"train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"},
+		{"t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"},
+		{"t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"},
+	}
+	cifarMirrors = []string{"https://www.cs.toronto.edu/~kriz/"}
+	cifarFile    = remoteFile{"cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530"}
+)
+
+// fetch places a verified copy of f at dst: kept if already there and
+// valid, else copied from one of srcDirs, else downloaded from the first
+// mirror that answers. It returns the manifest entry of dst.
+func fetch(e *env, f remoteFile, dst string, srcDirs, mirrors []string) (Source, error) {
+	if ok, _ := md5Matches(dst, f.md5); ok {
+		fmt.Fprintf(e.stderr, "%s: already present, checksum ok\n", dst)
+		return hashFile(dst)
+	}
+	var src io.ReadCloser
+	var from string
+	if len(srcDirs) > 0 {
+		for _, d := range srcDirs {
+			p := filepath.Join(d, f.name)
+			if r, err := os.Open(p); err == nil {
+				src, from = r, p
+				break
+			}
+		}
+		if src == nil {
+			return Source{}, fmt.Errorf("%s not found in --source %s", f.name, srcDirs[0])
+		}
+	} else {
+		var errs []string
+		for _, m := range mirrors {
+			u := strings.TrimSuffix(m, "/") + "/" + f.name
+			resp, err := httpClient.Get(u)
+			if err != nil {
+				errs = append(errs, err.Error())
+				continue
+			}
+			if resp.StatusCode != http.StatusOK {
+				resp.Body.Close()
+				errs = append(errs, fmt.Sprintf("%s: HTTP %s", u, resp.Status))
+				continue
+			}
+			src, from = resp.Body, u
+			fmt.Fprintf(e.stderr, "downloading %s\n", u)
+			break
+		}
+		if src == nil {
+			return Source{}, fmt.Errorf("download %s failed: %s", f.name, strings.Join(errs, "; "))
+		}
+	}
+	defer src.Close()
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+f.name+".tmp-*")
+	if err != nil {
+		return Source{}, err
+	}
+	defer os.Remove(tmp.Name())
+	hm, hs := md5.New(), sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, hm, hs), src)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return Source{}, fmt.Errorf("%s: %w", from, err)
+	}
+	if got := hex.EncodeToString(hm.Sum(nil)); got != f.md5 {
+		return Source{}, fmt.Errorf("%s: MD5 %s does not match the published %s", from, got, f.md5)
+	}
+	if err := os.Rename(tmp.Name(), dst); err != nil {
+		return Source{}, err
+	}
+	if err := fsutil.SyncDir(filepath.Dir(dst)); err != nil {
+		return Source{}, err
+	}
+	return Source{Path: dst, SHA256: hex.EncodeToString(hs.Sum(nil)), Bytes: n}, nil
+}
+
+func md5Matches(path, want string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	h := md5.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return false, err
+	}
+	return hex.EncodeToString(h.Sum(nil)) == want, nil
+}
+
+func runMNIST(args []string, e *env) error {
+	fs := newFlags(e, "--data DIR [--source DIR] [--url BASE]",
+		"Downloads the four MNIST idx gz files into DIR/"+data.MNISTRawDir+"/ (torchvision's layout, which\n"+
+			"nvae-train --dataset mnist --data DIR reads), verifying the published MD5 checksums.\n"+
+			"With --source the files are copied from a local folder instead (no network).")
+	dir := fs.String("data", "", "target data directory (required)")
+	source := fs.String("source", "", "offline source folder holding the .gz files (searched also in its MNIST/raw/)")
+	url := fs.String("url", "", "download base URL overriding the default mirrors")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return usagef("--data is required")
+	}
+	raw := filepath.Join(*dir, data.MNISTRawDir)
+	cleanup, err := outDir(raw)
+	if err != nil {
+		return err
+	}
+	err = func() error {
+		m := newManifest(e, args, "mnist")
+		m.Format = "idx-gz"
+		var srcDirs []string
+		if *source != "" {
+			srcDirs = []string{*source, filepath.Join(*source, data.MNISTRawDir), filepath.Join(*source, "raw")}
+		}
+		mirrors := mnistMirrors
+		if *url != "" {
+			mirrors = []string{*url}
+		}
+		m.Counts = map[string]int{}
+		for _, f := range mnistFiles {
+			dst := filepath.Join(raw, f.name)
+			s, err := fetch(e, f, dst, srcDirs, mirrors)
+			if err != nil {
+				return err
+			}
+			m.Sources = append(m.Sources, s)
+			file, err := idx.ReadFile(dst)
+			if err != nil {
+				return err
+			}
+			if strings.Contains(f.name, "images") {
+				split := map[bool]string{true: "train", false: "test"}[strings.HasPrefix(f.name, "train")]
+				m.Counts[split] = file.Dims[0]
+				m.Count += file.Dims[0]
+			}
+		}
+		if err := writeJSON(filepath.Join(*dir, "MNIST", "manifest.json"), m); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "mnist: %d train and %d test images in %s\n", m.Counts["train"], m.Counts["test"], raw)
+		return nil
+	}()
+	cleanup(err != nil)
+	return err
+}
+
+func runCIFAR10(args []string, e *env) error {
+	fs := newFlags(e, "--data DIR [--source DIR] [--url BASE]",
+		"Downloads cifar-10-binary.tar.gz into DIR, verifies its published MD5 and unpacks\n"+
+			"DIR/"+cifar.Dir+"/ (read by nvae-train --dataset cifar10 --data DIR).\n"+
+			"With --source the tarball is copied from a local folder instead (no network).")
+	dir := fs.String("data", "", "target data directory (required)")
+	source := fs.String("source", "", "offline source folder holding cifar-10-binary.tar.gz")
+	url := fs.String("url", "", "download base URL overriding the default mirror")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return usagef("--data is required")
+	}
+	cleanup, err := outDir(*dir)
+	if err != nil {
+		return err
+	}
+	err = func() error {
+		var srcDirs []string
+		if *source != "" {
+			srcDirs = []string{*source}
+			if _, err := os.Stat(filepath.Join(*source, cifarFile.name)); err != nil {
+				if _, err := os.Stat(filepath.Join(*source, "cifar-10-python.tar.gz")); err == nil {
+					return fmt.Errorf("%s: only the binary version (cifar-10-binary.tar.gz) is supported", filepath.Join(*source, "cifar-10-python.tar.gz"))
+				}
+			}
+		}
+		mirrors := cifarMirrors
+		if *url != "" {
+			mirrors = []string{*url}
+		}
+		tgz := filepath.Join(*dir, cifarFile.name)
+		s, err := fetch(e, cifarFile, tgz, srcDirs, mirrors)
+		if err != nil {
+			return err
+		}
+		m := newManifest(e, args, "cifar10")
+		m.Format = "cifar10-binary"
+		m.Sources = []Source{s}
+		m.ImageSize = []int{32, 32, 3}
+		counts, err := untarCIFAR(tgz, *dir, m)
+		if err != nil {
+			return err
+		}
+		m.Counts = counts
+		m.Count = counts["train"] + counts["test"]
+		fmt.Fprintf(e.stdout, "cifar10: %d train and %d test images in %s\n", counts["train"], counts["test"], filepath.Join(*dir, cifar.Dir))
+		return nil
+	}()
+	cleanup(err != nil)
+	return err
+}
+
+// untarCIFAR unpacks the batch files into a temporary folder, checks
+// them, writes the manifest and renames the folder to DIR/cifar-10-batches-bin.
+func untarCIFAR(tgz, dir string, m *Manifest) (map[string]int, error) {
+	f, err := os.Open(tgz)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", tgz, err)
+	}
+	tmp, err := os.MkdirTemp(dir, "."+cifar.Dir+".tmp-")
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			os.RemoveAll(tmp)
+		}
+	}()
+	tr := tar.NewReader(zr)
+	want := map[string]bool{}
+	for _, n := range append(append([]string{}, cifar.TrainFiles...), cifar.TestFiles...) {
+		want[n] = true
+	}
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", tgz, err)
+		}
+		base := filepath.Base(h.Name)
+		if h.Typeflag != tar.TypeReg || filepath.Base(filepath.Dir(h.Name)) != cifar.Dir {
+			continue
+		}
+		b, err := io.ReadAll(tr)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", tgz, h.Name, err)
+		}
+		if want[base] {
+			if _, err := cifar.Parse(b); err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", tgz, h.Name, err)
+			}
+		}
+		if err := os.WriteFile(filepath.Join(tmp, base), b, 0o644); err != nil {
+			return nil, err
+		}
+	}
+	counts := map[string]int{}
+	for n := range want {
+		st, err := os.Stat(filepath.Join(tmp, n))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s missing from the archive", tgz, n)
+		}
+		split := "train"
+		if strings.HasPrefix(n, "test") {
+			split = "test"
+		}
+		counts[split] += int(st.Size()) / cifar.RecordSize
+	}
+	m.Counts = counts
+	m.Count = counts["train"] + counts["test"]
+	if err := writeJSON(filepath.Join(tmp, "manifest.json"), m); err != nil {
+		return nil, err
+	}
+	if err := fsutil.SyncTree(tmp); err != nil {
+		return nil, err
+	}
+	if err := fsutil.ReplaceDir(tmp, filepath.Join(dir, cifar.Dir)); err != nil {
+		return nil, err
+	}
+	ok = true
+	return counts, nil
+}

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/nvaego/nvae/pkg/data/cifar"
+	"github.com/nvaego/nvae/pkg/data/fsutil"
+	"github.com/nvaego/nvae/pkg/data/idx"
+	"github.com/nvaego/nvae/pkg/data/imgproc"
+	"github.com/nvaego/nvae/pkg/data/lmdbio"
+
+	nvdata "github.com/nvaego/nvae/pkg/data"
+)
+
+// lmdbDirs returns dir itself when it is an LMDB environment, else its
+// subfolders that are (sorted).
+func lmdbDirs(dir string, suffix string) ([]string, error) {
+	if _, err := os.Stat(filepath.Join(dir, "data.mdb")); err == nil {
+		return []string{dir}, nil
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if e.IsDir() && strings.HasSuffix(e.Name(), suffix) {
+			if _, err := os.Stat(filepath.Join(dir, e.Name(), "data.mdb")); err == nil {
+				out = append(out, filepath.Join(dir, e.Name()))
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func runLSUN(args []string, e *env) error {
+	fs := newFlags(e, "[--check] DIR",
+		"LSUN classes come as LMDBs of WebP/JPEG images (bedroom_train_lmdb/, church_outdoor_val_lmdb/,\n"+
+			"tower_train_lmdb/ ...). They need no conversion: nvae-train --dataset lsun_bedroom_128\n"+
+			"--data DIR reads DIR/bedroom_train_lmdb directly (keys in database order, like the\n"+
+			"official loader). Without --check this lists the class LMDBs in DIR with their counts;\n"+
+			"with --check every image is decoded and the first unreadable one is reported.")
+	check := fs.Bool("check", false, "decode every image and report the first unreadable one")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("want exactly one directory argument, got %d", fs.NArg())
+	}
+	dirs, err := lmdbDirs(fs.Arg(0), "_lmdb")
+	if err != nil {
+		return err
+	}
+	if len(dirs) == 0 {
+		return fmt.Errorf("%s: no LSUN *_lmdb environments found", fs.Arg(0))
+	}
+	for _, d := range dirs {
+		r, err := lmdbio.Open(d)
+		if err != nil {
+			return err
+		}
+		if !*check {
+			fmt.Fprintf(e.stdout, "%s: %d images\n", d, r.Len())
+			r.Close()
+			continue
+		}
+		keys, err := r.Keys()
+		if err != nil {
+			r.Close()
+			return err
+		}
+		p := newProgress(e.stderr, "lsun --check "+filepath.Base(d), "images", len(keys))
+		minW, minH, maxW, maxH := 1<<30, 1<<30, 0, 0
+		err = ordered(len(keys), func(i int) ([2]int, error) {
+			v, err := r.Get(keys[i], nil)
+			if err != nil {
+				return [2]int{}, err
+			}
+			m, err := imgproc.Decode(v)
+			if err != nil {
+				return [2]int{}, fmt.Errorf("%s: key %q: unreadable image: %w", d, keys[i], err)
+			}
+			return [2]int{m.W, m.H}, nil
+		}, func(i int, s [2]int) error {
+			minW, minH, maxW, maxH = min(minW, s[0]), min(minH, s[1]), max(maxW, s[0]), max(maxH, s[1])
+			p.add(1)
+			return nil
+		})
+		p.done()
+		r.Close()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "%s: %d images ok, width %d..%d, height %d..%d\n", d, len(keys), minW, maxW, minH, maxH)
+	}
+	return nil
+}
+
+func runInspect(args []string, e *env) error {
+	fs := newFlags(e, "DIR [--out FILE]",
+		"Prints the number of images per split and the image size of a prepared dataset folder\n"+
+			"(train.lmdb/validation.lmdb/test.lmdb, LSUN *_lmdb, MNIST/raw, cifar-10-batches-bin) and\n"+
+			"writes an 8x8 PNG grid of the first 64 images of the first split.")
+	out := fs.String("out", "", "grid PNG path (default DIR/grid.png)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return usagef("want exactly one directory argument, got %d", fs.NArg())
+	}
+	dir := fs.Arg(0)
+	if *out == "" {
+		*out = filepath.Join(dir, "grid.png")
+	}
+	var first []*imgproc.RGB
+	found := false
+	// MNIST and CIFAR-10 in their distribution formats.
+	for _, sp := range []struct{ name, pre string }{{"train", "train"}, {"test", "t10k"}} {
+		p, err := nvdata.FindMNIST(dir, sp.pre+"-images-idx3-ubyte")
+		if err != nil {
+			continue
+		}
+		f, err := idx.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		found = true
+		fmt.Fprintf(e.stdout, "mnist %s: %d images, %dx%d gray (%s)\n", sp.name, f.Dims[0], f.Dims[2], f.Dims[1], p)
+		for i := 0; i < f.Dims[0] && len(first) < 64; i++ {
+			m := imgproc.NewRGB(28, 28)
+			for k := range 784 {
+				v := f.Data[i*784+k]
+				m.Pix[3*k], m.Pix[3*k+1], m.Pix[3*k+2] = v, v, v
+			}
+			first = append(first, m)
+		}
+	}
+	for _, train := range []bool{true, false} {
+		s, err := cifar.Load(dir, train)
+		if err != nil {
+			continue
+		}
+		found = true
+		fmt.Fprintf(e.stdout, "cifar10 %s: %d images, 32x32 RGB\n", map[bool]string{true: "train", false: "test"}[train], s.Len())
+		for i := 0; i < s.Len() && len(first) < 64; i++ {
+			m := imgproc.NewRGB(32, 32)
+			for k := range 1024 {
+				for c := range 3 {
+					m.Pix[3*k+c] = s.Images[i*cifar.ImageBytes+c*1024+k]
+				}
+			}
+			first = append(first, m)
+		}
+	}
+	var envs []string
+	for _, sp := range []string{"train", "validation", "test"} {
+		if _, err := os.Stat(filepath.Join(dir, sp+".lmdb", "data.mdb")); err == nil {
+			envs = append(envs, filepath.Join(dir, sp+".lmdb"))
+		}
+	}
+	lsun, _ := lmdbDirs(dir, "_lmdb")
+	if len(lsun) == 1 && lsun[0] == dir {
+		lsun = nil
+		envs = append(envs, dir)
+	}
+	envs = append(envs, lsun...)
+	for _, d := range envs {
+		r, err := lmdbio.Open(d)
+		if err != nil {
+			return err
+		}
+		found = true
+		keys, err := r.Keys()
+		if err != nil {
+			r.Close()
+			return err
+		}
+		desc := "empty"
+		for i := 0; i < len(keys) && (i == 0 || len(first) < 64); i++ {
+			v, err := r.Get(keys[i], nil)
+			if err != nil {
+				r.Close()
+				return err
+			}
+			var m *imgproc.RGB
+			if c, format, err := imgproc.DecodeConfig(v); err == nil {
+				if i == 0 {
+					desc = fmt.Sprintf("%s %dx%d", format, c.Width, c.Height)
+				}
+				if m, err = imgproc.Decode(v); err != nil {
+					r.Close()
+					return fmt.Errorf("%s: key %q: unreadable image: %w", d, keys[i], err)
+				}
+			} else if m, err = imgproc.FromRaw(v); err == nil {
+				if i == 0 {
+					desc = fmt.Sprintf("raw %dx%d RGB", m.W, m.H)
+				}
+			} else {
+				r.Close()
+				return fmt.Errorf("%s: key %q: neither an encoded image nor raw square RGB (%d bytes)", d, keys[i], len(v))
+			}
+			if len(first) < 64 {
+				first = append(first, m)
+			}
+		}
+		fmt.Fprintf(e.stdout, "%s: %d images, %s\n", d, r.Len(), desc)
+		r.Close()
+	}
+	if !found {
+		return fmt.Errorf("%s: no dataset found (no *.lmdb, *_lmdb, MNIST or CIFAR-10 files)", dir)
+	}
+	if len(first) == 0 {
+		return nil
+	}
+	g := grid(first[:min(64, len(first))], 8, 2)
+	var b bytes.Buffer
+	if err := png.Encode(&b, g.Image()); err != nil {
+		return err
+	}
+	if err := fsutil.WriteFileAtomic(*out, b.Bytes(), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "grid of %d images: %s\n", len(first), *out)
+	return nil
+}
+
+// grid tiles images (resized to the first one's size) in rows of ncol
+// with pad black pixels between them, like torchvision's make_grid.
+func grid(ims []*imgproc.RGB, ncol, pad int) *imgproc.RGB {
+	w, h := ims[0].W, ims[0].H
+	ncol = min(ncol, len(ims))
+	nrow := (len(ims) + ncol - 1) / ncol
+	out := imgproc.NewRGB(ncol*(w+pad)+pad, nrow*(h+pad)+pad)
+	for i, m := range ims {
+		if m.W != w || m.H != h {
+			m = imgproc.Resize(m, w, h)
+		}
+		x0, y0 := pad+(i%ncol)*(w+pad), pad+(i/ncol)*(h+pad)
+		for y := range h {
+			copy(out.Pix[((y0+y)*out.W+x0)*3:][:w*3], m.Pix[y*w*3:(y+1)*w*3])
+		}
+	}
+	return out
+}
