@@ -26,8 +26,11 @@ type engine[T Float] struct {
 	aOuter bool
 	// tr8, when set, transposes 8×8 blocks (see transpose8x8s); the
 	// packing routines use it for the strided gathers.
-	tr8  func(src unsafe.Pointer, lds int, dst unsafe.Pointer, ldd int, nblk int)
-	pool sync.Pool
+	tr8 func(src unsafe.Pointer, lds int, dst unsafe.Pointer, ldd int, nblk int)
+	// packBN, when set, packs whole nr-wide panels of a B that is not
+	// transposed (see packB48s).
+	packBN func(src unsafe.Pointer, ldb int, dst unsafe.Pointer, kb int, npanels int)
+	pool   sync.Pool
 }
 
 // alignElems returns how many elements to skip at the start of buf so the
@@ -254,7 +257,16 @@ func packRows8[T Float](dst, src []T, off, ld, kb int) {
 func (j *job[T]) packB(pb []T, pc, kb, jc, nb int) {
 	nr := j.e.nr
 	b, ldb := j.b, j.ldb
-	for jr := 0; jr < nb; jr += nr {
+	jr0 := 0
+	if f := j.e.packBN; f != nil && !j.transB && nb >= nr {
+		np := nb / nr
+		off := pc*ldb + jc
+		_ = b[off+(kb-1)*ldb+np*nr-1] // the block lies inside b
+		_ = pb[np*nr*kb-1]
+		f(unsafe.Pointer(&b[off]), ldb, unsafe.Pointer(&pb[0]), kb, np)
+		jr0 = np * nr
+	}
+	for jr := jr0; jr < nb; jr += nr {
 		w := min(nr, nb-jr)
 		dst := pb[jr*kb : jr*kb+nr*kb]
 		if !j.transB {

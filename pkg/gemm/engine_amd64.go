@@ -21,6 +21,12 @@ var hasAVX512 = cpu.X86.HasAVX512F && cpu.X86.HasAVX512DQ
 //go:noescape
 func transpose8x8s(src unsafe.Pointer, lds int, dst unsafe.Pointer, ldd int, nblk int)
 
+// packB48s packs npanels whole 48-column panels of a row-major B; see
+// pack_amd64.s.
+//
+//go:noescape
+func packB48s(src unsafe.Pointer, ldb int, dst unsafe.Pointer, kb int, npanels int)
+
 var (
 	sEngine = newSEngine()
 	dEngine = newDEngine()
@@ -32,6 +38,9 @@ func newSEngine() *engine[float32] {
 	}
 	e := &engine[float32]{name: "avx512", mr: sMRAVX512, nr: sNRAVX512, mc: 256, kc: 256, nc: 480, aOuter: true}
 	e.tr8 = transpose8x8s
+	if sNRAVX512 == 48 {
+		e.packBN = packB48s
+	}
 	for _, k := range sKernelsAVX512 {
 		e.kern = append(e.kern, kernelFn[float32](k))
 	}
