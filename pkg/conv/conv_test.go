@@ -208,14 +208,18 @@ func TestAgainstReference(t *testing.T) {
 	}
 }
 
-// TestPortableKernels runs float32 through the pure-Go direct kernels too.
+// TestPortableKernels runs the direct path through the pure-Go kernels
+// (8 and 16 lanes) and, for float32, the AVX2 (8-lane) kernels too.
 func TestPortableKernels(t *testing.T) {
-	saved := useAVX2
-	defer func() { useAVX2 = saved }()
-	useAVX2 = false
-	for i, p := range cases() {
-		if p.Groups == p.C && i%2 == 0 {
-			checkCase[float32](t, p, uint64(i), 1e-5)
+	saved2, saved512 := useAVX2, useAVX512
+	defer func() { useAVX2, useAVX512, forceWide = saved2, saved512, false }()
+	for _, mode := range []struct{ avx2, avx512, wide bool }{{false, false, false}, {false, false, true}, {saved2, false, false}} {
+		useAVX2, useAVX512, forceWide = mode.avx2, mode.avx512, mode.wide
+		for i, p := range cases() {
+			if p.Groups == p.C && i%2 == 0 {
+				checkCase[float32](t, p, uint64(i), 1e-5)
+				checkCase[float64](t, p, uint64(i), 1e-12)
+			}
 		}
 	}
 }

@@ -29,13 +29,21 @@ type dwXPlan struct {
 	bufLen   int
 	direct   bool // OW is a multiple of vl: kernels address y/gy in place
 	ld       int  // row length of the output plane the kernels address
+	fillRows int      // input rows copied into the buffer
+	runs     []colRun // how an input row is spread over the column phases
 	taps     tapList
 	vecs     vecList // padded to a multiple of 8 (forward)
 	vecsOnce vecList // every vector once (backward filter)
 }
 
-func newDwXPlan(p Params) *dwXPlan {
+// colRun copies input columns src, src+SW, ... (n of them) of a row to
+// buffer row elements dst, dst+1, ...
+type colRun struct{ dst, src, n int }
+
+func newDwXPlan(p Params, wide bool) *dwXPlan {
 	q := &dwXPlan{p: p, oh: p.OutH(), ow: p.OutW(), m: p.K / p.C, kk: p.KH * p.KW}
+	vl := pickVL(wide, q.ow)
+	q.vecs.vl = vl
 	owp := roundUp(q.ow, vl)
 	q.phaseW = owp + (p.KW-1)*p.DW/p.SW
 	q.rowLen = p.SW * q.phaseW
@@ -43,6 +51,18 @@ func newDwXPlan(p Params) *dwXPlan {
 	q.bufLen = q.rows * q.rowLen
 	q.direct = q.ow%vl == 0
 	q.ld = owp
+	q.fillRows = max(0, min(p.H, q.rows-p.PH))
+	// Phase ph holds the padded columns c ≡ ph (mod SW): input columns iw0,
+	// iw0+SW, ... where iw0 is the first one.
+	for ph := 0; ph < p.SW; ph++ {
+		iw0 := ((ph-p.PW)%p.SW + p.SW) % p.SW
+		j0 := (iw0 + p.PW) / p.SW
+		if iw0 >= p.W || j0 >= q.phaseW {
+			continue
+		}
+		n := min(q.phaseW-j0, (p.W-iw0+p.SW-1)/p.SW)
+		q.runs = append(q.runs, colRun{dst: ph*q.phaseW + j0, src: iw0, n: n})
+	}
 	if q.direct {
 		q.ld = q.ow
 	}
@@ -57,7 +77,7 @@ func newDwXPlan(p Params) *dwXPlan {
 			q.vecs.add(oh*p.SH*q.rowLen+b, oh*q.ld+b)
 		}
 	}
-	q.vecsOnce = vecList{v: append([]int(nil), q.vecs.v...), maxIn: q.vecs.maxIn, maxOut: q.vecs.maxOut}
+	q.vecsOnce = vecList{vl: vl, v: append([]int(nil), q.vecs.v...), maxIn: q.vecs.maxIn, maxOut: q.vecs.maxOut}
 	q.vecs.padTo8()
 	return q
 }
@@ -66,28 +86,26 @@ func newDwXPlan(p Params) *dwXPlan {
 // buffer buf; the border is never written and must have been cleared once.
 func fillPlane[T Float](q *dwXPlan, buf, xp []T) {
 	p := q.p
-	for ih := 0; ih < p.H; ih++ {
+	for ih := 0; ih < q.fillRows; ih++ {
 		r := ih + p.PH
-		if r >= q.rows {
-			break
-		}
 		row := buf[r*q.rowLen : (r+1)*q.rowLen]
 		src := xp[ih*p.W : (ih+1)*p.W]
 		if p.SW == 1 {
-			if p.PW < q.phaseW {
-				copy(row[p.PW:], src)
-			}
+			copy(row[q.runs[0].dst:], src)
 			continue
 		}
-		ph, j := p.PW%p.SW, p.PW/p.SW
-		for _, v := range src {
-			if j >= q.phaseW {
-				break
+		for _, rn := range q.runs {
+			dst := row[rn.dst : rn.dst+rn.n]
+			if p.SW == 2 {
+				s := src[rn.src : rn.src+2*rn.n-1]
+				for t := range dst {
+					dst[t] = s[2*t]
+				}
+				continue
 			}
-			row[ph*q.phaseW+j] = v
-			if ph++; ph == p.SW {
-				ph = 0
-				j++
+			s := src[rn.src:]
+			for t := range dst {
+				dst[t] = s[t*p.SW]
 			}
 		}
 	}
@@ -103,7 +121,7 @@ func planeGrain(flopsPerUnit int) int {
 }
 
 func dwForward[T Float](p Params, x, w, bias, y []T) {
-	q := newDwXPlan(p)
+	q := newDwXPlan(p, wideKernels[T]())
 	outPlane := q.oh * q.ow
 	planes := p.N * p.C
 	par.For(planes, planeGrain(2*q.m*q.kk*outPlane), func(lo, hi int) {
@@ -142,7 +160,7 @@ func dwForward[T Float](p Params, x, w, bias, y []T) {
 }
 
 func dwBackwardFilter[T Float](p Params, x, gy, gw []T) {
-	q := newDwXPlan(p)
+	q := newDwXPlan(p, wideKernels[T]())
 	outPlane := q.oh * q.ow
 	// One unit per output channel k; it reduces over the images in order.
 	par.For(p.K, planeGrain(2*p.N*q.kk*outPlane), func(lo, hi int) {
@@ -208,8 +226,9 @@ type dwGyPlan struct {
 	outLen    int // scratch output length for phases not written in place
 }
 
-func newDwGyPlan(p Params) *dwGyPlan {
+func newDwGyPlan(p Params, wide bool) *dwGyPlan {
 	q := &dwGyPlan{p: p, oh: p.OutH(), ow: p.OutW(), m: p.K / p.C, kk: p.KH * p.KW}
+	vl := pickVL(wide, (p.W+p.SW-1)/p.SW)
 	// gx[a+SH·i, b+SW·j] = Σ w[kh,kw]·gy[i+ro(a,kh), j+co(b,kw)] over the taps with
 	// (a+PH-kh·DH) divisible by SH (ro its quotient) and likewise for columns.
 	type off struct{ k, o int }
@@ -250,7 +269,7 @@ func newDwGyPlan(p Params) *dwGyPlan {
 	inPlace := p.SH == 1 && p.SW == 1 && p.W%vl == 0
 	for a := 0; a < min(p.SH, p.H); a++ {
 		for b := 0; b < min(p.SW, p.W); b++ {
-			ph := dwPhase{a: a, b: b, rows: (p.H - a + p.SH - 1) / p.SH, cols: (p.W - b + p.SW - 1) / p.SW, inPlace: inPlace}
+			ph := dwPhase{vecs: vecList{vl: vl}, a: a, b: b, rows: (p.H - a + p.SH - 1) / p.SH, cols: (p.W - b + p.SW - 1) / p.SW, inPlace: inPlace}
 			ph.ld = roundUp(ph.cols, vl)
 			if inPlace {
 				ph.ld = p.W
@@ -279,7 +298,7 @@ func newDwGyPlan(p Params) *dwGyPlan {
 }
 
 func dwBackwardData[T Float](p Params, gy, w, gx []T) {
-	q := newDwGyPlan(p)
+	q := newDwGyPlan(p, wideKernels[T]())
 	outPlane := q.oh * q.ow
 	inPlane := p.H * p.W
 	maxTaps := 0

@@ -54,7 +54,12 @@ func (q *gemmPlan) unit(u int) (n0, cnt, g int) {
 // parallel reports whether units run on separate workers (each GEMM then
 // sees one core's worth of work); otherwise units run in order and the GEMM
 // parallelises internally.
-func (q *gemmPlan) parallel() bool { return par.Workers > 1 && q.units >= par.Workers }
+func (q *gemmPlan) parallel() bool {
+	return outerParallel && par.Workers > 1 && q.units >= par.Workers
+}
+
+// outerParallel enables running units on separate workers.
+var outerParallel = true
 
 // forUnits runs fn over chunks of units, in parallel when q.parallel().
 func (q *gemmPlan) forUnits(fn func(lo, hi int)) {
@@ -86,10 +91,27 @@ func validRange(out, s, pad, off, in int) (lo, hi int) {
 // a [kc, cnt*P] row-major matrix: col[(c*KH+kh)*KW+kw, i*P + oh*OW + ow] =
 // x[n0+i, g*cg+c, oh*SH-PH+kh*DH, ow*SW-PW+kw*DW] (zero outside the image).
 func im2col[T Float](q *gemmPlan, x []T, n0, cnt, g int, col []T) {
+	q.forPlanes(cnt, func(lo, hi int) { im2colRange(q, x, n0, cnt, g, col, lo, hi) })
+}
+
+// forPlanes runs fn over the cnt·cg (image, channel) planes of a unit: in
+// parallel when units themselves run in order, inline otherwise.
+func (q *gemmPlan) forPlanes(cnt int, fn func(lo, hi int)) {
+	n := cnt * q.cg
+	if q.parallel() || n*q.P*q.p.KH*q.p.KW < 1<<15 {
+		fn(0, n)
+		return
+	}
+	par.For(n, 1, fn)
+}
+
+// im2colRange is im2col for the flattened (image, channel) planes [lo, hi).
+func im2colRange[T Float](q *gemmPlan, x []T, n0, cnt, g int, col []T, lo, hi int) {
 	p := q.p
 	ld := cnt * q.P
-	for i := 0; i < cnt; i++ {
-		for c := 0; c < q.cg; c++ {
+	for ic := lo; ic < hi; ic++ {
+		i, c := ic/q.cg, ic%q.cg
+		{
 			xc := x[((n0+i)*p.C+g*q.cg+c)*q.hw : ((n0+i)*p.C+g*q.cg+c+1)*q.hw]
 			for kh := 0; kh < p.KH; kh++ {
 				hlo, hhi := validRange(q.oh, p.SH, p.PH, kh*p.DH, p.H)
@@ -129,10 +151,16 @@ func im2col[T Float](q *gemmPlan, x []T, n0, cnt, g int, col []T) {
 // col2im adds the columns col (as written by im2col) back into the images
 // n0..n0+cnt-1, group g, of gx.
 func col2im[T Float](q *gemmPlan, col []T, n0, cnt, g int, gx []T) {
+	q.forPlanes(cnt, func(lo, hi int) { col2imRange(q, col, n0, cnt, g, gx, lo, hi) })
+}
+
+// col2imRange is col2im for the flattened (image, channel) planes [lo, hi).
+func col2imRange[T Float](q *gemmPlan, col []T, n0, cnt, g int, gx []T, lo, hi int) {
 	p := q.p
 	ld := cnt * q.P
-	for i := 0; i < cnt; i++ {
-		for c := 0; c < q.cg; c++ {
+	for ic := lo; ic < hi; ic++ {
+		i, c := ic/q.cg, ic%q.cg
+		{
 			xc := gx[((n0+i)*p.C+g*q.cg+c)*q.hw : ((n0+i)*p.C+g*q.cg+c+1)*q.hw]
 			for kh := 0; kh < p.KH; kh++ {
 				hlo, hhi := validRange(q.oh, p.SH, p.PH, kh*p.DH, p.H)

@@ -5,14 +5,28 @@ import (
 	"unsafe"
 )
 
-// vl is the vector length, in elements, of the direct (depthwise) kernels:
-// outputs are produced in runs of vl consecutive elements of one row.
-const vl = 8
+// pickVL returns the vector length, in elements, of the direct kernels for
+// rows of n outputs: 16 where the AVX-512 kernels run (wide) and the rows
+// are long enough to fill 16-lane vectors, 8 otherwise. Outputs are produced
+// in runs of vl consecutive elements of one row.
+func pickVL(wide bool, n int) int {
+	if wide && roundUp(n, 16)*4 <= roundUp(n, 8)*5 {
+		return 16
+	}
+	return 8
+}
+
+// wideKernels reports whether T runs the AVX-512 kernels.
+func wideKernels[T Float]() bool { return (unsafe.Sizeof(T(0)) == 4 && useAVX512) || forceWide }
+
+// forceWide makes every type use 16-lane vectors (tests of the Go kernels).
+var forceWide = false
 
 // vecList lists output vectors of the direct kernels as (input offset,
 // output offset) pairs, in elements. The input offset is where tap offset 0
 // of the vector's first lane lies in the padded input buffer.
 type vecList struct {
+	vl     int   // vector length in elements, 8 or 16
 	v      []int // pairs: v[2i] input offset, v[2i+1] output offset
 	maxIn  int   // largest input offset
 	maxOut int   // largest output offset
@@ -49,9 +63,9 @@ func (t *tapList) add(off int) {
 // checkBounds panics unless every vector read and write stays inside in and
 // out; the assembly kernels rely on it.
 func checkBounds(vecs *vecList, taps *tapList, inLen, outLen int) {
-	if vecs.maxIn+taps.maxOff+vl > inLen || vecs.maxOut+vl > outLen {
+	if vecs.maxIn+taps.maxOff+vecs.vl > inLen || vecs.maxOut+vecs.vl > outLen {
 		panic(fmt.Sprintf("conv: internal error: direct kernel out of bounds (in %d+%d+%d > %d or out %d+%d > %d)",
-			vecs.maxIn, taps.maxOff, vl, inLen, vecs.maxOut, vl, outLen))
+			vecs.maxIn, taps.maxOff, vecs.vl, inLen, vecs.maxOut, vecs.vl, outLen))
 	}
 }
 
@@ -67,71 +81,90 @@ func f32[T Float](s []T) []float32 {
 // len(vecs.v)/2 must be a multiple of 8 and len(taps.off) ≥ 1. Callers have
 // checked bounds with checkBounds.
 func kernFwd[T Float](in, out []T, vecs *vecList, taps *tapList, w []T, init T) {
-	if unsafe.Sizeof(T(0)) == 4 && useAVX2 {
+	if unsafe.Sizeof(T(0)) == 4 {
 		in32, out32, w32 := f32(in), f32(out), f32(w[:len(taps.off)])
-		fwdKernAVX2(&in32[0], &out32[0], &vecs.v[0], vecs.n(), &taps.off[0], &w32[0], len(taps.off), float32(init))
-		return
+		switch {
+		case vecs.vl == 16 && useAVX512:
+			fwdKernAVX512(&in32[0], &out32[0], &vecs.v[0], vecs.n(), &taps.off[0], &w32[0], len(taps.off), float32(init))
+			return
+		case vecs.vl == 8 && useAVX2:
+			fwdKernAVX2(&in32[0], &out32[0], &vecs.v[0], vecs.n(), &taps.off[0], &w32[0], len(taps.off), float32(init))
+			return
+		}
 	}
-	kernFwdGo(in, out, vecs.v, taps.off, w, init)
+	kernFwdGo(in, out, vecs.vl, vecs.v, taps.off, w, init)
 }
 
-func kernFwdGo[T Float](in, out []T, vec, taps []int, w []T, init T) {
+func kernFwdGo[T Float](in, out []T, vl int, vec, taps []int, w []T, init T) {
 	w = w[:len(taps)]
 	for i := 0; i+1 < len(vec); i += 2 {
-		vi, vo := vec[i], vec[i+1]
-		a0, a1, a2, a3, a4, a5, a6, a7 := init, init, init, init, init, init, init, init
-		for t, off := range taps {
-			wt := w[t]
-			s := in[vi+off : vi+off+vl : vi+off+vl]
-			a0 += wt * s[0]
-			a1 += wt * s[1]
-			a2 += wt * s[2]
-			a3 += wt * s[3]
-			a4 += wt * s[4]
-			a5 += wt * s[5]
-			a6 += wt * s[6]
-			a7 += wt * s[7]
+		for sub := 0; sub < vl; sub += 8 {
+			vi, vo := vec[i]+sub, vec[i+1]+sub
+			a0, a1, a2, a3, a4, a5, a6, a7 := init, init, init, init, init, init, init, init
+			for t, off := range taps {
+				wt := w[t]
+				s := in[vi+off : vi+off+8 : vi+off+8]
+				a0 += wt * s[0]
+				a1 += wt * s[1]
+				a2 += wt * s[2]
+				a3 += wt * s[3]
+				a4 += wt * s[4]
+				a5 += wt * s[5]
+				a6 += wt * s[6]
+				a7 += wt * s[7]
+			}
+			o := out[vo : vo+8 : vo+8]
+			o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7] = a0, a1, a2, a3, a4, a5, a6, a7
 		}
-		o := out[vo : vo+vl : vo+vl]
-		o[0], o[1], o[2], o[3], o[4], o[5], o[6], o[7] = a0, a1, a2, a3, a4, a5, a6, a7
 	}
 }
 
 // kernFilt adds, for each tap t, Σ_vectors Σ_l g[vo+l]·in[vi+taps[t]+l]
 // to sums[t]. Each vector must be listed once (no padding).
 func kernFilt[T Float](in, g []T, vecs *vecList, taps *tapList, sums []float64) {
-	if unsafe.Sizeof(T(0)) == 4 && useAVX2 {
+	if unsafe.Sizeof(T(0)) == 4 && ((vecs.vl == 16 && useAVX512) || (vecs.vl == 8 && useAVX2)) {
 		in32, g32 := f32(in), f32(g)
 		var offs [8]int
-		var acc [64]float32
+		var acc [128]float32
 		nt := len(taps.off)
+		vl := vecs.vl
 		for t0 := 0; t0 < nt; t0 += 8 {
 			for j := range offs {
 				offs[j] = taps.off[min(t0+j, nt-1)]
 			}
-			filtKernAVX2(&in32[0], &g32[0], &vecs.v[0], vecs.n(), &offs, &acc)
+			if vl == 16 {
+				filtKernAVX512(&in32[0], &g32[0], &vecs.v[0], vecs.n(), &offs, &acc)
+			} else {
+				filtKernAVX2(&in32[0], &g32[0], &vecs.v[0], vecs.n(), &offs, (*[64]float32)(acc[:64]))
+			}
 			for j := 0; j < 8 && t0+j < nt; j++ {
-				a := acc[j*8 : j*8+8 : j*8+8]
-				sums[t0+j] += float64((a[0] + a[1]) + (a[2] + a[3]) + (a[4] + a[5]) + (a[6] + a[7]))
+				a := acc[j*vl : j*vl+vl]
+				var s float32
+				for l := 0; l < vl; l += 4 {
+					s += (a[l] + a[l+1]) + (a[l+2] + a[l+3])
+				}
+				sums[t0+j] += float64(s)
 			}
 		}
 		return
 	}
-	kernFiltGo(in, g, vecs.v, taps.off, sums)
+	kernFiltGo(in, g, vecs.vl, vecs.v, taps.off, sums)
 }
 
-func kernFiltGo[T Float](in, g []T, vec, taps []int, sums []float64) {
+func kernFiltGo[T Float](in, g []T, vl int, vec, taps []int, sums []float64) {
 	sums = sums[:len(taps)]
 	for t, off := range taps {
 		var a0, a1, a2, a3 T
 		for i := 0; i+1 < len(vec); i += 2 {
-			vi, vo := vec[i]+off, vec[i+1]
-			s := in[vi : vi+vl : vi+vl]
-			q := g[vo : vo+vl : vo+vl]
-			a0 += q[0]*s[0] + q[4]*s[4]
-			a1 += q[1]*s[1] + q[5]*s[5]
-			a2 += q[2]*s[2] + q[6]*s[6]
-			a3 += q[3]*s[3] + q[7]*s[7]
+			for sub := 0; sub < vl; sub += 8 {
+				vi, vo := vec[i]+off+sub, vec[i+1]+sub
+				s := in[vi : vi+8 : vi+8]
+				q := g[vo : vo+8 : vo+8]
+				a0 += q[0]*s[0] + q[4]*s[4]
+				a1 += q[1]*s[1] + q[5]*s[5]
+				a2 += q[2]*s[2] + q[6]*s[6]
+				a3 += q[3]*s[3] + q[7]*s[7]
+			}
 		}
 		sums[t] += float64((a0 + a1) + (a2 + a3))
 	}

@@ -20,3 +20,16 @@ func fwdKernAVX2(in, out *float32, vec *int, nvec int, taps *int, w *float32, nt
 //
 //go:noescape
 func filtKernAVX2(in, gy *float32, vec *int, nvec int, taps *[8]int, acc *[64]float32)
+
+// useAVX512 selects the 16-lane AVX-512 kernels for float32.
+var useAVX512 = cpu.X86.HasAVX512F
+
+// fwdKernAVX512 is fwdKernAVX2 with 16-lane vectors.
+//
+//go:noescape
+func fwdKernAVX512(in, out *float32, vec *int, nvec int, taps *int, w *float32, ntaps int, init float32)
+
+// filtKernAVX512 is filtKernAVX2 with 16-lane vectors.
+//
+//go:noescape
+func filtKernAVX512(in, gy *float32, vec *int, nvec int, taps *[8]int, acc *[128]float32)

@@ -13,3 +13,13 @@ func fwdKernAVX2(in, out *float32, vec *int, nvec int, taps *int, w *float32, nt
 func filtKernAVX2(in, gy *float32, vec *int, nvec int, taps *[8]int, acc *[64]float32) {
 	panic("conv: no assembly kernels on this platform")
 }
+
+var useAVX512 = false
+
+func fwdKernAVX512(in, out *float32, vec *int, nvec int, taps *int, w *float32, ntaps int, init float32) {
+	panic("conv: no assembly kernels on this platform")
+}
+
+func filtKernAVX512(in, gy *float32, vec *int, nvec int, taps *[8]int, acc *[128]float32) {
+	panic("conv: no assembly kernels on this platform")
+}

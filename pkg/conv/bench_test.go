@@ -1,0 +1,55 @@
+package conv
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// Benchmarks report GFLOP/s with 2·N·K·OH·OW·(C/G)·KH·KW FLOPs per pass
+// (three passes for forward + backward data + backward filter).
+
+func benchConv(b *testing.B, p Params, backward bool) {
+	if err := p.Validate(); err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	fill := func(n int) []float32 {
+		s := make([]float32, n)
+		for i := range s {
+			s[i] = float32(r.Float64()*2 - 1)
+		}
+		return s
+	}
+	x, w, bias, gy := fill(p.xLen()), fill(p.wLen()), fill(p.K), fill(p.yLen())
+	y, gx, gw := make([]float32, p.yLen()), make([]float32, p.xLen()), make([]float32, p.wLen())
+	passes := 1.0
+	if backward {
+		passes = 3
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		Forward(p, x, w, bias, y)
+		if backward {
+			BackwardData(p, gy, w, gx)
+			BackwardFilter(p, x, gy, gw)
+		}
+	}
+	b.ReportMetric(passes*p.FLOPs()*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
+
+var (
+	conv3x3     = Params{N: 16, C: 64, H: 32, W: 32, K: 64, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1}
+	depthwise5  = Params{N: 16, C: 384, H: 16, W: 16, K: 384, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2, DH: 1, DW: 1, Groups: 384}
+	depthwise5s = Params{N: 16, C: 384, H: 16, W: 16, K: 384, KH: 5, KW: 5, SH: 2, SW: 2, PH: 2, PW: 2, DH: 1, DW: 1, Groups: 384}
+	conv1x1     = Params{N: 16, C: 64, H: 16, W: 16, K: 384, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1}
+)
+
+func BenchmarkConv3x3_64_fwd(b *testing.B)             { benchConv(b, conv3x3, false) }
+func BenchmarkConv3x3_64_fwdbwd(b *testing.B)          { benchConv(b, conv3x3, true) }
+func BenchmarkDepthwise5x5_384_fwd(b *testing.B)       { benchConv(b, depthwise5, false) }
+func BenchmarkDepthwise5x5_384_fwdbwd(b *testing.B)    { benchConv(b, depthwise5, true) }
+func BenchmarkDepthwise5x5_384_s2_fwd(b *testing.B)    { benchConv(b, depthwise5s, false) }
+func BenchmarkDepthwise5x5_384_s2_fwdbwd(b *testing.B) { benchConv(b, depthwise5s, true) }
+func BenchmarkConv1x1_64_384_fwd(b *testing.B)         { benchConv(b, conv1x1, false) }
+func BenchmarkConv1x1_64_384_fwdbwd(b *testing.B)      { benchConv(b, conv1x1, true) }
