@@ -27,8 +27,8 @@ type dwXPlan struct {
 	rowLen   int // SW*phaseW
 	rows     int // buffer rows
 	bufLen   int
-	direct   bool // OW is a multiple of vl: kernels address y/gy in place
-	ld       int  // row length of the output plane the kernels address
+	direct   bool     // OW is a multiple of vl: kernels address y/gy in place
+	ld       int      // row length of the output plane the kernels address
 	fillRows int      // input rows copied into the buffer
 	runs     []colRun // how an input row is spread over the column phases
 	taps     tapList
