@@ -174,10 +174,10 @@ func dwBackwardFilter[T Float](p Params, x, gy, gw []T) {
 			gbuf = *gb
 			checkBounds(&q.vecsOnce, &q.taps, len(buf), len(gbuf))
 		}
-		sums := make([]float64, q.kk)
+		acc := newFiltAcc[T](q.kk, q.vecs.vl)
 		for k := lo; k < hi; k++ {
 			c := k / q.m
-			clear(sums)
+			acc.reset()
 			for n := 0; n < p.N; n++ {
 				pl := n*p.C + c
 				fillPlane(q, buf, x[pl*p.H*p.W:(pl+1)*p.H*p.W])
@@ -190,9 +190,9 @@ func dwBackwardFilter[T Float](p Params, x, gy, gw []T) {
 				} else {
 					checkBounds(&q.vecsOnce, &q.taps, len(buf), len(g))
 				}
-				kernFilt(buf, g, &q.vecsOnce, &q.taps, sums)
+				kernFilt(buf, g, &q.vecsOnce, &q.taps, acc)
 			}
-			for t, s := range sums {
+			for t, s := range acc.result() {
 				gw[k*q.kk+t] = T(s)
 			}
 		}

@@ -119,36 +119,66 @@ func kernFwdGo[T Float](in, out []T, vl int, vec, taps []int, w []T, init T) {
 	}
 }
 
-// kernFilt adds, for each tap t, Σ_vectors Σ_l g[vo+l]·in[vi+taps[t]+l]
-// to sums[t]. Each vector must be listed once (no padding).
-func kernFilt[T Float](in, g []T, vecs *vecList, taps *tapList, sums []float64) {
-	if unsafe.Sizeof(T(0)) == 4 && ((vecs.vl == 16 && useAVX512) || (vecs.vl == 8 && useAVX2)) {
-		in32, g32 := f32(in), f32(g)
-		var offs [8]int
-		var acc [128]float32
-		nt := len(taps.off)
-		vl := vecs.vl
-		for t0 := 0; t0 < nt; t0 += 8 {
-			for j := range offs {
-				offs[j] = taps.off[min(t0+j, nt-1)]
+// filtAcc accumulates the per-tap sums of the backward filter: in vector
+// lanes (float32, reduced at the end) for the assembly kernels, in float64
+// for the Go kernels.
+type filtAcc struct {
+	nt, vl int
+	lanes  []float32 // ceil(nt/8) groups of 8 taps × vl lanes
+	sums   []float64
+	asm    bool
+}
+
+func newFiltAcc[T Float](nt, vl int) *filtAcc {
+	a := &filtAcc{nt: nt, vl: vl, sums: make([]float64, nt)}
+	a.asm = unsafe.Sizeof(T(0)) == 4 && ((vl == 16 && useAVX512) || (vl == 8 && useAVX2))
+	if a.asm {
+		a.lanes = make([]float32, (nt+7)/8*8*vl)
+	}
+	return a
+}
+
+func (a *filtAcc) reset() {
+	clear(a.lanes)
+	clear(a.sums)
+}
+
+// result returns the per-tap sums accumulated since reset.
+func (a *filtAcc) result() []float64 {
+	if a.asm {
+		for t := range a.sums {
+			l := a.lanes[t*a.vl : (t+1)*a.vl]
+			var s float64
+			for _, v := range l {
+				s += float64(v)
 			}
-			if vl == 16 {
-				filtKernAVX512(&in32[0], &g32[0], &vecs.v[0], vecs.n(), &offs, &acc)
-			} else {
-				filtKernAVX2(&in32[0], &g32[0], &vecs.v[0], vecs.n(), &offs, (*[64]float32)(acc[:64]))
-			}
-			for j := 0; j < 8 && t0+j < nt; j++ {
-				a := acc[j*vl : j*vl+vl]
-				var s float32
-				for l := 0; l < vl; l += 4 {
-					s += (a[l] + a[l+1]) + (a[l+2] + a[l+3])
-				}
-				sums[t0+j] += float64(s)
-			}
+			a.sums[t] = s
 		}
+	}
+	return a.sums
+}
+
+// kernFilt adds, for each tap t, Σ_vectors Σ_l g[vo+l]·in[vi+taps[t]+l]
+// to the accumulator. Each vector must be listed once (no padding).
+func kernFilt[T Float](in, g []T, vecs *vecList, taps *tapList, acc *filtAcc) {
+	if !acc.asm {
+		kernFiltGo(in, g, vecs.vl, vecs.v, taps.off, acc.sums)
 		return
 	}
-	kernFiltGo(in, g, vecs.vl, vecs.v, taps.off, sums)
+	in32, g32 := f32(in), f32(g)
+	var offs [8]int
+	nt := len(taps.off)
+	for t0 := 0; t0 < nt; t0 += 8 {
+		for j := range offs {
+			offs[j] = taps.off[min(t0+j, nt-1)]
+		}
+		lanes := acc.lanes[t0*acc.vl : (t0+8)*acc.vl]
+		if acc.vl == 16 {
+			filtKernAVX512(&in32[0], &g32[0], &vecs.v[0], vecs.n(), &offs, (*[128]float32)(lanes))
+		} else {
+			filtKernAVX2(&in32[0], &g32[0], &vecs.v[0], vecs.n(), &offs, (*[64]float32)(lanes))
+		}
+	}
 }
 
 func kernFiltGo[T Float](in, g []T, vl int, vec, taps []int, sums []float64) {

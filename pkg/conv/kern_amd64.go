@@ -14,9 +14,8 @@ var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 //go:noescape
 func fwdKernAVX2(in, out *float32, vec *int, nvec int, taps *int, w *float32, ntaps int, init float32)
 
-// filtKernAVX2 accumulates, for the 8 tap offsets in taps, the lane-wise sums
-// Σ_v gy[vo+l]·in[vi+taps[j]+l] over the nvec vectors at vec into
-// acc[8j+l] (acc is overwritten).
+// filtKernAVX2 adds, for the 8 tap offsets in taps, the lane-wise sums
+// Σ_v gy[vo+l]·in[vi+taps[j]+l] over the nvec vectors at vec to acc[8j+l].
 //
 //go:noescape
 func filtKernAVX2(in, gy *float32, vec *int, nvec int, taps *[8]int, acc *[64]float32)

@@ -94,7 +94,7 @@ fwdKernAVX2_done:
 // func filtKernAVX2(in, gy *float32, vec *int, nvec int, taps *[8]int, acc *[64]float32)
 //
 // AX..R11 point at the inputs shifted by the 8 taps, Y0..Y7 accumulate,
-// Y8 holds the vector of gy. Local: 0(SP) end of vec.
+// Y8 holds the vector of gy. Local: 0(SP) end of vec. acc is added to.
 TEXT ·filtKernAVX2(SB), NOSPLIT, $8-48
 	MOVQ in+0(FP), SI
 	MOVQ taps+32(FP), DI
@@ -120,14 +120,15 @@ TEXT ·filtKernAVX2(SB), NOSPLIT, $8-48
 	ADDQ SI, R12
 	MOVQ R12, 0(SP)
 	MOVQ gy+8(FP), DI
-	VXORPS Y0, Y0, Y0
-	VXORPS Y1, Y1, Y1
-	VXORPS Y2, Y2, Y2
-	VXORPS Y3, Y3, Y3
-	VXORPS Y4, Y4, Y4
-	VXORPS Y5, Y5, Y5
-	VXORPS Y6, Y6, Y6
-	VXORPS Y7, Y7, Y7
+	MOVQ acc+40(FP), R13
+	VMOVUPS 0(R13), Y0
+	VMOVUPS 32(R13), Y1
+	VMOVUPS 64(R13), Y2
+	VMOVUPS 96(R13), Y3
+	VMOVUPS 128(R13), Y4
+	VMOVUPS 160(R13), Y5
+	VMOVUPS 192(R13), Y6
+	VMOVUPS 224(R13), Y7
 	CMPQ SI, R12
 	JEQ  filtKernAVX2_store
 
@@ -250,7 +251,7 @@ fwdKernAVX512_done:
 // func filtKernAVX512(in, gy *float32, vec *int, nvec int, taps *[8]int, acc *[128]float32)
 //
 // AX..R11 point at the inputs shifted by the 8 taps, Z0..Z7 accumulate,
-// Z8 holds the vector of gy. Local: 0(SP) end of vec.
+// Z8 holds the vector of gy. Local: 0(SP) end of vec. acc is added to.
 TEXT ·filtKernAVX512(SB), NOSPLIT, $8-48
 	MOVQ in+0(FP), SI
 	MOVQ taps+32(FP), DI
@@ -276,14 +277,15 @@ TEXT ·filtKernAVX512(SB), NOSPLIT, $8-48
 	ADDQ SI, R12
 	MOVQ R12, 0(SP)
 	MOVQ gy+8(FP), DI
-	VXORPS Z0, Z0, Z0
-	VXORPS Z1, Z1, Z1
-	VXORPS Z2, Z2, Z2
-	VXORPS Z3, Z3, Z3
-	VXORPS Z4, Z4, Z4
-	VXORPS Z5, Z5, Z5
-	VXORPS Z6, Z6, Z6
-	VXORPS Z7, Z7, Z7
+	MOVQ acc+40(FP), R13
+	VMOVUPS 0(R13), Z0
+	VMOVUPS 64(R13), Z1
+	VMOVUPS 128(R13), Z2
+	VMOVUPS 192(R13), Z3
+	VMOVUPS 256(R13), Z4
+	VMOVUPS 320(R13), Z5
+	VMOVUPS 384(R13), Z6
+	VMOVUPS 448(R13), Z7
 	CMPQ SI, R12
 	JEQ  filtKernAVX512_store
 
