@@ -1,0 +1,311 @@
+// Package nn holds layers whose parameters and buffers are named like the
+// official NVAE state-dict keys, registered in the official module order.
+package nn
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/nvaego/nvae/pkg/ag"
+	"github.com/nvaego/nvae/pkg/backend"
+	"github.com/nvaego/nvae/pkg/rng"
+	"github.com/nvaego/nvae/pkg/tensor"
+)
+
+// Store owns a model's parameters and buffers in registration order (the
+// order of the official state dict), plus its conv and BN layers in
+// named_modules() order (the spectral and BN regularisers run over them).
+type Store struct {
+	B     backend.Backend
+	DType tensor.DType
+	// Training selects batch statistics in BN layers.
+	Training bool
+
+	params   []*ag.Var
+	byName   map[string]*ag.Var
+	bufNames []string
+	bufs     map[string]*tensor.Tensor
+	Convs    []*Conv2D
+	BNs      []*BatchNorm
+	init     *rng.Gen
+}
+
+// NewStore returns an empty store; seed drives parameter initialisation.
+func NewStore(b backend.Backend, dt tensor.DType, seed uint64) *Store {
+	return &Store{B: b, DType: dt, Training: true, byName: map[string]*ag.Var{}, bufs: map[string]*tensor.Tensor{}, init: rng.New(seed)}
+}
+
+// Params returns the parameters in registration order.
+func (s *Store) Params() []*ag.Var { return s.params }
+
+// Param looks a parameter up by its state-dict key.
+func (s *Store) Param(name string) *ag.Var { return s.byName[name] }
+
+// BufferNames returns buffer keys in registration order.
+func (s *Store) BufferNames() []string { return s.bufNames }
+
+// Buffer returns a buffer by key.
+func (s *Store) Buffer(name string) *tensor.Tensor { return s.bufs[name] }
+
+// SetBuffer replaces a buffer's value.
+func (s *Store) SetBuffer(name string, t *tensor.Tensor) {
+	if _, ok := s.bufs[name]; !ok {
+		panic("nn: unknown buffer " + name)
+	}
+	s.bufs[name] = t
+}
+
+// NumParams counts parameter elements.
+func (s *Store) NumParams() int {
+	n := 0
+	for _, p := range s.params {
+		n += p.Value.Len()
+	}
+	return n
+}
+
+// ZeroGrad clears all parameter gradients.
+func (s *Store) ZeroGrad() {
+	for _, p := range s.params {
+		p.ZeroGrad()
+	}
+}
+
+// NewParam registers a parameter with host values v.
+func (s *Store) NewParam(name string, shape []int, v []float64) *ag.Var {
+	if _, dup := s.byName[name]; dup {
+		panic("nn: duplicate parameter " + name)
+	}
+	t := tensor.FromFloat64(shape, v)
+	if s.DType == tensor.Float32 {
+		t = tensor.FromFloat32(shape, t.Float32s())
+	}
+	p := &ag.Var{}
+	*p = *(&ag.Ctx{B: s.B}).Param(s.B.FromHost(t), name)
+	s.params = append(s.params, p)
+	s.byName[name] = p
+	return p
+}
+
+// NewBuffer registers a buffer with host values v.
+func (s *Store) NewBuffer(name string, shape []int, v []float64) {
+	if _, dup := s.bufs[name]; dup {
+		panic("nn: duplicate buffer " + name)
+	}
+	t := tensor.FromFloat64(shape, v)
+	if s.DType == tensor.Float32 {
+		t = tensor.FromFloat32(shape, t.Float32s())
+	}
+	s.bufNames = append(s.bufNames, name)
+	s.bufs[name] = s.B.FromHost(t)
+}
+
+// Uniform draws n values uniformly in [-bound, bound] from the init stream.
+func (s *Store) Uniform(n int, bound float64) []float64 {
+	v := make([]float64, n)
+	s.init.Uniform64(v)
+	for i := range v {
+		v[i] = (2*v[i] - 1) * bound
+	}
+	return v
+}
+
+// Fill returns n copies of x.
+func Fill(n int, x float64) []float64 {
+	v := make([]float64, n)
+	for i := range v {
+		v[i] = x
+	}
+	return v
+}
+
+// ConvOpts configures a convolution layer.
+type ConvOpts struct {
+	Stride, Padding, Dilation, Groups int
+	Bias                              bool
+	// WeightNorm adds log_weight_norm (the official Conv2D default).
+	WeightNorm bool
+	// DataInit enables res_elu's data-dependent initialisation.
+	DataInit bool
+	// Mask (ARConv2d) multiplies the weight before weight normalisation.
+	Mask []float64
+	// WeightInitCoeff scales the initial log_weight_norm of masked convs.
+	LogNormShift float64
+}
+
+// Conv2D is the official Conv2D / ARConv2d: a convolution with optional
+// weight normalisation w_eff = exp(log_weight_norm)·w/(‖w‖+1e-5).
+type Conv2D struct {
+	Name           string
+	W, Bias, LogWN *ag.Var
+	Mask           *tensor.Tensor
+	P              backend.ConvParams
+	DataInit       bool
+	InitDone       bool
+	// Weight is the effective weight of the last forward (the spectral
+	// regulariser's matrix).
+	Weight *ag.Var
+}
+
+// NewConv2D registers a conv layer under name (keys name.weight, name.bias,
+// name.log_weight_norm in the official order).
+func (s *Store) NewConv2D(name string, cin, cout, k int, o ConvOpts) *Conv2D {
+	if o.Stride == 0 {
+		o.Stride = 1
+	}
+	if o.Dilation == 0 {
+		o.Dilation = 1
+	}
+	if o.Groups == 0 {
+		o.Groups = 1
+	}
+	if cin%o.Groups != 0 || cout%o.Groups != 0 {
+		panic(fmt.Sprintf("nn: conv %s: %d→%d channels with %d groups", name, cin, cout, o.Groups))
+	}
+	fanIn := cin / o.Groups * k * k
+	bound := 1 / math.Sqrt(float64(fanIn))
+	wshape := []int{cout, cin / o.Groups, k, k}
+	w := s.Uniform(cout*fanIn, bound)
+	m := &Conv2D{Name: name, P: backend.Conv(o.Stride, o.Padding, o.Dilation, o.Groups), DataInit: o.DataInit}
+	m.W = s.NewParam(name+".weight", wshape, w)
+	if o.Bias {
+		m.Bias = s.NewParam(name+".bias", []int{cout}, s.Uniform(cout, bound))
+	}
+	if o.Mask != nil {
+		mt := tensor.FromFloat64(wshape, o.Mask)
+		if s.DType == tensor.Float32 {
+			mt = tensor.FromFloat32(wshape, mt.Float32s())
+		}
+		m.Mask = s.B.FromHost(mt)
+	}
+	if o.WeightNorm {
+		lwn := make([]float64, cout)
+		for i := 0; i < cout; i++ {
+			var ss float64
+			for j := 0; j < fanIn; j++ {
+				v := w[i*fanIn+j]
+				if o.Mask != nil {
+					v *= o.Mask[i*fanIn+j]
+				}
+				ss += v * v
+			}
+			lwn[i] = math.Log(math.Sqrt(ss)+1e-2) + o.LogNormShift
+		}
+		m.LogWN = s.NewParam(name+".log_weight_norm", []int{cout, 1, 1, 1}, lwn)
+	}
+	s.Convs = append(s.Convs, m)
+	return m
+}
+
+// EffectiveWeight is the masked, weight-normalised kernel.
+func (m *Conv2D) EffectiveWeight(c *ag.Ctx) *ag.Var {
+	w := m.W
+	if m.Mask != nil {
+		w = c.Mul(w, c.Const(m.Mask))
+	}
+	if m.LogWN != nil {
+		w = NormalizeWeight(c, m.LogWN, w)
+	}
+	return w
+}
+
+// NormalizeWeight is exp(lwn)·w/(‖w‖+1e-5), norms over all but axis 0.
+func NormalizeWeight(c *ag.Ctx, lwn, w *ag.Var) *ag.Var {
+	norm := c.AddScalar(c.Sqrt(c.Sum(c.Square(w), []int{1, 2, 3}, true)), 1e-5)
+	return c.Mul(c.Exp(lwn), c.Div(w, norm))
+}
+
+// Forward convolves x, running the data-dependent init on first use.
+func (m *Conv2D) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
+	if m.DataInit && !m.InitDone {
+		m.dataInit(c, x)
+	}
+	m.Weight = m.EffectiveWeight(c)
+	return c.Conv2D(x, m.Weight, m.Bias, m.P)
+}
+
+// dataInit sets bias = -mean/(st+1e-5), log_weight_norm = -log(st+1e-5) with
+// st = 5·std (unbiased) of the output of the unit-norm weight without bias.
+func (m *Conv2D) dataInit(c *ag.Ctx, x *ag.Var) {
+	c.NoGrad(func() {
+		norm := c.AddScalar(c.Sqrt(c.Sum(c.Square(m.W), []int{1, 2, 3}, true)), 1e-5)
+		w := c.Div(m.W, norm)
+		out := c.Conv2D(c.Detach(x), w, nil, m.P)
+		mean := c.Mean(out, []int{0, 2, 3}, true)
+		n := out.Value.Len() / out.Dim(1)
+		d := c.Sub(out, mean)
+		variance := c.MulScalar(c.Sum(c.Square(d), []int{0, 2, 3}, false), 1/float64(n-1))
+		st := c.MulScalar(c.Sqrt(variance), 5)
+		stEps := c.AddScalar(st, 1e-5)
+		if m.Bias != nil {
+			m.Bias.Value = c.Neg(c.Div(c.Reshape(mean, -1), stEps)).Value
+		}
+		m.LogWN.Value = c.Neg(c.Log(c.Reshape(stEps, -1, 1, 1, 1))).Value
+	})
+	m.InitDone = true
+}
+
+// BatchNorm is BatchNorm2d with momentum 0.05 and eps 1e-5, the official
+// setting; running_var is updated with the unbiased batch variance.
+type BatchNorm struct {
+	Name          string
+	Gamma, Beta   *ag.Var
+	Momentum, Eps float64
+	store         *Store
+}
+
+// NewBatchNorm registers weight, bias, running_mean, running_var,
+// num_batches_tracked under name.
+func (s *Store) NewBatchNorm(name string, ch int) *BatchNorm {
+	m := &BatchNorm{Name: name, Momentum: 0.05, Eps: 1e-5, store: s}
+	m.Gamma = s.NewParam(name+".weight", []int{ch}, Fill(ch, 1))
+	m.Beta = s.NewParam(name+".bias", []int{ch}, Fill(ch, 0))
+	s.NewBuffer(name+".running_mean", []int{ch}, Fill(ch, 0))
+	s.NewBuffer(name+".running_var", []int{ch}, Fill(ch, 1))
+	s.NewBuffer(name+".num_batches_tracked", []int{}, []float64{0})
+	s.BNs = append(s.BNs, m)
+	return m
+}
+
+// Forward normalises with batch statistics in training mode (updating the
+// running statistics) or with the running statistics in eval mode.
+func (m *BatchNorm) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
+	s := m.store
+	rmName, rvName, nbName := m.Name+".running_mean", m.Name+".running_var", m.Name+".num_batches_tracked"
+	if s.Training {
+		y, mean, variance := c.BatchNormTrain(x, m.Gamma, m.Beta, m.Eps)
+		n := x.Value.Len() / x.Dim(1)
+		b := s.B
+		mom := m.Momentum
+		unbiased := b.Affine(variance.Value, float64(n)/float64(n-1), 0)
+		s.bufs[rmName] = b.Binary(backend.Add, b.Affine(s.bufs[rmName], 1-mom, 0), b.Affine(mean.Value, mom, 0))
+		s.bufs[rvName] = b.Binary(backend.Add, b.Affine(s.bufs[rvName], 1-mom, 0), b.Affine(unbiased, mom, 0))
+		s.bufs[nbName] = b.Affine(s.bufs[nbName], 1, 1)
+		return y
+	}
+	ch := x.Dim(1)
+	shape := make([]int, x.Value.Rank())
+	for i := range shape {
+		shape[i] = 1
+	}
+	shape[1] = ch
+	rm := c.Const(s.bufs[rmName].Reshape(shape...))
+	rv := c.Const(s.bufs[rvName].Reshape(shape...))
+	scale := c.Div(c.Reshape(m.Gamma, shape...), c.Sqrt(c.AddScalar(rv, m.Eps)))
+	return c.Add(c.Mul(c.Sub(x, rm), scale), c.Reshape(m.Beta, shape...))
+}
+
+// Linear is x·Wᵀ + b with PyTorch's default init.
+type Linear struct{ W, B *ag.Var }
+
+// NewLinear registers name.weight [out, in] and name.bias [out].
+func (s *Store) NewLinear(name string, in, out int) *Linear {
+	bound := 1 / math.Sqrt(float64(in))
+	return &Linear{
+		W: s.NewParam(name+".weight", []int{out, in}, s.Uniform(out*in, bound)),
+		B: s.NewParam(name+".bias", []int{out}, s.Uniform(out, bound)),
+	}
+}
+
+// Forward applies the layer to x [N, in].
+func (l *Linear) Forward(c *ag.Ctx, x *ag.Var) *ag.Var { return c.Linear(x, l.W, l.B) }

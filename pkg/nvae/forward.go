@@ -1,0 +1,183 @@
+package nvae
+
+import (
+	"github.com/nvaego/nvae/pkg/ag"
+	"github.com/nvaego/nvae/pkg/nn"
+)
+
+// Output is what the official AutoEncoder.forward returns.
+type Output struct {
+	Logits     *ag.Var
+	LogQ, LogP *ag.Var   // [B]: sums over groups and elements
+	KLAll      []*ag.Var // per group (decoder order) [B]
+	KLDiag     []*ag.Var // per group [L]
+}
+
+// PriorFtr0 returns the learned top decoder input.
+func (m *Model) PriorFtr0() *ag.Var { return m.priorFtr0 }
+
+func (m *Model) preprocessInput(c *ag.Ctx, x *ag.Var) *ag.Var { return c.Affine(x, 2, -1) }
+
+// Forward runs the encoder and decoder on x in [0,1] (already reduced to
+// num_x_bits), drawing one normal tensor per group from noise.
+func (m *Model) Forward(c *ag.Ctx, x *ag.Var, noise Noise) *Output {
+	s := m.stem.Forward(c, m.preprocessInput(c, x))
+	for _, cell := range m.pre {
+		s = cell.Forward(c, s)
+	}
+	var combEnc []*encCombiner
+	var combS []*ag.Var
+	for _, l := range m.encTower {
+		switch v := l.(type) {
+		case *encCombiner:
+			combEnc = append(combEnc, v)
+			combS = append(combS, s)
+		case *Cell:
+			s = v.Forward(c, s)
+		}
+	}
+	for i, j := 0, len(combEnc)-1; i < j; i, j = i+1, j-1 {
+		combEnc[i], combEnc[j] = combEnc[j], combEnc[i]
+		combS[i], combS[j] = combS[j], combS[i]
+	}
+	ftr := c.ELU(m.enc0.Forward(c, c.ELU(s)))
+	p0 := c.Chunk(m.encSampler[0].Forward(c, ftr), 2, 1)
+	q := NewNormal(c, p0[0], p0[1], 1)
+	z := q.Sample(c, noise.Normal(c, q.Mu.Shape()...))
+	logQ := q.LogP(c, z)
+	nfOff := 0
+	for n := 0; n < m.Cfg.NumNF; n++ {
+		z = m.nf[n].Forward(c, z)
+	}
+	nfOff += m.Cfg.NumNF
+	allQ, allLogQ := []Normal{q}, []*ag.Var{logQ}
+	zero := c.Const(c.B.Zeros(c.DType, z.Shape()...))
+	p := NewNormal(c, zero, zero, 1)
+	allP, allLogP := []Normal{p}, []*ag.Var{p.LogP(c, z)}
+
+	b := x.Dim(0)
+	pf := m.priorFtr0
+	s = c.BroadcastTo(c.Reshape(pf, append([]int{1}, pf.Shape()...)...), append([]int{b}, pf.Shape()...)...)
+	idx := 0
+	for _, l := range m.decTower {
+		switch v := l.(type) {
+		case *decCombiner:
+			if idx > 0 {
+				pp := c.Chunk(m.decSampler[idx-1].Forward(c, c.ELU(s)), 2, 1)
+				muP, lsP := pp[0], pp[1]
+				f := combEnc[idx-1].Forward(c, combS[idx-1], s)
+				pq := c.Chunk(m.encSampler[idx].Forward(c, f), 2, 1)
+				var q Normal
+				if m.Cfg.ResDist {
+					q = NewNormal(c, c.Add(muP, pq[0]), c.Add(lsP, pq[1]), 1)
+				} else {
+					q = NewNormal(c, pq[0], pq[1], 1)
+				}
+				z = q.Sample(c, noise.Normal(c, q.Mu.Shape()...))
+				lq := q.LogP(c, z)
+				for n := 0; n < m.Cfg.NumNF; n++ {
+					z = m.nf[nfOff+n].Forward(c, z)
+				}
+				nfOff += m.Cfg.NumNF
+				allQ, allLogQ = append(allQ, q), append(allLogQ, lq)
+				p := NewNormal(c, muP, lsP, 1)
+				allP, allLogP = append(allP, p), append(allLogP, p.LogP(c, z))
+			}
+			s = v.Forward(c, s, z)
+			idx++
+		case *Cell:
+			s = v.Forward(c, s)
+		}
+	}
+	if m.vanilla {
+		s = m.stemDecoder.Forward(c, z)
+	}
+	for _, cell := range m.post {
+		s = cell.Forward(c, s)
+	}
+	out := &Output{Logits: m.imageCond.Forward(c, c.ELU(s))}
+	for i := range allQ {
+		var kl *ag.Var
+		if m.Cfg.NumNF > 0 {
+			kl = c.Sub(allLogQ[i], allLogP[i])
+		} else {
+			kl = allQ[i].KL(c, allP[i])
+		}
+		out.KLDiag = append(out.KLDiag, c.Mean(c.Sum(kl, []int{2, 3}, false), []int{0}, false))
+		out.KLAll = append(out.KLAll, c.Sum(kl, []int{1, 2, 3}, false))
+		lq := c.Sum(allLogQ[i], []int{1, 2, 3}, false)
+		lp := c.Sum(allLogP[i], []int{1, 2, 3}, false)
+		if i == 0 {
+			out.LogQ, out.LogP = lq, lp
+		} else {
+			out.LogQ, out.LogP = c.Add(out.LogQ, lq), c.Add(out.LogP, lp)
+		}
+	}
+	return out
+}
+
+// Sample generates n images' decoder parameters at temperature t.
+func (m *Model) Sample(c *ag.Ctx, n int, t float64, noise Noise) *ag.Var {
+	shape := append([]int{n}, m.z0Size...)
+	eps := noise.Normal(c, shape...)
+	z := c.Const(c.B.Affine(eps, 1.01*t, 0))
+	pf := m.priorFtr0
+	s := c.BroadcastTo(c.Reshape(pf, append([]int{1}, pf.Shape()...)...), append([]int{n}, pf.Shape()...)...)
+	idx := 0
+	for _, l := range m.decTower {
+		switch v := l.(type) {
+		case *decCombiner:
+			if idx > 0 {
+				pp := c.Chunk(m.decSampler[idx-1].Forward(c, c.ELU(s)), 2, 1)
+				p := NewNormal(c, pp[0], pp[1], t)
+				z = p.Sample(c, noise.Normal(c, p.Mu.Shape()...))
+			}
+			s = v.Forward(c, s, z)
+			idx++
+		case *Cell:
+			s = v.Forward(c, s)
+		}
+	}
+	if m.vanilla {
+		s = m.stemDecoder.Forward(c, z)
+	}
+	for _, cell := range m.post {
+		s = cell.Forward(c, s)
+	}
+	return m.imageCond.Forward(c, c.ELU(s))
+}
+
+// DecoderOutput wraps logits in the dataset's likelihood.
+func (m *Model) DecoderOutput(c *ag.Ctx, logits *ag.Var) Decoder {
+	switch {
+	case IsBinary(m.Cfg.Dataset):
+		return Bernoulli{logits}
+	case m.Cfg.NumMixtureDec == 1:
+		return NewNormalDecoder(c, logits)
+	default:
+		return NewDiscMixLogistic(c, logits, m.Cfg.NumMixtureDec, m.Cfg.NumXBits)
+	}
+}
+
+// ReconLoss is −Σ log p(x|z) per example (MNIST: on the 28x28 crop).
+func (m *Model) ReconLoss(c *ag.Ctx, dec Decoder, x *ag.Var) *ag.Var {
+	lp := dec.LogProb(c, x)
+	if CropsOutput(m.Cfg.Dataset) {
+		starts := make([]int, lp.Value.Rank())
+		sizes := lp.Shape().Clone()
+		starts[len(starts)-2], starts[len(starts)-1] = 2, 2
+		sizes[len(sizes)-2], sizes[len(sizes)-1] = 28, 28
+		lp = c.Slice(lp, starts, sizes)
+	}
+	axes := make([]int, lp.Value.Rank()-1)
+	for i := range axes {
+		axes[i] = i + 1
+	}
+	return c.Neg(c.Sum(lp, axes, false))
+}
+
+// Convs are the conv layers in named_modules() order.
+func (m *Model) Convs() []*nn.Conv2D { return m.Store.Convs }
+
+// NumGroupsTotal is the number of latent groups.
+func (m *Model) NumGroupsTotal() int { return len(m.encSampler) }
