@@ -228,7 +228,7 @@ func TestPortableKernels(t *testing.T) {
 // the direct 1x1 GEMM, and both the serial and parallel schedules.
 func TestLargerShapes(t *testing.T) {
 	saved := par.Workers
-	defer func() { par.Workers = saved }()
+	defer func() { par.Workers, outerParallel = saved, true }()
 	shapes := []Params{
 		{N: 3, C: 8, H: 16, W: 16, K: 12, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1},
 		{N: 3, C: 8, H: 16, W: 17, K: 12, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 2},
@@ -237,14 +237,19 @@ func TestLargerShapes(t *testing.T) {
 		{N: 2, C: 16, H: 16, W: 16, K: 16, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2, DH: 1, DW: 1, Groups: 16},
 		{N: 2, C: 16, H: 16, W: 16, K: 32, KH: 5, KW: 5, SH: 2, SW: 2, PH: 2, PW: 2, DH: 1, DW: 1, Groups: 16},
 		{N: 2, C: 3, H: 19, W: 24, K: 6, KH: 3, KW: 3, SH: 2, SW: 1, PH: 0, PW: 1, DH: 2, DW: 1, Groups: 3},
+		{N: 3, C: 16, H: 20, W: 21, K: 8, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1},
 	}
-	for _, workers := range []int{1, 2, 5} {
-		par.Workers = workers
+	for _, mode := range []struct {
+		workers int
+		outer   bool
+	}{{1, true}, {2, true}, {5, true}, {2, false}, {3, false}} {
+		workers := mode.workers
+		par.Workers, outerParallel = workers, mode.outer
 		for i, p := range shapes {
 			checkCase[float64](t, p, uint64(100+i), 1e-12)
 			checkCase[float32](t, p, uint64(100+i), 1e-5)
 			if t.Failed() {
-				t.Fatalf("workers %d case %+v", workers, p)
+				t.Fatalf("workers %d outer %v case %+v", workers, mode.outer, p)
 			}
 		}
 	}
