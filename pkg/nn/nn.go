@@ -28,6 +28,26 @@ type Store struct {
 	Convs    []*Conv2D
 	BNs      []*BatchNorm
 	init     *rng.Gen
+	// Meta stores shapes only (no memory, no initialisation): for counting
+	// the parameters of large configurations.
+	Meta bool
+}
+
+// metaStorage is storage that records a size and holds nothing.
+type metaStorage struct {
+	n  int
+	dt tensor.DType
+}
+
+func (m metaStorage) DType() tensor.DType { return m.dt }
+func (m metaStorage) Len() int            { return m.n }
+func (m metaStorage) OnHost() bool        { return false }
+
+// NewMetaStore returns a store that records shapes without allocating.
+func NewMetaStore(dt tensor.DType) *Store {
+	s := NewStore(nil, dt, 0)
+	s.Meta = true
+	return s
 }
 
 // NewStore returns an empty store; seed drives parameter initialisation.
@@ -76,6 +96,12 @@ func (s *Store) NewParam(name string, shape []int, v []float64) *ag.Var {
 	if _, dup := s.byName[name]; dup {
 		panic("nn: duplicate parameter " + name)
 	}
+	if s.Meta {
+		p := &ag.Var{Value: tensor.New(shape, metaStorage{tensor.Shape(shape).NumElements(), s.DType}), Name: name}
+		s.params = append(s.params, p)
+		s.byName[name] = p
+		return p
+	}
 	t := tensor.FromFloat64(shape, v)
 	if s.DType == tensor.Float32 {
 		t = tensor.FromFloat32(shape, t.Float32s())
@@ -92,6 +118,11 @@ func (s *Store) NewBuffer(name string, shape []int, v []float64) {
 	if _, dup := s.bufs[name]; dup {
 		panic("nn: duplicate buffer " + name)
 	}
+	if s.Meta {
+		s.bufNames = append(s.bufNames, name)
+		s.bufs[name] = tensor.New(shape, metaStorage{tensor.Shape(shape).NumElements(), s.DType})
+		return
+	}
 	t := tensor.FromFloat64(shape, v)
 	if s.DType == tensor.Float32 {
 		t = tensor.FromFloat32(shape, t.Float32s())
@@ -102,6 +133,9 @@ func (s *Store) NewBuffer(name string, shape []int, v []float64) {
 
 // Uniform draws n values uniformly in [-bound, bound] from the init stream.
 func (s *Store) Uniform(n int, bound float64) []float64 {
+	if s.Meta {
+		return nil
+	}
 	v := make([]float64, n)
 	s.init.Uniform64(v)
 	for i := range v {
@@ -171,7 +205,7 @@ func (s *Store) NewConv2D(name string, cin, cout, k int, o ConvOpts) *Conv2D {
 	if o.Bias {
 		m.Bias = s.NewParam(name+".bias", []int{cout}, s.Uniform(cout, bound))
 	}
-	if o.Mask != nil {
+	if o.Mask != nil && !s.Meta {
 		mt := tensor.FromFloat64(wshape, o.Mask)
 		if s.DType == tensor.Float32 {
 			mt = tensor.FromFloat32(wshape, mt.Float32s())
@@ -180,7 +214,7 @@ func (s *Store) NewConv2D(name string, cin, cout, k int, o ConvOpts) *Conv2D {
 	}
 	if o.WeightNorm {
 		lwn := make([]float64, cout)
-		for i := 0; i < cout; i++ {
+		for i := 0; i < cout && !s.Meta; i++ {
 			var ss float64
 			for j := 0; j < fanIn; j++ {
 				v := w[i*fanIn+j]

@@ -36,7 +36,8 @@ type Model struct {
 	SR *SpectralState
 }
 
-// NewModel builds the model; seed drives the parameter initialisation.
+// NewModel builds the model; seed drives the parameter initialisation. With a
+// nil backend it only records shapes (see Summary).
 func NewModel(cfg Config, b backend.Backend, dt tensor.DType, seed uint64) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -49,16 +50,21 @@ func NewModel(cfg Config, b backend.Backend, dt tensor.DType, seed uint64) (*Mod
 	if err != nil {
 		return nil, err
 	}
-	s := nn.NewStore(b, dt, seed)
+	var s *nn.Store
+	if b == nil {
+		s = nn.NewMetaStore(dt)
+	} else {
+		s = nn.NewStore(b, dt, seed)
+	}
 	m := &Model{Cfg: cfg, Store: s, groups: cfg.GroupsPerScale(), inputSize: size, SR: NewSpectralState()}
 	m.vanilla = cfg.NumLatentScales == 1 && cfg.NumGroupsPerScale == 1
 	P, S, L := cfg.NumPreprocessBlocks, cfg.NumLatentScales, cfg.NumLatentPerGroup
 	cScale := 1 << (P + S - 1)
 	sp := size / cScale
 	m.z0Size = []int{L, sp, sp}
-	pf := make([]float64, cfg.NumChannelsDec*cScale*sp*sp)
-	for i, u := range s.Uniform(len(pf), 1) {
-		pf[i] = (u + 1) / 2
+	var pf []float64
+	for _, u := range s.Uniform(cfg.NumChannelsDec*cScale*sp*sp, 1) {
+		pf = append(pf, (u+1)/2)
 	}
 	m.priorFtr0 = s.NewParam("prior_ftr0", []int{cfg.NumChannelsDec * cScale, sp, sp}, pf)
 	wn := nn.ConvOpts{Bias: true, WeightNorm: true}
@@ -172,4 +178,21 @@ func NewModel(cfg Config, b backend.Backend, dt tensor.DType, seed uint64) (*Mod
 	}
 	m.imageCond = s.NewConv2D("image_conditional.1", cd*mult, NumOutputChannels(cfg.Dataset, cfg.NumMixtureDec), 3, wn3)
 	return m, nil
+}
+
+// Summary is what nvae-train --dry_run prints.
+type Summary struct {
+	Params         int   `json:"params"`
+	ConvLayers     int   `json:"conv_layers"`
+	BNLayers       int   `json:"bn_layers"`
+	GroupsPerScale []int `json:"groups_per_scale"`
+}
+
+// Summarize counts the model's structure without allocating it.
+func Summarize(cfg Config) (Summary, error) {
+	m, err := NewModel(cfg, nil, tensor.Float32, 0)
+	if err != nil {
+		return Summary{}, err
+	}
+	return Summary{Params: m.Store.NumParams(), ConvLayers: len(m.Store.Convs), BNLayers: len(m.Store.BNs), GroupsPerScale: m.groups}, nil
 }
