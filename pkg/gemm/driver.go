@@ -46,11 +46,13 @@ func alignElems[T Float](buf []T) int {
 	return (64 - mis) / sz
 }
 
-// buffers returns pooled pack buffers for A (mc×kc) and B (kc×nc), both
-// 64-byte aligned, plus the pooled slice to hand back.
-func (e *engine[T]) buffers() (pa, pb []T, back *[]T) {
-	na := e.mc * e.kc
-	nb := e.kc * ((e.nc + e.nr - 1) / e.nr * e.nr)
+// buffers returns pooled pack buffers for A (up to mc×kc) and B (up to
+// kc×nc) sized for an m×n×k call, both 64-byte aligned, plus the pooled
+// slice to hand back.
+func (e *engine[T]) buffers(m, n, k int) (pa, pb []T, back *[]T) {
+	kc := min(e.kc, k)
+	na := min(e.mc, roundUp(m, e.mr)) * kc
+	nb := kc * min(roundUp(e.nc, e.nr), roundUp(n, e.nr))
 	need := na + nb + 128
 	p, _ := e.pool.Get().(*[]T)
 	if p == nil || len(*p) < need {
@@ -66,6 +68,8 @@ func (e *engine[T]) buffers() (pa, pb []T, back *[]T) {
 	return pa, pb, p
 }
 
+func roundUp(x, r int) int { return (x + r - 1) / r * r }
+
 // job is one GEMM call.
 type job[T Float] struct {
 	e              *engine[T]
@@ -79,14 +83,17 @@ type job[T Float] struct {
 // parallelFlops is the work (2·m·n·k) below which a call stays on one core.
 const parallelFlops = 1 << 21
 
-// run splits the call over the cores by M or N and runs the blocked loops.
-func (j *job[T]) run() {
+// serial reports whether the call is too small to be worth splitting.
+func (j *job[T]) serial() bool {
+	return par.Workers <= 1 || 2*j.m*j.n*j.k < parallelFlops
+}
+
+// runParallel splits the call over the cores by M or N and runs the
+// blocked loops on each part. It takes the job by value so that only this
+// path moves it to the heap.
+func runParallel[T Float](j job[T]) {
 	e := j.e
 	w := par.Workers
-	if w <= 1 || 2*j.m*j.n*j.k < parallelFlops {
-		j.block(0, j.m, 0, j.n)
-		return
-	}
 	tm := (j.m + e.mr - 1) / e.mr
 	tn := (j.n + e.nr - 1) / e.nr
 	// Pick the dimension whose split leaves the least idle work:
@@ -110,7 +117,7 @@ func (j *job[T]) run() {
 // (pack A), then the macro-kernel.
 func (j *job[T]) block(i0, i1, j0, j1 int) {
 	e := j.e
-	pa, pb, back := e.buffers()
+	pa, pb, back := e.buffers(i1-i0, j1-j0, j.k)
 	defer e.pool.Put(back)
 	for jc := j0; jc < j1; jc += e.nc {
 		nb := min(e.nc, j1-jc)

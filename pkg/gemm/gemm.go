@@ -76,7 +76,15 @@ func gemm[T Float](e *engine[T], transA, transB bool, m, n, k int, alpha T, a []
 		scaleC(m, n, beta, c, ldc)
 		return
 	}
+	if m*n*k <= smallWork {
+		small(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+		return
+	}
 	j := job[T]{e: e, transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc}
-	j.run()
+	if j.serial() {
+		j.block(0, m, 0, n)
+		return
+	}
+	runParallel(j)
 }

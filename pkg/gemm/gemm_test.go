@@ -142,6 +142,32 @@ func TestSgemm(t *testing.T) {
 	}
 }
 
+// packedOnly runs the packed, serial path of engine e even for the tiny
+// shapes that gemm sends to the direct loops.
+func packedOnly[T Float](e *engine[T]) func(transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+	return func(transA, transB bool, m, n, k int, alpha T, a []T, lda int, b []T, ldb int, beta T, c []T, ldc int) {
+		if m == 0 || n == 0 || k == 0 || alpha == 0 {
+			gemm(e, transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+			return
+		}
+		j := job[T]{e: e, transA: transA, transB: transB, m: m, n: n, k: k,
+			alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc}
+		j.block(0, m, 0, n)
+	}
+}
+
+// TestPackedTiny sends the tiny shapes through the packed kernels too.
+func TestPackedTiny(t *testing.T) {
+	rng := rand.New(rand.NewSource(6))
+	for _, s := range shapes(rng, 100) {
+		if s.m*s.n*s.k > 4*smallWork {
+			continue
+		}
+		check(t, rng, s, 2e-6, packedOnly(sEngine))
+		check(t, rng, s, 1e-13, packedOnly(dEngine))
+	}
+}
+
 func TestDgemm(t *testing.T) {
 	rng := rand.New(rand.NewSource(2))
 	for _, s := range shapes(rng, 80) {

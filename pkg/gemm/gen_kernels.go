@@ -172,7 +172,8 @@ func (g *gen) kernel(is isa, e elem, mr, nv, rows int) {
 			}
 		}
 	}
-	// beta == 0 (either sign) → plain stores, never read C.
+	// beta == 0 (either sign) → plain stores, never read C. R10 is zero
+	// exactly when beta is.
 	if e.size == 4 {
 		g.p("\tMOVL beta+%d(FP), R10", betaOff)
 		g.p("\tANDL $0x7fffffff, R10")
@@ -180,32 +181,49 @@ func (g *gen) kernel(is isa, e elem, mr, nv, rows int) {
 		g.p("\tMOVQ beta+%d(FP), R10", betaOff)
 		g.p("\tSHLQ $1, R10")
 	}
-	g.p("\tJZ %s_beta0", name)
-	g.p("\t%s beta+%d(FP), %s", e.bcast, betaOff, beta)
-	for i := 0; i < rows; i++ {
-		for v := 0; v < nv; v++ {
-			t := tmp(1 + (i*nv+v)%(ntmp-1))
-			g.p("\tVMOVUP%s.Z %d(DI), %s, %s", e.suf[1:], v*is.vbytes, masks[v], t)
-			g.p("\tVFMADD231%s %s, %s, %s", e.suf, t, beta, acc(i, v))
-			g.p("\tVMOVUP%s %s, %s, %d(DI)", e.suf[1:], acc(i, v), masks[v], v*is.vbytes)
-		}
-		if i+1 < rows {
-			g.p("\tADDQ DX, DI")
-		}
+	// Dispatch on the number of vectors that hold any column of C, so no
+	// fully masked load or store is issued: those are slow on AMD when
+	// they touch memory past the matrix.
+	ktest := "KORTESTW"
+	if lanes == 8 {
+		ktest = "KORTESTB"
 	}
-	g.p("\tVZEROUPPER")
-	g.p("\tRET")
-	g.p("%s_beta0:", name)
-	for i := 0; i < rows; i++ {
-		for v := 0; v < nv; v++ {
-			g.p("\tVMOVUP%s %s, %s, %d(DI)", e.suf[1:], acc(i, v), masks[v], v*is.vbytes)
-		}
-		if i+1 < rows {
-			g.p("\tADDQ DX, DI")
-		}
+	for v := nv - 1; v >= 1; v-- {
+		g.p("\t%s %s, %s", ktest, masks[v], masks[v])
+		g.p("\tJNZ %s_n%d", name, v+1)
 	}
-	g.p("\tVZEROUPPER")
-	g.p("\tRET")
+	g.p("\tJMP %s_n1", name)
+	for nvec := nv; nvec >= 1; nvec-- {
+		lbl := fmt.Sprintf("%s_n%d", name, nvec)
+		g.p("%s:", lbl)
+		g.p("\tTESTQ R10, R10")
+		g.p("\tJZ %s_beta0", lbl)
+		g.p("\t%s beta+%d(FP), %s", e.bcast, betaOff, beta)
+		for i := 0; i < rows; i++ {
+			for v := 0; v < nvec; v++ {
+				t := tmp(1 + (i*nv+v)%(ntmp-1))
+				g.p("\tVMOVUP%s.Z %d(DI), %s, %s", e.suf[1:], v*is.vbytes, masks[v], t)
+				g.p("\tVFMADD231%s %s, %s, %s", e.suf, t, beta, acc(i, v))
+				g.p("\tVMOVUP%s %s, %s, %d(DI)", e.suf[1:], acc(i, v), masks[v], v*is.vbytes)
+			}
+			if i+1 < rows {
+				g.p("\tADDQ DX, DI")
+			}
+		}
+		g.p("\tVZEROUPPER")
+		g.p("\tRET")
+		g.p("%s_beta0:", lbl)
+		for i := 0; i < rows; i++ {
+			for v := 0; v < nvec; v++ {
+				g.p("\tVMOVUP%s %s, %s, %d(DI)", e.suf[1:], acc(i, v), masks[v], v*is.vbytes)
+			}
+			if i+1 < rows {
+				g.p("\tADDQ DX, DI")
+			}
+		}
+		g.p("\tVZEROUPPER")
+		g.p("\tRET")
+	}
 	g.p("")
 }
 
