@@ -331,3 +331,28 @@ func TestFLOPs(t *testing.T) {
 		t.Fatal(fmt.Sprint(got, want))
 	}
 }
+
+// TestEdgeShapes covers padding wider than the kernel, 1-pixel inputs,
+// kernels larger than the input, stride larger than the kernel, a channel
+// multiplier of 3 and unequal per-axis parameters, on both paths.
+func TestEdgeShapes(t *testing.T) {
+	shapes := []Params{
+		{N: 1, C: 2, H: 1, W: 1, K: 2, KH: 1, KW: 1, SH: 1, SW: 1, PH: 3, PW: 2, DH: 1, DW: 1, Groups: 2},
+		{N: 2, C: 2, H: 1, W: 1, K: 4, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1},
+		{N: 2, C: 3, H: 4, W: 5, K: 9, KH: 5, KW: 7, SH: 1, SW: 2, PH: 2, PW: 3, DH: 1, DW: 1, Groups: 3},
+		{N: 2, C: 3, H: 11, W: 13, K: 3, KH: 1, KW: 1, SH: 3, SW: 4, PH: 1, PW: 2, DH: 1, DW: 1, Groups: 3},
+		{N: 2, C: 3, H: 11, W: 13, K: 6, KH: 2, KW: 3, SH: 3, SW: 2, PH: 0, PW: 4, DH: 3, DW: 2, Groups: 1},
+		{N: 1, C: 2, H: 9, W: 40, K: 6, KH: 3, KW: 5, SH: 2, SW: 1, PH: 5, PW: 1, DH: 2, DW: 3, Groups: 2},
+		{N: 1, C: 1, H: 6, W: 33, K: 5, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1},
+	}
+	for i, p := range shapes {
+		if err := p.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		checkCase[float64](t, p, uint64(200+i), 1e-12)
+		checkCase[float32](t, p, uint64(200+i), 1e-5)
+		if t.Failed() {
+			t.Fatalf("case %+v", p)
+		}
+	}
+}
