@@ -46,13 +46,9 @@ func alignElems[T Float](buf []T) int {
 	return (64 - mis) / sz
 }
 
-// buffers returns pooled pack buffers for A (up to mc×kc) and B (up to
-// kc×nc) sized for an m×n×k call, both 64-byte aligned, plus the pooled
-// slice to hand back.
-func (e *engine[T]) buffers(m, n, k int) (pa, pb []T, back *[]T) {
-	kc := min(e.kc, k)
-	na := min(e.mc, roundUp(m, e.mr)) * kc
-	nb := kc * min(roundUp(e.nc, e.nr), roundUp(n, e.nr))
+// buffers returns pooled pack buffers of na elements for A and nb for B,
+// both 64-byte aligned, plus the pooled slice to hand back.
+func (e *engine[T]) buffers(na, nb int) (pa, pb []T, back *[]T) {
 	need := na + nb + 128
 	p, _ := e.pool.Get().(*[]T)
 	if p == nil || len(*p) < need {
@@ -117,19 +113,28 @@ func runParallel[T Float](j job[T]) {
 // (pack A), then the macro-kernel.
 func (j *job[T]) block(i0, i1, j0, j1 int) {
 	e := j.e
-	pa, pb, back := e.buffers(i1-i0, j1-j0, j.k)
+	// Split K into equal blocks of at most kc (a multiple of 4, the
+	// kernels' unroll), then let the N block grow as K shrinks so the packed
+	// B block keeps about kc×nc elements; split N into equal blocks too.
+	nk := (j.k + e.kc - 1) / e.kc
+	kc := roundUp((j.k+nk-1)/nk, 4)
+	ncMax := max(e.nr, e.nc*e.kc/kc/e.nr*e.nr)
+	nn := (j1 - j0 + ncMax - 1) / ncMax
+	nc := roundUp((j1-j0+nn-1)/nn, e.nr)
+	mc := min(e.mc, roundUp(i1-i0, e.mr))
+	pa, pb, back := e.buffers(mc*kc, nc*kc)
 	defer e.pool.Put(back)
-	for jc := j0; jc < j1; jc += e.nc {
-		nb := min(e.nc, j1-jc)
-		for pc := 0; pc < j.k; pc += e.kc {
-			kb := min(e.kc, j.k-pc)
+	for jc := j0; jc < j1; jc += nc {
+		nb := min(nc, j1-jc)
+		for pc := 0; pc < j.k; pc += kc {
+			kb := min(kc, j.k-pc)
 			beta := j.beta
 			if pc > 0 {
 				beta = 1
 			}
 			j.packB(pb, pc, kb, jc, nb)
-			for ic := i0; ic < i1; ic += e.mc {
-				mb := min(e.mc, i1-ic)
+			for ic := i0; ic < i1; ic += mc {
+				mb := min(mc, i1-ic)
 				j.packA(pa, ic, mb, pc, kb)
 				j.macro(pa, pb, ic, mb, jc, nb, kb, beta)
 			}
@@ -197,6 +202,12 @@ func (j *job[T]) packA(pa []T, ic, mb, pc, kb int) {
 		if j.transA {
 			// op(A)[i][p] = a[p*lda + i]: rows of the panel are contiguous.
 			base := pc*lda + ic + ir
+			if h == 8 && mr == 8 {
+				for p := 0; p < kb; p++ {
+					*(*[8]T)(dst[p*8:]) = [8]T(a[base+p*lda:])
+				}
+				continue
+			}
 			for p := 0; p < kb; p++ {
 				d := dst[p*mr : p*mr+mr]
 				src := a[base+p*lda : base+p*lda+h]
