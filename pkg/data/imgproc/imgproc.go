@@ -74,12 +74,14 @@ func FromImage(img image.Image) *RGB {
 	p := out.Pix
 	switch m := img.(type) {
 	case *image.YCbCr:
+		if fromYCbCr(m, out) {
+			return out
+		}
 		for y := range h {
-			yi := m.YOffset(r.Min.X, r.Min.Y+y)
 			o := y * w * 3
 			for x := range w {
-				ci := m.COffset(r.Min.X+x, r.Min.Y+y)
-				rr, gg, bb := color.YCbCrToRGB(m.Y[yi+x], m.Cb[ci], m.Cr[ci])
+				c := m.YCbCrAt(r.Min.X+x, r.Min.Y+y)
+				rr, gg, bb := color.YCbCrToRGB(c.Y, c.Cb, c.Cr)
 				p[o], p[o+1], p[o+2] = rr, gg, bb
 				o += 3
 			}

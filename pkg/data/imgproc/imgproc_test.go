@@ -2,6 +2,8 @@ package imgproc
 
 import (
 	"bytes"
+	"image"
+	"image/color"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -192,5 +194,51 @@ func TestFromRawToCHW(t *testing.T) {
 	m.ToCHW(dst)
 	if dst[0] != 1 || dst[4] != 0 || dst[8] != 0.2 || dst[11] != 1 {
 		t.Fatalf("chw %v", dst)
+	}
+}
+
+func TestFancyUpsampling(t *testing.T) {
+	// 4x4 image, 4:2:0 chroma 2x2: check libjpeg h2v2 fancy values.
+	m := image.NewYCbCr(image.Rect(0, 0, 4, 4), image.YCbCrSubsampleRatio420)
+	for i := range m.Y {
+		m.Y[i] = 128
+	}
+	cb := []uint8{100, 200, 50, 150}
+	for i := range 2 {
+		for j := range 2 {
+			m.Cb[i*m.CStride+j] = cb[i*2+j]
+			m.Cr[i*m.CStride+j] = 128
+		}
+	}
+	up := upH2V2(m.Cb, m.CStride, 0, 4, 4)
+	// Row 0: nearest other row is row 0 itself (top edge): sums = 4*cb.
+	// out[0] = (400*4+8)>>4 = 100; out[1] = (400*3+800+7)>>4 = 125.
+	// Row 1: mix with row below: sums = 3*100+50=350, 3*200+150=750.
+	// out[1][0] = (350*4+8)>>4 = 88; out[1][1] = (350*3+750+7)>>4 = 112;
+	// out[1][2] = (750*3+350+8)>>4 = 163; out[1][3] = (750*4+7)>>4 = 187.
+	want := []uint8{100, 125, 175, 200, 88, 112, 163, 187}
+	for i, v := range want {
+		if up[i] != v {
+			t.Fatalf("upsampled %v, want prefix %v", up[:8], want)
+		}
+	}
+	// Colour conversion: Y=128, Cb=Cr=128 is grey 128; pure Cr offset.
+	out := FromImage(m)
+	if out.Pix[1] != clamp255(128+(cbG[100]+crG[128])>>16) {
+		t.Fatal("green channel")
+	}
+	for _, c := range [][3]uint8{{128, 128, 128}, {0, 255, 0}, {255, 0, 255}, {76, 85, 255}} {
+		r, g, b := color.YCbCrToRGB(c[0], c[1], c[2])
+		y := int32(c[0])
+		lr, lg, lb := clamp255(y+crR[c[2]]), clamp255(y+(cbG[c[1]]+crG[c[2]])>>16), clamp255(y+cbB[c[1]])
+		if d := math.Abs(float64(r) - float64(lr)); d > 1 {
+			t.Fatalf("%v: r %d vs %d", c, r, lr)
+		}
+		if d := math.Abs(float64(g) - float64(lg)); d > 1 {
+			t.Fatalf("%v: g %d vs %d", c, g, lg)
+		}
+		if d := math.Abs(float64(b) - float64(lb)); d > 1 {
+			t.Fatalf("%v: b %d vs %d", c, b, lb)
+		}
 	}
 }
