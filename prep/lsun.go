@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/nvaego/nvae/pkg/data/cifar"
@@ -210,6 +211,10 @@ func runInspect(args []string, e *env) error {
 				first = append(first, m)
 			}
 		}
+		if err := checkAll(r, strings.HasSuffix(d, ".lmdb")); err != nil {
+			r.Close()
+			return err
+		}
 		fmt.Fprintf(e.stdout, "%s: %d images, %s\n", d, r.Len(), desc)
 		r.Close()
 	}
@@ -248,4 +253,32 @@ func grid(ims []*imgproc.RGB, ncol, pad int) *imgproc.RGB {
 		}
 	}
 	return out
+}
+
+// checkAll scans every entry: all raw values must have the first one's
+// length, encoded ones a readable header; with numbered, the keys must be
+// exactly "0".."N-1" (the layout of nvae-prep and the official scripts).
+func checkAll(r *lmdbio.Reader, numbered bool) error {
+	rawLen := -1
+	seen := make([]bool, r.Len())
+	return r.ForEach(func(k, v []byte) error {
+		if numbered {
+			i, err := strconv.Atoi(string(k))
+			if err != nil || i < 0 || i >= len(seen) || seen[i] || strconv.Itoa(i) != string(k) {
+				return fmt.Errorf("%s: key %q is not a decimal index in [0,%d)", r.Path(), k, len(seen))
+			}
+			seen[i] = true
+		}
+		if _, _, err := imgproc.DecodeConfig(v); err == nil {
+			return nil
+		}
+		if _, err := imgproc.FromRaw(v); err != nil {
+			return fmt.Errorf("%s: key %q: neither an encoded image nor raw square RGB (%d bytes)", r.Path(), k, len(v))
+		}
+		if rawLen >= 0 && len(v) != rawLen {
+			return fmt.Errorf("%s: key %q: raw image of %d bytes, others have %d", r.Path(), k, len(v), rawLen)
+		}
+		rawLen = len(v)
+		return nil
+	})
 }

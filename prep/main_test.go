@@ -498,6 +498,19 @@ func TestImagesAndInspect(t *testing.T) {
 	w.Append(make([]byte, 100))
 	w.Commit()
 	mustFail(t, []string{"inspect", bad}, []string{`key "1"`, "100 bytes"})
+	// Beyond the first 64 images every value is still checked.
+	bad2 := filepath.Join(t.TempDir(), "bad2")
+	os.MkdirAll(bad2, 0o755)
+	w, _ = lmdbio.Create(filepath.Join(bad2, "validation.lmdb"))
+	for i := range 70 {
+		if i == 69 {
+			w.Append(make([]byte, 8*8*3))
+		} else {
+			w.Append(make([]byte, 16*16*3))
+		}
+	}
+	w.Commit()
+	mustFail(t, []string{"inspect", bad2, "--out", filepath.Join(t.TempDir(), "g.png")}, []string{"validation.lmdb", `key "69"`, "192 bytes"})
 }
 
 func TestLSUNCheck(t *testing.T) {

@@ -67,19 +67,18 @@ func runTFRecord(args []string, e *env) error {
 	return writeSplit(e, args, *lmdbPath, *split, *dataset, func(w *lmdbio.Writer, m *Manifest) error {
 		m.Format = "raw-hwc-uint8"
 		m.ImageSize = []int{g.size, g.size, 3}
-		p := newProgress(e.stderr, "tfrecord "+*dataset+" "+*split, "images", 0)
+		p := newProgress(e.stderr, "tfrecord "+*dataset+" "+*split, "shards", n)
 		for i := range n {
 			path := g.shardPath(*tfrPath, *split, i)
-			src, err := convertShard(path, want, func(data []byte) error {
-				p.add(1)
-				return w.Append(data)
-			})
+			src, err := convertShard(path, want, w.Append)
 			if err != nil {
 				return err
 			}
 			m.Sources = append(m.Sources, src)
+			p.add(1)
 		}
 		m.Seconds = p.done()
+		fmt.Fprintf(e.stderr, "tfrecord %s %s: %d images\n", *dataset, *split, w.Count())
 		return nil
 	})
 }

@@ -272,6 +272,32 @@ func (r *Reader) Keys() ([][]byte, error) {
 	return keys, nil
 }
 
+// ForEach calls fn for every entry in key order inside one read
+// transaction. k and v point into the memory map and are valid only
+// during the call.
+func (r *Reader) ForEach(fn func(k, v []byte) error) error {
+	return r.env.View(func(txn *lmdb.Txn) error {
+		txn.RawRead = true
+		cur, err := txn.OpenCursor(r.dbi)
+		if err != nil {
+			return err
+		}
+		defer cur.Close()
+		for {
+			k, v, err := cur.Get(nil, nil, lmdb.Next)
+			if lmdb.IsNotFound(err) {
+				return nil
+			}
+			if err != nil {
+				return fmt.Errorf("lmdb %s: %w", r.path, err)
+			}
+			if err := fn(k, v); err != nil {
+				return err
+			}
+		}
+	})
+}
+
 // Close releases the environment.
 func (r *Reader) Close() error {
 	if r.env != nil {

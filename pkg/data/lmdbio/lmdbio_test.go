@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 )
@@ -62,6 +63,18 @@ func TestWriteRead(t *testing.T) {
 	wg.Wait()
 	if _, err := r.GetIndex(n, nil); err == nil {
 		t.Fatal("missing key not reported")
+	}
+	seen := 0
+	err = r.ForEach(func(k, v []byte) error {
+		i, _ := strconv.Atoi(string(k))
+		if len(v) != 100+i {
+			t.Errorf("ForEach key %s: %d bytes", k, len(v))
+		}
+		seen++
+		return nil
+	})
+	if err != nil || seen != n {
+		t.Fatalf("ForEach: %v, %d entries", err, seen)
 	}
 	keys, err := r.Keys()
 	if err != nil || len(keys) != n || string(keys[0]) != "0" || string(keys[1]) != "1" || string(keys[2]) != "10" {
