@@ -1,6 +1,7 @@
 package gemm
 
 import (
+	"math/bits"
 	"sync"
 	"unsafe"
 
@@ -30,7 +31,7 @@ type engine[T Float] struct {
 	// packBN, when set, packs whole nr-wide panels of a B that is not
 	// transposed (see packB48s).
 	packBN func(src unsafe.Pointer, ldb int, dst unsafe.Pointer, kb int, npanels int)
-	pool   sync.Pool
+	pools  [64]sync.Pool
 }
 
 // alignElems returns how many elements to skip at the start of buf so the
@@ -46,13 +47,16 @@ func alignElems[T Float](buf []T) int {
 	return (64 - mis) / sz
 }
 
-// buffers returns pooled pack buffers of na elements for A and nb for B,
-// both 64-byte aligned, plus the pooled slice to hand back.
+// buffers returns pack buffers of na elements for A and nb for B, both
+// 64-byte aligned, plus the pooled slice to hand back with release. The
+// pools hold power-of-two sizes so calls of different shapes do not keep
+// throwing each other's buffers away.
 func (e *engine[T]) buffers(na, nb int) (pa, pb []T, back *[]T) {
 	need := na + nb + 128
-	p, _ := e.pool.Get().(*[]T)
-	if p == nil || len(*p) < need {
-		s := make([]T, need)
+	class := bits.Len(uint(need - 1))
+	p, _ := e.pools[class].Get().(*[]T)
+	if p == nil {
+		s := make([]T, 1<<class)
 		p = &s
 	}
 	buf := *p
@@ -62,6 +66,11 @@ func (e *engine[T]) buffers(na, nb int) (pa, pb []T, back *[]T) {
 	off += alignElems(buf[off:])
 	pb = buf[off : off+nb]
 	return pa, pb, p
+}
+
+// release returns a buffer from buffers to its pool.
+func (e *engine[T]) release(p *[]T) {
+	e.pools[bits.Len(uint(len(*p)-1))].Put(p)
 }
 
 func roundUp(x, r int) int { return (x + r - 1) / r * r }
@@ -84,28 +93,11 @@ func (j *job[T]) serial() bool {
 	return par.Workers <= 1 || 2*j.m*j.n*j.k < parallelFlops
 }
 
-// runParallel splits the call over the cores by M or N and runs the
-// blocked loops on each part. It takes the job by value so that only this
-// path moves it to the heap.
-func runParallel[T Float](j job[T]) {
-	e := j.e
-	w := par.Workers
-	tm := (j.m + e.mr - 1) / e.mr
-	tn := (j.n + e.nr - 1) / e.nr
-	// Pick the dimension whose split leaves the least idle work:
-	// waste = ceil(t/w)*w - t tiles of the split dimension, scaled by the
-	// size of a tile row/column.
-	wasteM := ((tm+w-1)/w*w - tm) * e.mr * j.n
-	wasteN := ((tn+w-1)/w*w - tn) * e.nr * j.m
-	if tn < w || (tm >= w && wasteM < wasteN) {
-		par.For(tm, 1, func(lo, hi int) {
-			j.block(lo*e.mr, min(hi*e.mr, j.m), 0, j.n)
-		})
-		return
-	}
-	par.For(tn, 1, func(lo, hi int) {
-		j.block(0, j.m, lo*e.nr, min(hi*e.nr, j.n))
-	})
+// kBlock returns the K block size: K split into equal blocks of at most
+// kc, rounded up to a multiple of 4 (the kernels' unroll).
+func (j *job[T]) kBlock() int {
+	nk := (j.k + j.e.kc - 1) / j.e.kc
+	return roundUp((j.k+nk-1)/nk, 4)
 }
 
 // block computes the C sub-block rows [i0,i1) × columns [j0,j1) with the
@@ -113,17 +105,15 @@ func runParallel[T Float](j job[T]) {
 // (pack A), then the macro-kernel.
 func (j *job[T]) block(i0, i1, j0, j1 int) {
 	e := j.e
-	// Split K into equal blocks of at most kc (a multiple of 4, the
-	// kernels' unroll), then let the N block grow as K shrinks so the packed
-	// B block keeps about kc×nc elements; split N into equal blocks too.
-	nk := (j.k + e.kc - 1) / e.kc
-	kc := roundUp((j.k+nk-1)/nk, 4)
+	// Equal K blocks (kBlock); the N block grows as K shrinks so the packed
+	// B block keeps about kc×nc elements; N is split into equal blocks too.
+	kc := j.kBlock()
 	ncMax := max(e.nr, e.nc*e.kc/kc/e.nr*e.nr)
 	nn := (j1 - j0 + ncMax - 1) / ncMax
 	nc := roundUp((j1-j0+nn-1)/nn, e.nr)
 	mc := min(e.mc, roundUp(i1-i0, e.mr))
 	pa, pb, back := e.buffers(mc*kc, nc*kc)
-	defer e.pool.Put(back)
+	defer e.release(back)
 	for jc := j0; jc < j1; jc += nc {
 		nb := min(nc, j1-jc)
 		for pc := 0; pc < j.k; pc += kc {

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand"
 	"testing"
+
+	"github.com/nvaego/nvae/pkg/par"
 )
 
 // naive computes alpha*op(A)*op(B) + beta*C in float64 into a fresh m×n
@@ -209,6 +211,23 @@ func TestLargeBlocks(t *testing.T) {
 		check(t, rng, s, 2e-6, Sgemm)
 	}
 	check(t, rng, shape{m: 270, n: 500, k: 300, transA: true, alpha: 1, beta: 1, pad: 1}, 1e-13, Dgemm)
+}
+
+// TestWorkerCounts runs the parallel paths (both splits) with one, two and
+// three workers.
+func TestWorkerCounts(t *testing.T) {
+	defer func(w int) { par.Workers = w }(par.Workers)
+	rng := rand.New(rand.NewSource(7))
+	for _, w := range []int{1, 2, 3} {
+		par.Workers = w
+		for _, s := range []shape{
+			{m: 70, n: 1000, k: 300, alpha: 1, beta: 0.5, transB: true},
+			{m: 500, n: 60, k: 70, alpha: 2, beta: 0, transA: true, pad: 2},
+			{m: 96, n: 97, k: 513, alpha: 1, beta: 1},
+		} {
+			check(t, rng, s, 2e-6, Sgemm)
+		}
+	}
 }
 
 func TestShortSlicePanics(t *testing.T) {

@@ -1,0 +1,122 @@
+package gemm
+
+import (
+	"sync/atomic"
+
+	"github.com/nvaego/nvae/pkg/par"
+)
+
+// chunksPerWorker is how many pieces per core a parallel call is cut into;
+// the cores take pieces from a shared counter, so a core slowed down by
+// other work on the machine does not hold the whole call back.
+const chunksPerWorker = 4
+
+// runParallel runs a call over par.Workers cores. The operand shared by
+// all pieces (op(A) when N is split, op(B) when M is split) is packed once,
+// by all cores together; then the cores take chunks of the other dimension
+// from a shared counter, each packing its own panels of the other operand.
+// It takes the job by value so that only this path moves it to the heap.
+func runParallel[T Float](j job[T]) {
+	e := j.e
+	tm := (j.m + e.mr - 1) / e.mr
+	tn := (j.n + e.nr - 1) / e.nr
+	if tn >= 2*par.Workers || tn >= tm {
+		j.splitN()
+		return
+	}
+	j.splitM()
+}
+
+// chunkTiles returns how many tiles (of a dimension with t tiles) one chunk
+// holds: about chunksPerWorker chunks per core, at most maxTiles.
+func chunkTiles(t, maxTiles int) int {
+	ct := (t + chunksPerWorker*par.Workers - 1) / (chunksPerWorker * par.Workers)
+	return max(1, min(ct, maxTiles))
+}
+
+// splitN packs op(A) whole, then hands out column chunks.
+func (j *job[T]) splitN() {
+	e := j.e
+	kc := j.kBlock()
+	mUp := roundUp(j.m, e.mr)
+	tm := mUp / e.mr
+	// Shared packed A: the K block at pc starts at pc*mUp and holds the
+	// row panels of that block, as packA lays them out.
+	pa, _, backA := e.buffers(mUp*j.k, 0)
+	defer e.release(backA)
+	par.For(tm, 1, func(lo, hi int) {
+		ic, mb := lo*e.mr, min(hi*e.mr, j.m)-lo*e.mr
+		for pc := 0; pc < j.k; pc += kc {
+			kb := min(kc, j.k-pc)
+			j.packA(pa[pc*mUp+ic*kb:], ic, mb, pc, kb)
+		}
+	})
+	tn := (j.n + e.nr - 1) / e.nr
+	maxTiles := max(1, e.nc*e.kc/kc/e.nr)
+	cw := chunkTiles(tn, maxTiles) * e.nr
+	nchunks := (j.n + cw - 1) / cw
+	var next atomic.Int64
+	par.For(par.Workers, 1, func(_, _ int) {
+		_, pb, back := e.buffers(0, kc*cw)
+		defer e.release(back)
+		for {
+			c := int(next.Add(1) - 1)
+			if c >= nchunks {
+				return
+			}
+			jc := c * cw
+			nb := min(cw, j.n-jc)
+			for pc := 0; pc < j.k; pc += kc {
+				kb := min(kc, j.k-pc)
+				beta := j.beta
+				if pc > 0 {
+					beta = 1
+				}
+				j.packB(pb, pc, kb, jc, nb)
+				j.macro(pa[pc*mUp:], pb, 0, j.m, jc, nb, kb, beta)
+			}
+		}
+	})
+}
+
+// splitM packs op(B) whole, then hands out row chunks.
+func (j *job[T]) splitM() {
+	e := j.e
+	kc := j.kBlock()
+	nUp := roundUp(j.n, e.nr)
+	tn := nUp / e.nr
+	_, pb, backB := e.buffers(0, nUp*j.k)
+	defer e.release(backB)
+	par.For(tn, 1, func(lo, hi int) {
+		jc, nb := lo*e.nr, min(hi*e.nr, j.n)-lo*e.nr
+		for pc := 0; pc < j.k; pc += kc {
+			kb := min(kc, j.k-pc)
+			j.packB(pb[pc*nUp+jc*kb:], pc, kb, jc, nb)
+		}
+	})
+	tm := (j.m + e.mr - 1) / e.mr
+	ch := chunkTiles(tm, max(1, e.mc/e.mr)) * e.mr
+	nchunks := (j.m + ch - 1) / ch
+	var next atomic.Int64
+	par.For(par.Workers, 1, func(_, _ int) {
+		pa, _, back := e.buffers(ch*kc, 0)
+		defer e.release(back)
+		for {
+			c := int(next.Add(1) - 1)
+			if c >= nchunks {
+				return
+			}
+			ic := c * ch
+			mb := min(ch, j.m-ic)
+			for pc := 0; pc < j.k; pc += kc {
+				kb := min(kc, j.k-pc)
+				beta := j.beta
+				if pc > 0 {
+					beta = 1
+				}
+				j.packA(pa, ic, mb, pc, kb)
+				j.macro(pa, pb[pc*nUp:], ic, mb, 0, j.n, kb, beta)
+			}
+		}
+	})
+}
