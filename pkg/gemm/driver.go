@@ -21,10 +21,9 @@ type engine[T Float] struct {
 	mr, nr     int
 	kern       []kernelFn[T]
 	mc, kc, nc int
-	// aOuter selects the macro-kernel loop order: A micro-panel reused from
-	// L1 across a row of tiles (true), or B micro-panel reused across a
-	// column of tiles (false).
-	aOuter bool
+	// masked reports that the kernels honour the column mask; otherwise
+	// they always write nr columns and edge tiles go through a buffer.
+	masked bool
 	// tr8, when set, transposes 8×8 blocks (see transpose8x8s); the
 	// packing routines use it for the strided gathers.
 	tr8 func(src unsafe.Pointer, lds int, dst unsafe.Pointer, ldd int, nblk int)
@@ -146,39 +145,50 @@ func (j *job[T]) macro(pa, pb []T, ic, mb, jc, nb, kb int, beta T) {
 	}
 	pA := unsafe.Pointer(unsafe.SliceData(pa))
 	pB := unsafe.Pointer(unsafe.SliceData(pb))
-	if e.aOuter {
-		for ir := 0; ir < mb; ir += mr {
-			rows := min(mr, mb-ir)
-			kern := e.kern[rows-1]
-			ap := unsafe.Add(pA, uintptr(ir*kb)*sz)
-			for jr := 0; jr < nb; jr += nr {
-				cols := nb - jr
-				mask := full
-				if cols < nr {
-					mask = uint64(1)<<uint(cols) - 1
-				}
-				bp := unsafe.Add(pB, uintptr(jr*kb)*sz)
-				cp := unsafe.Add(cbase, uintptr((ic+ir)*ldc+jc+jr)*sz)
-				kern(kb, ap, bp, cp, ldc, mask, j.alpha, beta)
-			}
-		}
-		return
-	}
-	for jr := 0; jr < nb; jr += nr {
-		cols := nb - jr
-		mask := full
-		if cols < nr {
-			mask = uint64(1)<<uint(cols) - 1
-		}
-		bp := unsafe.Add(pB, uintptr(jr*kb)*sz)
-		for ir := 0; ir < mb; ir += mr {
-			rows := min(mr, mb-ir)
-			ap := unsafe.Add(pA, uintptr(ir*kb)*sz)
+	// The A micro-panel stays in L1 across a row of tiles while the B
+	// micro-panels stream from the L2-resident packed block.
+	for ir := 0; ir < mb; ir += mr {
+		rows := min(mr, mb-ir)
+		kern := e.kern[rows-1]
+		ap := unsafe.Add(pA, uintptr(ir*kb)*sz)
+		for jr := 0; jr < nb; jr += nr {
+			cols := nb - jr
+			bp := unsafe.Add(pB, uintptr(jr*kb)*sz)
 			cp := unsafe.Add(cbase, uintptr((ic+ir)*ldc+jc+jr)*sz)
-			e.kern[rows-1](kb, ap, bp, cp, ldc, mask, j.alpha, beta)
+			if cols >= nr {
+				kern(kb, ap, bp, cp, ldc, full, j.alpha, beta)
+				continue
+			}
+			if e.masked {
+				kern(kb, ap, bp, cp, ldc, uint64(1)<<uint(cols)-1, j.alpha, beta)
+				continue
+			}
+			j.edgeTile(kern, kb, ap, bp, ic+ir, rows, jc+jr, cols, beta)
 		}
 	}
 }
+
+// edgeTile runs a kernel that always writes nr columns on a tile with only
+// cols columns of C: into a buffer first, then merged into C.
+func (j *job[T]) edgeTile(kern kernelFn[T], kb int, ap, bp unsafe.Pointer, i0, rows, j0, cols int, beta T) {
+	nr := j.e.nr
+	var tile [maxTile]T
+	kern(kb, ap, bp, unsafe.Pointer(&tile[0]), nr, ^uint64(0), 1, 0)
+	for i := 0; i < rows; i++ {
+		crow := j.c[(i0+i)*j.ldc+j0 : (i0+i)*j.ldc+j0+cols]
+		t := tile[i*nr : i*nr+cols]
+		for x, v := range t {
+			if beta == 0 {
+				crow[x] = j.alpha * v
+			} else {
+				crow[x] = j.alpha*v + beta*crow[x]
+			}
+		}
+	}
+}
+
+// maxTile bounds mr×nr of engines whose kernels ignore the column mask.
+const maxTile = 256
 
 // packA copies op(A)[ic:ic+mb, pc:pc+kb] into pa as micro-panels of mr rows:
 // panel q holds element (q*mr+i, p) at q*mr*kb + p*mr + i; rows past mb are

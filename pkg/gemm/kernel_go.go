@@ -4,7 +4,7 @@ import "unsafe"
 
 // goEngine returns the portable engine: a 4×4 micro-kernel in plain Go.
 func goEngine[T Float]() *engine[T] {
-	e := &engine[T]{name: "go4x4", mr: 4, nr: 4, mc: 128, kc: 256, nc: 1024, aOuter: true}
+	e := &engine[T]{name: "go4x4", mr: 4, nr: 4, mc: 128, kc: 256, nc: 1024, masked: true}
 	for rows := 1; rows <= 4; rows++ {
 		e.kern = append(e.kern, goKernel4x4[T](rows))
 	}

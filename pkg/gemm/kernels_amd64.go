@@ -6,9 +6,11 @@ package gemm
 
 import "unsafe"
 
+// Tile shapes (mr rows × nr columns) of the generated kernels.
 const (
-	sMRAVX512, sNRAVX512 = 8, 48
-	dMRAVX512, dNRAVX512 = 8, 24
+	sAVX512MR, sAVX512NR = 8, 48
+	dAVX512MR, dAVX512NR = 8, 24
+	sAVX2MR, sAVX2NR     = 6, 16
 )
 
 //go:noescape
@@ -35,8 +37,8 @@ func sgemmKern8x48AVX512_7(kc int, a, b, c unsafe.Pointer, ldc int, mask uint64,
 //go:noescape
 func sgemmKern8x48AVX512_8(kc int, a, b, c unsafe.Pointer, ldc int, mask uint64, alpha, beta float32)
 
-// sKernelsAVX512 holds the AVX-512 kernels indexed by row count.
-var sKernelsAVX512 = [...]func(kc int, a, b, c unsafe.Pointer, ldc int, mask uint64, alpha, beta float32){
+// sAVX512Kernels holds the AVX512 float32 kernels indexed by row count - 1.
+var sAVX512Kernels = [...]func(kc int, a, b, c unsafe.Pointer, ldc int, mask uint64, alpha, beta float32){
 	sgemmKern8x48AVX512_1,
 	sgemmKern8x48AVX512_2,
 	sgemmKern8x48AVX512_3,
@@ -71,8 +73,8 @@ func dgemmKern8x24AVX512_7(kc int, a, b, c unsafe.Pointer, ldc int, mask uint64,
 //go:noescape
 func dgemmKern8x24AVX512_8(kc int, a, b, c unsafe.Pointer, ldc int, mask uint64, alpha, beta float64)
 
-// dKernelsAVX512 holds the AVX-512 kernels indexed by row count.
-var dKernelsAVX512 = [...]func(kc int, a, b, c unsafe.Pointer, ldc int, mask uint64, alpha, beta float64){
+// dAVX512Kernels holds the AVX512 float64 kernels indexed by row count - 1.
+var dAVX512Kernels = [...]func(kc int, a, b, c unsafe.Pointer, ldc int, mask uint64, alpha, beta float64){
 	dgemmKern8x24AVX512_1,
 	dgemmKern8x24AVX512_2,
 	dgemmKern8x24AVX512_3,
@@ -81,4 +83,32 @@ var dKernelsAVX512 = [...]func(kc int, a, b, c unsafe.Pointer, ldc int, mask uin
 	dgemmKern8x24AVX512_6,
 	dgemmKern8x24AVX512_7,
 	dgemmKern8x24AVX512_8,
+}
+
+//go:noescape
+func sgemmKern6x16AVX2_1(kc int, a, b, c unsafe.Pointer, ldc int, mask uint64, alpha, beta float32)
+
+//go:noescape
+func sgemmKern6x16AVX2_2(kc int, a, b, c unsafe.Pointer, ldc int, mask uint64, alpha, beta float32)
+
+//go:noescape
+func sgemmKern6x16AVX2_3(kc int, a, b, c unsafe.Pointer, ldc int, mask uint64, alpha, beta float32)
+
+//go:noescape
+func sgemmKern6x16AVX2_4(kc int, a, b, c unsafe.Pointer, ldc int, mask uint64, alpha, beta float32)
+
+//go:noescape
+func sgemmKern6x16AVX2_5(kc int, a, b, c unsafe.Pointer, ldc int, mask uint64, alpha, beta float32)
+
+//go:noescape
+func sgemmKern6x16AVX2_6(kc int, a, b, c unsafe.Pointer, ldc int, mask uint64, alpha, beta float32)
+
+// sAVX2Kernels holds the AVX2 float32 kernels indexed by row count - 1.
+var sAVX2Kernels = [...]func(kc int, a, b, c unsafe.Pointer, ldc int, mask uint64, alpha, beta float32){
+	sgemmKern6x16AVX2_1,
+	sgemmKern6x16AVX2_2,
+	sgemmKern6x16AVX2_3,
+	sgemmKern6x16AVX2_4,
+	sgemmKern6x16AVX2_5,
+	sgemmKern6x16AVX2_6,
 }
