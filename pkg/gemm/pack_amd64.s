@@ -107,6 +107,11 @@ prow:
 	MOVQ DX, R12
 
 ppanel:
+	// Fetch the same columns two rows ahead: rows of a wide B are far
+	// apart, so the hardware prefetchers restart on every row.
+	PREFETCHT0 (R10)(R8*2)
+	PREFETCHT0 64(R10)(R8*2)
+	PREFETCHT0 128(R10)(R8*2)
 	VMOVUPS (R10), Z0
 	VMOVUPS 64(R10), Z1
 	VMOVUPS 128(R10), Z2
