@@ -356,3 +356,36 @@ func TestEdgeShapes(t *testing.T) {
 		}
 	}
 }
+
+// TestRowsKernels covers the depthwise rows kernels (stride 1 and dilation 1
+// vertically, at least 8 output rows) for every kernel height they exist
+// for, with and without horizontal stride and dilation, channel multipliers,
+// tail rows, and both vector widths.
+func TestRowsKernels(t *testing.T) {
+	saved2, saved512 := useAVX2, useAVX512
+	defer func() { useAVX2, useAVX512 = saved2, saved512 }()
+	modes := []struct{ avx2, avx512 bool }{{saved2, saved512}, {saved2, false}}
+	for _, mode := range modes {
+		useAVX2, useAVX512 = mode.avx2, mode.avx512
+		i := 0
+		for kh := 1; kh <= 8; kh++ {
+			for _, v := range []struct{ h, w, kw, sw, dw, m int }{
+				{19, 13, 3, 1, 1, 1}, {16, 16, 5, 1, 1, 2}, {12, 37, 2, 2, 1, 1}, {9, 24, 3, 1, 2, 1}, {8, 8, 1, 1, 1, 3},
+			} {
+				p := Params{N: 2, C: 3, H: v.h, W: v.w, K: 3 * v.m, KH: kh, KW: v.kw, SH: 1, SW: v.sw,
+					PH: kh / 2, PW: v.kw / 2, DH: 1, DW: v.dw, Groups: 3}
+				if p.Validate() != nil || p.OutH() < rowsR {
+					continue
+				}
+				i++
+				checkCase[float32](t, p, uint64(300+i), 1e-5)
+				if t.Failed() {
+					t.Fatalf("avx2 %v avx512 %v case %+v", mode.avx2, mode.avx512, p)
+				}
+			}
+		}
+		if i < 30 {
+			t.Fatalf("only %d cases", i)
+		}
+	}
+}

@@ -32,17 +32,18 @@ type dwXPlan struct {
 	fillRows int      // input rows copied into the buffer
 	runs     []colRun // how an input row is spread over the column phases
 	taps     tapList
-	vecs     vecList // padded to a multiple of 8 (forward)
-	vecsOnce vecList // every vector once (backward filter)
+	vecs     vecList   // padded to a multiple of 8 (forward); rows not in rp
+	vecsOnce vecList   // the same, every vector once (backward filter)
+	rp       *rowsPlan // rows kernels for the leading multiple of 8 rows, or nil
 }
 
 // colRun copies input columns src, src+SW, ... (n of them) of a row to
 // buffer row elements dst, dst+1, ...
 type colRun struct{ dst, src, n int }
 
-func newDwXPlan(p Params, wide bool) *dwXPlan {
+func newDwXPlan[T Float](p Params) *dwXPlan {
 	q := &dwXPlan{p: p, oh: p.OutH(), ow: p.OutW(), m: p.K / p.C, kk: p.KH * p.KW}
-	vl := pickVL(wide, q.ow)
+	vl := pickVL(wideKernels[T](), q.ow)
 	q.vecs.vl = vl
 	owp := roundUp(q.ow, vl)
 	q.phaseW = owp + (p.KW-1)*p.DW/p.SW
@@ -72,7 +73,22 @@ func newDwXPlan(p Params, wide bool) *dwXPlan {
 			q.taps.add(kh*p.DH*q.rowLen + (c%p.SW)*q.phaseW + c/p.SW)
 		}
 	}
-	for oh := 0; oh < q.oh; oh++ {
+	firstVecRow := 0
+	if p.SH == 1 && p.DH == 1 && q.oh >= rowsR {
+		if q.rp = newRowsPlan[T](p.KH, vl, q.rowLen, q.ld); q.rp != nil {
+			firstVecRow = q.oh / rowsR * rowsR
+			for oh := 0; oh < firstVecRow; oh += rowsR {
+				for b := 0; b < owp; b += vl {
+					q.rp.grp.add(oh*q.rowLen+b, oh*q.ld+b)
+				}
+			}
+			for kw := 0; kw < p.KW; kw++ {
+				c := kw * p.DW
+				q.rp.ctOff.add((c%p.SW)*q.phaseW + c/p.SW)
+			}
+		}
+	}
+	for oh := firstVecRow; oh < q.oh; oh++ {
 		for b := 0; b < owp; b += vl {
 			q.vecs.add(oh*p.SH*q.rowLen+b, oh*q.ld+b)
 		}
@@ -91,7 +107,9 @@ func fillPlane[T Float](q *dwXPlan, buf, xp []T) {
 		row := buf[r*q.rowLen : (r+1)*q.rowLen]
 		src := xp[ih*p.W : (ih+1)*p.W]
 		if p.SW == 1 {
-			copy(row[q.runs[0].dst:], src)
+			if len(q.runs) > 0 {
+				copy(row[q.runs[0].dst:], src)
+			}
 			continue
 		}
 		for _, rn := range q.runs {
@@ -121,7 +139,7 @@ func planeGrain(flopsPerUnit int) int {
 }
 
 func dwForward[T Float](p Params, x, w, bias, y []T) {
-	q := newDwXPlan(p, wideKernels[T]())
+	q := newDwXPlan[T](p)
 	outPlane := q.oh * q.ow
 	planes := p.N * p.C
 	par.For(planes, planeGrain(2*q.m*q.kk*outPlane), func(lo, hi int) {
@@ -133,7 +151,12 @@ func dwForward[T Float](p Params, x, w, bias, y []T) {
 			ob := getBuf[T](q.oh * q.ld)
 			defer putBuf(ob)
 			out = *ob
-			checkBounds(&q.vecs, &q.taps, len(buf), len(out))
+		}
+		var ctW []T
+		if q.rp != nil {
+			cb := getBuf[T](q.kk)
+			defer putBuf(cb)
+			ctW = *cb
 		}
 		for pl := lo; pl < hi; pl++ {
 			n, c := pl/p.C, pl%p.C
@@ -145,14 +168,29 @@ func dwForward[T Float](p Params, x, w, bias, y []T) {
 					init = bias[k]
 				}
 				dst := y[(n*p.K+k)*outPlane : (n*p.K+k+1)*outPlane]
-				if q.direct {
-					checkBounds(&q.vecs, &q.taps, len(buf), len(dst))
-					kernFwd(buf, dst, &q.vecs, &q.taps, w[k*q.kk:(k+1)*q.kk], init)
-					continue
+				o := dst
+				if !q.direct {
+					o = out
 				}
-				kernFwd(buf, out, &q.vecs, &q.taps, w[k*q.kk:(k+1)*q.kk], init)
-				for oh := 0; oh < q.oh; oh++ {
-					copy(dst[oh*q.ow:(oh+1)*q.ow], out[oh*q.ld:])
+				wk := w[k*q.kk : (k+1)*q.kk]
+				if q.rp != nil {
+					// Column taps carry the kernel column top to bottom.
+					for kh := 0; kh < p.KH; kh++ {
+						for kw := 0; kw < p.KW; kw++ {
+							ctW[kw*p.KH+kh] = wk[kh*p.KW+kw]
+						}
+					}
+					q.rp.check(len(buf), len(o))
+					rowsForward(q.rp, buf, o, ctW, init)
+				}
+				if q.vecs.n() > 0 {
+					checkBounds(&q.vecs, &q.taps, len(buf), len(o))
+					kernFwd(buf, o, &q.vecs, &q.taps, wk, init)
+				}
+				if !q.direct {
+					for oh := 0; oh < q.oh; oh++ {
+						copy(dst[oh*q.ow:(oh+1)*q.ow], out[oh*q.ld:])
+					}
 				}
 			}
 		}
@@ -160,7 +198,7 @@ func dwForward[T Float](p Params, x, w, bias, y []T) {
 }
 
 func dwBackwardFilter[T Float](p Params, x, gy, gw []T) {
-	q := newDwXPlan(p, wideKernels[T]())
+	q := newDwXPlan[T](p)
 	outPlane := q.oh * q.ow
 	// One unit per output channel k; it reduces over the images in order.
 	par.For(p.K, planeGrain(2*p.N*q.kk*outPlane), func(lo, hi int) {
@@ -172,12 +210,16 @@ func dwBackwardFilter[T Float](p Params, x, gy, gw []T) {
 			gb := getZeroBuf[T](q.oh * q.ld)
 			defer putBuf(gb)
 			gbuf = *gb
-			checkBounds(&q.vecsOnce, &q.taps, len(buf), len(gbuf))
 		}
 		acc := newFiltAcc[T](q.kk, q.vecs.vl)
+		var rowsLanes []float32
+		if q.rp != nil {
+			rowsLanes = make([]float32, q.kk*q.vecs.vl)
+		}
 		for k := lo; k < hi; k++ {
 			c := k / q.m
 			acc.reset()
+			clear(rowsLanes)
 			for n := 0; n < p.N; n++ {
 				pl := n*p.C + c
 				fillPlane(q, buf, x[pl*p.H*p.W:(pl+1)*p.H*p.W])
@@ -187,12 +229,31 @@ func dwBackwardFilter[T Float](p Params, x, gy, gw []T) {
 						copy(gbuf[oh*q.ld:], g[oh*q.ow:(oh+1)*q.ow])
 					}
 					g = gbuf
-				} else {
-					checkBounds(&q.vecsOnce, &q.taps, len(buf), len(g))
 				}
-				kernFilt(buf, g, &q.vecsOnce, &q.taps, acc)
+				if q.rp != nil {
+					q.rp.check(len(buf), len(g))
+					rowsFilter(q.rp, buf, g, rowsLanes)
+				}
+				if q.vecsOnce.n() > 0 {
+					checkBounds(&q.vecsOnce, &q.taps, len(buf), len(g))
+					kernFilt(buf, g, &q.vecsOnce, &q.taps, acc)
+				}
 			}
-			for t, s := range acc.result() {
+			sums := acc.result()
+			if q.rp != nil {
+				// rowsLanes is [kw][kh][lane].
+				vl := q.vecs.vl
+				for kw := 0; kw < p.KW; kw++ {
+					for kh := 0; kh < p.KH; kh++ {
+						var s float64
+						for _, v := range rowsLanes[(kw*p.KH+kh)*vl : (kw*p.KH+kh+1)*vl] {
+							s += float64(v)
+						}
+						sums[kh*p.KW+kw] += s
+					}
+				}
+			}
+			for t, s := range sums {
 				gw[k*q.kk+t] = T(s)
 			}
 		}
@@ -202,15 +263,16 @@ func dwBackwardFilter[T Float](p Params, x, gy, gw []T) {
 // dwPhase is one output phase (rows a+SH·i, columns b+SW·j of gx) of the
 // direct backward data.
 type dwPhase struct {
-	a, b     int
-	rows     int // phase rows ceil((H-a)/SH)
-	cols     int // phase columns ceil((W-b)/SW)
-	ld       int // row length of the phase output the kernel writes
-	taps     tapList
-	widx     []int // weight index (within the channel's m·KH·KW weights) of each tap
-	vecs     vecList
-	inPlace  bool // the kernel writes gx directly (stride 1, W a multiple of vl)
-	outSlack int  // output buffer length needed when not in place
+	a, b    int
+	rows    int // phase rows ceil((H-a)/SH)
+	cols    int // phase columns ceil((W-b)/SW)
+	ld      int // row length of the phase output the kernel writes
+	taps    tapList
+	widx    []int // weight index (within the channel's m·KH·KW weights) of each tap
+	vecs    vecList
+	inPlace bool      // the kernel writes gx directly (stride 1, W a multiple of vl)
+	rp      *rowsPlan // rows kernels for the leading multiple of 8 rows, or nil
+	ctW     []int     // weight index of each rows-kernel weight (column tap, kernel row)
 }
 
 // dwGyPlan lays out the zero-padded gy buffer (m planes, one per multiplier)
@@ -226,9 +288,9 @@ type dwGyPlan struct {
 	outLen    int // scratch output length for phases not written in place
 }
 
-func newDwGyPlan(p Params, wide bool) *dwGyPlan {
+func newDwGyPlan[T Float](p Params) *dwGyPlan {
 	q := &dwGyPlan{p: p, oh: p.OutH(), ow: p.OutW(), m: p.K / p.C, kk: p.KH * p.KW}
-	vl := pickVL(wide, (p.W+p.SW-1)/p.SW)
+	vl := pickVL(wideKernels[T](), (p.W+p.SW-1)/p.SW)
 	// gx[a+SH·i, b+SW·j] = Σ w[kh,kw]·gy[i+ro(a,kh), j+co(b,kw)] over the taps with
 	// (a+PH-kh·DH) divisible by SH (ro its quotient) and likewise for columns.
 	type off struct{ k, o int }
@@ -282,7 +344,29 @@ func newDwGyPlan(p Params, wide bool) *dwGyPlan {
 					}
 				}
 			}
-			for i := 0; i < ph.rows; i++ {
+			firstVecRow := 0
+			if p.SH == 1 && p.SW == 1 && p.DH == 1 && ph.rows >= rowsR {
+				// Stride 1: gx[i, j] = Σ w[KH-1-r, kw]·gy[i+base+r-top, j+PW-kw·DW]
+				// with r = 0..KH-1 walking the buffer rows downwards.
+				if ph.rp = newRowsPlan[T](p.KH, vl, q.w, ph.ld); ph.rp != nil {
+					firstVecRow = ph.rows / rowsR * rowsR
+					for i := 0; i < firstVecRow; i += rowsR {
+						for c := 0; c < ph.cols; c += vl {
+							ph.rp.grp.add(i*q.w+c, i*ph.ld+c)
+						}
+					}
+					base := p.PH - (p.KH - 1) + q.top
+					for j := 0; j < q.m; j++ {
+						for kw := 0; kw < p.KW; kw++ {
+							ph.rp.ctOff.add(j*q.planeLen + base*q.w + p.PW - kw*p.DW + q.left)
+							for r := 0; r < p.KH; r++ {
+								ph.ctW = append(ph.ctW, j*q.kk+(p.KH-1-r)*p.KW+kw)
+							}
+						}
+					}
+				}
+			}
+			for i := firstVecRow; i < ph.rows; i++ {
 				for c := 0; c < ph.cols; c += vl {
 					ph.vecs.add(i*q.w+c, i*ph.ld+c)
 				}
@@ -298,12 +382,12 @@ func newDwGyPlan(p Params, wide bool) *dwGyPlan {
 }
 
 func dwBackwardData[T Float](p Params, gy, w, gx []T) {
-	q := newDwGyPlan(p, wideKernels[T]())
+	q := newDwGyPlan[T](p)
 	outPlane := q.oh * q.ow
 	inPlane := p.H * p.W
-	maxTaps := 0
+	maxW := 1
 	for i := range q.phases {
-		maxTaps = max(maxTaps, len(q.phases[i].taps.off))
+		maxW = max(maxW, len(q.phases[i].taps.off), len(q.phases[i].ctW))
 	}
 	par.For(p.N*p.C, planeGrain(2*q.m*q.kk*outPlane), func(lo, hi int) {
 		bufp := getZeroBuf[T](q.m * q.planeLen)
@@ -315,7 +399,7 @@ func dwBackwardData[T Float](p Params, gy, w, gx []T) {
 			defer putBuf(ob)
 			out = *ob
 		}
-		wb := getBuf[T](max(maxTaps, 1))
+		wb := getBuf[T](maxW)
 		defer putBuf(wb)
 		wt := *wb
 		for pl := lo; pl < hi; pl++ {
@@ -335,19 +419,8 @@ func dwBackwardData[T Float](p Params, gy, w, gx []T) {
 			for i := range q.phases {
 				ph := &q.phases[i]
 				nt := len(ph.taps.off)
-				if ph.inPlace {
-					if nt == 0 {
-						clear(gxp)
-						continue
-					}
-					for t, wi := range ph.widx {
-						wt[t] = wc[wi]
-					}
-					checkBounds(&ph.vecs, &ph.taps, len(buf), len(gxp))
-					kernFwd(buf, gxp, &ph.vecs, &ph.taps, wt[:nt], 0)
-					continue
-				}
 				if nt == 0 {
+					// No tap reaches this phase: its gradient is zero.
 					for r := 0; r < ph.rows; r++ {
 						row := gxp[(ph.a+r*p.SH)*p.W:]
 						for cc := 0; cc < ph.cols; cc++ {
@@ -356,11 +429,27 @@ func dwBackwardData[T Float](p Params, gy, w, gx []T) {
 					}
 					continue
 				}
-				for t, wi := range ph.widx {
-					wt[t] = wc[wi]
+				o := out
+				if ph.inPlace {
+					o = gxp
 				}
-				checkBounds(&ph.vecs, &ph.taps, len(buf), len(out))
-				kernFwd(buf, out, &ph.vecs, &ph.taps, wt[:nt], 0)
+				if ph.rp != nil {
+					for t, wi := range ph.ctW {
+						wt[t] = wc[wi]
+					}
+					ph.rp.check(len(buf), len(o))
+					rowsForward(ph.rp, buf, o, wt[:len(ph.ctW)], 0)
+				}
+				if ph.vecs.n() > 0 {
+					for t, wi := range ph.widx {
+						wt[t] = wc[wi]
+					}
+					checkBounds(&ph.vecs, &ph.taps, len(buf), len(o))
+					kernFwd(buf, o, &ph.vecs, &ph.taps, wt[:nt], 0)
+				}
+				if ph.inPlace {
+					continue
+				}
 				for r := 0; r < ph.rows; r++ {
 					src := out[r*ph.ld : r*ph.ld+ph.cols]
 					row := gxp[(ph.a+r*p.SH)*p.W : (ph.a+r*p.SH+1)*p.W]

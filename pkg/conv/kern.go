@@ -199,3 +199,74 @@ func kernFiltGo[T Float](in, g []T, vl int, vec, taps []int, sums []float64) {
 		sums[t] += float64((a0 + a1) + (a2 + a3))
 	}
 }
+
+// rowsPlan drives the rows kernels: groups of 8 consecutive output rows ×
+// one vector, where output row i+1 reads the input rows of output row i
+// shifted down by one (stride 1, dilation 1 vertically). Every input vector
+// is then loaded once per column tap and used for all the kernel rows.
+type rowsPlan struct {
+	kh     int
+	rowLen int // input row stride
+	ld     int // output (or gy) row stride
+	grp    vecList
+	ctOff  tapList // column taps: offset of kernel row 0
+	fwd    fwdRowsFn
+	filt   filtRowsFn
+}
+
+// newRowsPlan returns a rows plan for kernel height kh and vector length
+// vl, or nil where no rows kernel exists for T.
+func newRowsPlan[T Float](kh, vl, rowLen, ld int) *rowsPlan {
+	if unsafe.Sizeof(T(0)) != 4 || kh < rowsMinKH || kh > rowsMaxKH || disableRows {
+		return nil
+	}
+	r := &rowsPlan{kh: kh, rowLen: rowLen, ld: ld, grp: vecList{vl: vl}}
+	switch {
+	case vl == 16 && useAVX512:
+		r.fwd, r.filt = fwdRowsAVX512[kh], filtRowsAVX512[kh]
+	case vl == 8 && useAVX2:
+		r.fwd, r.filt = fwdRowsAVX2[kh], filtRowsAVX2[kh]
+	default:
+		return nil
+	}
+	return r
+}
+
+// disableRows turns the rows kernels off (tests and comparisons).
+var disableRows = false
+
+// check panics unless every read and write of the rows kernels stays inside
+// in and out.
+func (r *rowsPlan) check(inLen, outLen int) {
+	vl := r.grp.vl
+	if r.grp.n() == 0 {
+		return
+	}
+	if r.grp.maxIn+(rowsR+r.kh-2)*r.rowLen+r.ctOff.maxOff+vl > inLen || r.grp.maxOut+(rowsR-1)*r.ld+vl > outLen {
+		panic("conv: internal error: rows kernel out of bounds")
+	}
+}
+
+// rowsR is the number of output rows of a rows-kernel group.
+const rowsR = 8
+
+// forward runs the forward rows kernel with column-tap weights ctW
+// (kh per column tap).
+func rowsForward[T Float](r *rowsPlan, in, out, ctW []T, init T) {
+	if r.grp.n() == 0 {
+		return
+	}
+	in32, out32, w32 := f32(in), f32(out), f32(ctW[:len(r.ctOff.off)*r.kh])
+	r.fwd(&in32[0], &out32[0], &r.grp.v[0], r.grp.n(), r.rowLen, r.ld, &r.ctOff.off[0], &w32[0], len(r.ctOff.off), float32(init))
+}
+
+// rowsFilter adds the backward-filter sums of the rows groups to lanes,
+// laid out [column tap][kernel row][vl].
+func rowsFilter[T Float](r *rowsPlan, in, gy []T, lanes []float32) {
+	if r.grp.n() == 0 {
+		return
+	}
+	in32, g32 := f32(in), f32(gy)
+	_ = lanes[len(r.ctOff.off)*r.kh*r.grp.vl-1]
+	r.filt(&in32[0], &g32[0], &r.grp.v[0], r.grp.n(), r.rowLen, r.ld, &r.ctOff.off[0], len(r.ctOff.off), &lanes[0])
+}

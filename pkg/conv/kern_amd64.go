@@ -2,6 +2,8 @@
 
 package conv
 
+//go:generate go run gen_kernels.go
+
 import "golang.org/x/sys/cpu"
 
 // useAVX2 selects the AVX2/FMA assembly kernels for float32.
@@ -32,3 +34,16 @@ func fwdKernAVX512(in, out *float32, vec *int, nvec int, taps *int, w *float32, 
 //
 //go:noescape
 func filtKernAVX512(in, gy *float32, vec *int, nvec int, taps *[8]int, acc *[128]float32)
+
+// fwdRowsFn is a forward rows kernel (see gen_kernels.go): for each group g
+// (input offset ib = grp[2g], output offset ob = grp[2g+1]) and each of 8
+// output rows i,
+//
+//	out[ob+i·ld+l] = init + Σ_ct Σ_k ctW[ct·kh+k]·in[ib+(i+k)·rowLen+ctOff[ct]+l].
+type fwdRowsFn func(in, out *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, ctW *float32, nct int, init float32)
+
+// filtRowsFn is a backward-filter rows kernel: for each group g, column tap
+// ct and kernel row k it adds
+//
+//	Σ_i gy[ob+i·ld+l]·in[ib+(i+k)·rowLen+ctOff[ct]+l]  to  acc[(ct·kh+k)·lanes+l].
+type filtRowsFn func(in, gy *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, nct int, acc *float32)

@@ -23,3 +23,13 @@ func fwdKernAVX512(in, out *float32, vec *int, nvec int, taps *int, w *float32, 
 func filtKernAVX512(in, gy *float32, vec *int, nvec int, taps *[8]int, acc *[128]float32) {
 	panic("conv: no assembly kernels on this platform")
 }
+
+const rowsMinKH, rowsMaxKH = 2, 7
+
+type fwdRowsFn func(in, out *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, ctW *float32, nct int, init float32)
+
+type filtRowsFn func(in, gy *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, nct int, acc *float32)
+
+var fwdRowsAVX2, fwdRowsAVX512 [rowsMaxKH + 1]fwdRowsFn
+
+var filtRowsAVX2, filtRowsAVX512 [rowsMaxKH + 1]filtRowsFn
