@@ -153,7 +153,6 @@ func resizeInto(e *env, w *lmdbio.Writer, m *Manifest, set fileSet, files []stri
 		}
 		m.Sources = append(m.Sources, s)
 	}
-	var size []int
 	err := ordered(len(sel), func(k int) (out, error) {
 		name := files[sel[k]]
 		b, err := set.Read(name)
@@ -171,9 +170,6 @@ func resizeInto(e *env, w *lmdbio.Writer, m *Manifest, set fileSet, files []stri
 		}
 		return o, nil
 	}, func(k int, o out) error {
-		if size == nil {
-			size = []int{isqrt(len(o.pix) / 3), isqrt(len(o.pix) / 3), 3}
-		}
 		if !isZip {
 			m.Sources = append(m.Sources, o.src)
 		}
