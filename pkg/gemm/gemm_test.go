@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand"
+	"sync"
 	"testing"
 
 	"github.com/nvaego/nvae/pkg/par"
@@ -227,6 +228,45 @@ func TestWorkerCounts(t *testing.T) {
 		} {
 			check(t, rng, s, 2e-6, Sgemm)
 		}
+	}
+}
+
+// TestConcurrentCalls runs products from several goroutines at once; the
+// engines share only their buffer pools.
+func TestConcurrentCalls(t *testing.T) {
+	var wg sync.WaitGroup
+	errs := make(chan string, 4)
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			rng := rand.New(rand.NewSource(int64(10 + g)))
+			m, n, k := 40+g*30, 300-g*40, 100+g*50
+			a := make([]float32, m*k)
+			b := make([]float32, k*n)
+			for i := range a {
+				a[i] = float32(rng.Float64() - 0.5)
+			}
+			for i := range b {
+				b[i] = float32(rng.Float64() - 0.5)
+			}
+			c := make([]float32, m*n)
+			for rep := 0; rep < 5; rep++ {
+				Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
+				want := naive(false, false, m, n, k, float32(1), a, k, b, n, 0, c, n)
+				for i, w := range want {
+					if math.Abs(float64(c[i])-w) > 1e-4 {
+						errs <- fmt.Sprintf("goroutine %d: C[%d] = %g, want %g", g, i, c[i], w)
+						return
+					}
+				}
+			}
+		}(g)
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
 	}
 }
 
