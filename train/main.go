@@ -1,23 +1,143 @@
-// Command nvae-train is part of the NVAE pipeline (see README.md).
+// Command nvae-train trains NVAE with the official train.py flags, on the CPU
+// (or a GPU backend when one is available).
+//
+//	nvae-train --data DIR --root DIR --save ID --dataset mnist ... [--cont_training]
+//	nvae-train --dry_run <training flags>     structure summary as JSON
+//	nvae-train --benchmark N <training flags> timing of N steps on synthetic data
 package main
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/spf13/pflag"
+
+	"github.com/nvaego/nvae/pkg/device"
+	"github.com/nvaego/nvae/pkg/nvae"
+	"github.com/nvaego/nvae/pkg/tensor"
+	"github.com/nvaego/nvae/pkg/train"
 )
 
-const usage = `usage: nvae-train [flags]
-
-This step of the pipeline is not implemented yet; see the project's open issues.
-`
-
 func main() {
-	for _, a := range os.Args[1:] {
-		if a == "-h" || a == "--help" {
-			fmt.Print(usage)
-			return
-		}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+type extra struct {
+	device          string
+	dryRun          bool
+	benchmark       int
+	benchmarkWarmup int
+	maxBadSteps     int
+	overwrite       bool
+	numIWFinal      int
+	numIWValid      int
+	maxSteps        int
+	maxValidBatches int
+	logEvery        int
+	workers         int
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("nvae-train", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfg := nvae.DefaultConfig()
+	cfg.RegisterFlags(fs)
+	var x extra
+	fs.StringVar(&x.device, "device", "auto", "compute device: auto, cpu or cuda")
+	fs.BoolVar(&x.dryRun, "dry_run", false, "build the model on CPU without data, print {params, conv_layers, bn_layers, groups_per_scale} as JSON and exit")
+	fs.IntVar(&x.benchmark, "benchmark", 0, "time N training steps on synthetic data (after warm-up) and print JSON")
+	fs.IntVar(&x.benchmarkWarmup, "benchmark_warmup", 3, "warm-up steps before --benchmark timing")
+	fs.IntVar(&x.maxBadSteps, "max_bad_steps", 50, "stop after this many consecutive non-finite steps")
+	fs.BoolVar(&x.overwrite, "overwrite", false, "start over even if the experiment directory has a checkpoint")
+	fs.IntVar(&x.numIWFinal, "num_iw_samples_final", 1000, "importance samples of the final validation")
+	fs.IntVar(&x.numIWValid, "num_iw_samples_valid", 10, "importance samples of the per-epoch validation")
+	fs.IntVar(&x.maxSteps, "max_steps", 0, "stop after this many global steps (0: all epochs); the run then ends like its last epoch")
+	fs.IntVar(&x.maxValidBatches, "max_valid_batches", 0, "evaluate at most this many validation batches (0: all)")
+	fs.IntVar(&x.logEvery, "log_every", 50, "print a progress line every N steps")
+	fs.IntVar(&x.workers, "workers", 0, "data decode workers (0: all cores)")
+	help := fs.BoolP("help", "h", false, "show this help")
+	if err := fs.Parse(args); err != nil {
+		fmt.Fprintf(stderr, "nvae-train: %v (see --help)\n", err)
+		return 2
 	}
-	fmt.Fprint(os.Stderr, usage)
-	os.Exit(2)
+	if *help {
+		fs.SetOutput(stdout)
+		fmt.Fprintln(stdout, "usage: nvae-train [flags]   (the official train.py flags; hyphenated spellings work too)")
+		fs.PrintDefaults()
+		return 0
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "nvae-train: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if err := cfg.Validate(); err != nil {
+		fmt.Fprintf(stderr, "nvae-train: %v\n", err)
+		return 2
+	}
+	if x.dryRun {
+		s, err := nvae.Summarize(cfg)
+		if err != nil {
+			fmt.Fprintf(stderr, "nvae-train: %v\n", err)
+			return 1
+		}
+		json.NewEncoder(stdout).Encode(s)
+		return 0
+	}
+	b, err := device.Open(x.device)
+	if err != nil {
+		fmt.Fprintf(stderr, "nvae-train: %v\n", err)
+		return 2
+	}
+	if x.benchmark > 0 {
+		res, err := train.Benchmark(cfg, b, x.benchmark, x.benchmarkWarmup)
+		if err != nil {
+			fmt.Fprintf(stderr, "nvae-train: %v\n", err)
+			return 1
+		}
+		res.Config = cfg.Dataset
+		json.NewEncoder(stdout).Encode(res)
+		return 0
+	}
+	if cfg.Data == "" {
+		fmt.Fprintln(stderr, "nvae-train: --data is required (the directory nvae-prep wrote)")
+		return 2
+	}
+	// SIGTERM / SIGUSR1 (Slurm pre-emption): checkpoint at the next step
+	// boundary and exit 0; a second signal exits at once.
+	var stop atomic.Bool
+	sig := make(chan os.Signal, 2)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGUSR1, os.Interrupt)
+	go func() {
+		s := <-sig
+		fmt.Fprintf(stderr, "nvae-train: %v: writing a checkpoint at the end of this step (send again to exit at once)\n", s)
+		stop.Store(true)
+		s = <-sig
+		fmt.Fprintf(stderr, "nvae-train: %v again: exiting without a checkpoint\n", s)
+		os.Exit(130)
+	}()
+	res, err := train.Run(train.Options{
+		Cfg: cfg, Backend: b, DType: tensor.Float32,
+		MaxBadSteps: x.maxBadSteps, Overwrite: x.overwrite,
+		NumIWSamplesFinal: x.numIWFinal, NumIWSamplesValid: x.numIWValid,
+		MaxSteps: x.maxSteps, MaxValidBatches: x.maxValidBatches, LogEvery: x.logEvery, Workers: x.workers,
+		Log: stderr, Stop: stop.Load,
+	})
+	if errors.Is(err, train.ErrStopped) {
+		fmt.Fprintf(stderr, "nvae-train: stopped; resume with the same command plus --cont_training\n")
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "nvae-train: %v\n", err)
+		return 1
+	}
+	bpdCoeff, _ := nvae.BitsPerDimCoeff(cfg.Dataset)
+	fmt.Fprintf(stdout, "trained %d steps; validation NLL %.3f nats (%.4f bits/dim), NELBO %.3f; checkpoint %s\n",
+		res.GlobalStep, res.ValidNegLogP, res.ValidNegLogP*bpdCoeff, res.ValidNelbo, res.CheckpointPath)
+	return 0
 }

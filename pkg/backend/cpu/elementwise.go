@@ -108,12 +108,57 @@ func unaryD(op backend.UnaryOp, x, y float64) float64 {
 func unaryT[T Float](op backend.UnaryOp, x *tensor.Tensor) *tensor.Tensor {
 	out := alloc[T](x.Shape())
 	xs, ys := host[T](x), host[T](out)
-	parFor(len(xs), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			ys[i] = T(unaryF(op, float64(xs[i])))
-		}
-	})
+	parFor(len(xs), func(lo, hi int) { unaryLoop(op, xs[lo:hi], ys[lo:hi]) })
 	return out
+}
+
+// unaryLoop applies op with the switch outside the loop; the hot
+// activations get loops of their own.
+func unaryLoop[T Float](op backend.UnaryOp, xs, ys []T) {
+	ys = ys[:len(xs)]
+	switch op {
+	case backend.Swish:
+		for i, v := range xs {
+			x := float64(v)
+			ys[i] = T(x * sigmoid(x))
+		}
+	case backend.Sigmoid:
+		for i, v := range xs {
+			ys[i] = T(sigmoid(float64(v)))
+		}
+	case backend.ELU:
+		for i, v := range xs {
+			if v > 0 {
+				ys[i] = v
+			} else {
+				ys[i] = T(math.Expm1(float64(v)))
+			}
+		}
+	case backend.Exp:
+		for i, v := range xs {
+			ys[i] = T(math.Exp(float64(v)))
+		}
+	case backend.Square:
+		for i, v := range xs {
+			ys[i] = v * v
+		}
+	case backend.Neg:
+		for i, v := range xs {
+			ys[i] = -v
+		}
+	case backend.ReLU:
+		for i, v := range xs {
+			if v > 0 {
+				ys[i] = v
+			} else {
+				ys[i] = 0
+			}
+		}
+	default:
+		for i, v := range xs {
+			ys[i] = T(unaryF(op, float64(v)))
+		}
+	}
 }
 
 // Unary implements backend.Backend.
@@ -132,18 +177,62 @@ func unaryBackT[T Float](op backend.UnaryOp, x, y, gy *tensor.Tensor) *tensor.Te
 		ys = host[T](y)
 	}
 	parFor(len(xs), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			xv := float64(xs[i])
-			var yv float64
-			if ys != nil {
-				yv = float64(ys[i])
-			} else {
-				yv = unaryF(op, xv)
-			}
-			gx[i] = T(float64(gs[i]) * unaryD(op, xv, yv))
+		var yr []T
+		if ys != nil {
+			yr = ys[lo:hi]
 		}
+		unaryBackLoop(op, xs[lo:hi], yr, gs[lo:hi], gx[lo:hi])
 	})
 	return out
+}
+
+func unaryBackLoop[T Float](op backend.UnaryOp, xs, ys, gs, gx []T) {
+	gs, gx = gs[:len(xs)], gx[:len(xs)]
+	switch {
+	case op == backend.Swish:
+		for i, v := range xs {
+			x := float64(v)
+			s := sigmoid(x)
+			gx[i] = T(float64(gs[i]) * s * (1 + x*(1-s)))
+		}
+		return
+	case op == backend.Exp && ys != nil:
+		ys = ys[:len(xs)]
+		for i := range xs {
+			gx[i] = gs[i] * ys[i]
+		}
+		return
+	case op == backend.Sigmoid && ys != nil:
+		ys = ys[:len(xs)]
+		for i := range xs {
+			gx[i] = gs[i] * ys[i] * (1 - ys[i])
+		}
+		return
+	case op == backend.ELU:
+		for i, v := range xs {
+			if v > 0 {
+				gx[i] = gs[i]
+			} else {
+				gx[i] = T(float64(gs[i]) * math.Exp(float64(v)))
+			}
+		}
+		return
+	case op == backend.Square:
+		for i, v := range xs {
+			gx[i] = 2 * v * gs[i]
+		}
+		return
+	}
+	for i, v := range xs {
+		xv := float64(v)
+		var yv float64
+		if ys != nil {
+			yv = float64(ys[i])
+		} else {
+			yv = unaryF(op, xv)
+		}
+		gx[i] = T(float64(gs[i]) * unaryD(op, xv, yv))
+	}
 }
 
 // UnaryBackward implements backend.Backend; y may be nil.

@@ -1,0 +1,228 @@
+package ckpt
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/nvaego/nvae/pkg/backend"
+	"github.com/nvaego/nvae/pkg/nvae"
+	"github.com/nvaego/nvae/pkg/optim"
+	"github.com/nvaego/nvae/pkg/safetensors"
+	"github.com/nvaego/nvae/pkg/tensor"
+)
+
+// Format names the checkpoint.nvae layout written by Save.
+const Format = "nvae-go-checkpoint-v1"
+
+// State is the training state besides tensors: where the run is, the RNG
+// streams, the optimizer step. Together with the tensors it makes a resumed
+// run continue bit-for-bit on CPU.
+type State struct {
+	Epoch       int `json:"epoch"`         // epoch being trained (or next to train)
+	StepInEpoch int `json:"step_in_epoch"` // batches of Epoch already done
+	GlobalStep  int `json:"global_step"`
+	AdamaxStep  int `json:"adamax_step"`
+	// NoiseSeed/NoiseOffset: the Philox stream of the latent noise.
+	NoiseSeed   uint64 `json:"noise_seed"`
+	NoiseOffset uint64 `json:"noise_offset"`
+	// SRSeed/SROffset: the spectral regulariser's start-vector stream.
+	SRSeed   uint64 `json:"sr_seed"`
+	SROffset uint64 `json:"sr_offset"`
+	// NelboSum/NelboCount: the running train nelbo average of the epoch.
+	NelboSum   float64 `json:"nelbo_sum"`
+	NelboCount int     `json:"nelbo_count"`
+	BadSteps   int     `json:"bad_steps"`
+	// DataInitDone records that res_elu convs ran their data-dependent init.
+	DataInitDone bool   `json:"data_init_done"`
+	Tool         string `json:"tool"`
+}
+
+// Checkpoint is a loaded checkpoint.nvae.
+type Checkpoint struct {
+	Config nvae.Config
+	State  State
+	Model  *nvae.Model
+	// Adamax moments by parameter name (absent before the first step).
+	M, U map[string]*tensor.Tensor
+}
+
+func toSafe(b backend.Backend, t *tensor.Tensor) safetensors.Tensor {
+	h := b.ToHost(t)
+	if h.DType() == tensor.Float64 {
+		return safetensors.FromFloat64(h.Shape(), h.F64())
+	}
+	return safetensors.FromFloat32(h.Shape(), h.F32())
+}
+
+// Save writes the model, optimizer and state to path atomically (temporary
+// file in the same directory, fsync, rename).
+func Save(path string, m *nvae.Model, opt *optim.Adamax, st State) error {
+	b := m.Store.B
+	f := &safetensors.File{Tensors: map[string]safetensors.Tensor{}, Metadata: map[string]string{}}
+	for i, p := range m.Store.Params() {
+		f.Tensors["param/"+p.Name] = toSafe(b, p.Value)
+		if opt != nil && opt.M[i] != nil {
+			f.Tensors["adamax/m/"+p.Name] = toSafe(b, opt.M[i])
+			f.Tensors["adamax/u/"+p.Name] = toSafe(b, opt.U[i])
+		}
+	}
+	for _, name := range m.Store.BufferNames() {
+		f.Tensors["buffer/"+name] = toSafe(b, m.Store.Buffer(name))
+	}
+	for i, k := range m.SR.Keys {
+		f.Tensors[fmt.Sprintf("sr/%d/u", i)] = toSafe(b, m.SR.U[k])
+		f.Tensors[fmt.Sprintf("sr/%d/v", i)] = toSafe(b, m.SR.V[k])
+	}
+	cfg, err := json.Marshal(m.Cfg)
+	if err != nil {
+		return err
+	}
+	if opt != nil {
+		st.AdamaxStep = opt.Step
+	}
+	st.SRSeed, st.SROffset = m.SR.Seed, m.SR.Off
+	st.DataInitDone = true
+	for _, c := range m.Store.Convs {
+		if c.DataInit && !c.InitDone {
+			st.DataInitDone = false
+		}
+	}
+	state, _ := json.Marshal(st)
+	keys, _ := json.Marshal(m.SR.Keys)
+	f.Metadata["format"] = Format
+	f.Metadata["config"] = string(cfg)
+	f.Metadata["state"] = string(state)
+	f.Metadata["sr_keys"] = string(keys)
+	return safetensors.WriteFile(path, f)
+}
+
+// Load reads a checkpoint.nvae and rebuilds the model on b.
+func Load(path string, b backend.Backend, dt tensor.DType) (*Checkpoint, error) {
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s is unreadable (%v); it may be truncated: restore a good copy or start without --cont_training", path, err)
+	}
+	if f.Metadata["format"] != Format {
+		return nil, fmt.Errorf("%s: not a checkpoint.nvae (format %q, want %q)", path, f.Metadata["format"], Format)
+	}
+	ck := &Checkpoint{M: map[string]*tensor.Tensor{}, U: map[string]*tensor.Tensor{}}
+	if err := json.Unmarshal([]byte(f.Metadata["config"]), &ck.Config); err != nil {
+		return nil, fmt.Errorf("%s: config: %v", path, err)
+	}
+	if err := json.Unmarshal([]byte(f.Metadata["state"]), &ck.State); err != nil {
+		return nil, fmt.Errorf("%s: state: %v", path, err)
+	}
+	m, err := nvae.NewModel(ck.Config, b, dt, uint64(ck.Config.Seed))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	get := func(name string, shape tensor.Shape) (*tensor.Tensor, error) {
+		t, ok := f.Tensors[name]
+		if !ok {
+			return nil, fmt.Errorf("%s: tensor %s missing", path, name)
+		}
+		if !tensor.Shape(t.Shape).Equal(shape) {
+			return nil, fmt.Errorf("%s: tensor %s has shape %v, model expects %v", path, name, t.Shape, shape)
+		}
+		var h *tensor.Tensor
+		if dt == tensor.Float64 {
+			v, err := t.Float64()
+			if err != nil {
+				return nil, err
+			}
+			h = tensor.FromFloat64(shape, v)
+		} else {
+			v, err := t.Float32()
+			if err != nil {
+				return nil, err
+			}
+			h = tensor.FromFloat32(shape, v)
+		}
+		return b.FromHost(h), nil
+	}
+	for _, p := range m.Store.Params() {
+		v, err := get("param/"+p.Name, p.Shape())
+		if err != nil {
+			return nil, err
+		}
+		p.Value = v
+		if _, ok := f.Tensors["adamax/m/"+p.Name]; ok {
+			if ck.M[p.Name], err = get("adamax/m/"+p.Name, p.Shape()); err != nil {
+				return nil, err
+			}
+			if ck.U[p.Name], err = get("adamax/u/"+p.Name, p.Shape()); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for _, name := range m.Store.BufferNames() {
+		v, err := get("buffer/"+name, m.Store.Buffer(name).Shape())
+		if err != nil {
+			return nil, err
+		}
+		m.Store.SetBuffer(name, v)
+	}
+	var keys [][2]int
+	if err := json.Unmarshal([]byte(f.Metadata["sr_keys"]), &keys); err != nil {
+		return nil, fmt.Errorf("%s: sr_keys: %v", path, err)
+	}
+	for i, k := range keys {
+		n := 0
+		for _, c := range m.Store.Convs {
+			if c.W.Dim(0) == k[0] && c.W.Value.Len()/c.W.Dim(0) == k[1] {
+				n++
+			}
+		}
+		u, err := get(fmt.Sprintf("sr/%d/u", i), tensor.Shape{n, k[0]})
+		if err != nil {
+			return nil, err
+		}
+		v, err := get(fmt.Sprintf("sr/%d/v", i), tensor.Shape{n, k[1]})
+		if err != nil {
+			return nil, err
+		}
+		m.SR.Keys = append(m.SR.Keys, k)
+		m.SR.U[k], m.SR.V[k] = u, v
+	}
+	m.SR.Seed, m.SR.Off = ck.State.SRSeed, ck.State.SROffset
+	if ck.State.DataInitDone {
+		for _, c := range m.Store.Convs {
+			c.InitDone = true
+		}
+	}
+	ck.Model = m
+	return ck, nil
+}
+
+// RestoreOptimizer fills an Adamax with the checkpoint's moments and step.
+func (ck *Checkpoint) RestoreOptimizer(opt *optim.Adamax) {
+	opt.Step = ck.State.AdamaxStep
+	for i, p := range opt.Params {
+		if m, ok := ck.M[p.Name]; ok {
+			opt.M[i], opt.U[i] = m, ck.U[p.Name]
+		}
+	}
+}
+
+// LoadAny loads a checkpoint.nvae or an official PyTorch checkpoint.pt
+// (recognised by content: safetensors vs zip/pickle).
+func LoadAny(path string, b backend.Backend, dt tensor.DType) (*nvae.Model, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	head := make([]byte, 4)
+	_, _ = fh.Read(head)
+	fh.Close()
+	if string(head[:2]) == "PK" || head[0] == 0x80 || strings.HasSuffix(path, ".pt") || strings.HasSuffix(path, ".pth") {
+		m, _, err := LoadOfficial(path, b, dt)
+		return m, err
+	}
+	ck, err := Load(path, b, dt)
+	if err != nil {
+		return nil, err
+	}
+	return ck.Model, nil
+}

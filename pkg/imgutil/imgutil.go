@@ -1,0 +1,130 @@
+// Package imgutil turns NCHW batches in [0,1] into image grids and writes
+// PNG files atomically.
+package imgutil
+
+import (
+	"bytes"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+)
+
+// ToByte maps [0,1] to 0..255 like torchvision (x·255 + 0.5, clamped).
+func ToByte(v float32) uint8 {
+	f := math.Floor(float64(v)*255 + 0.5)
+	if f < 0 {
+		return 0
+	}
+	if f > 255 {
+		return 255
+	}
+	return uint8(f)
+}
+
+// Image converts image i of an NCHW batch (C = 1 or 3) to an image.Image.
+func Image(x []float32, i, c, h, w int) image.Image {
+	off := i * c * h * w
+	if c == 1 {
+		img := image.NewGray(image.Rect(0, 0, w, h))
+		for y := 0; y < h; y++ {
+			for xx := 0; xx < w; xx++ {
+				img.Pix[y*img.Stride+xx] = ToByte(x[off+y*w+xx])
+			}
+		}
+		return img
+	}
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for xx := 0; xx < w; xx++ {
+			p := y*img.Stride + 4*xx
+			for ch := 0; ch < 3; ch++ {
+				img.Pix[p+ch] = ToByte(x[off+ch*h*w+y*w+xx])
+			}
+			img.Pix[p+3] = 255
+		}
+	}
+	return img
+}
+
+// Grid tiles n images of an NCHW batch into rows of cols images with a
+// 2-pixel border (like torchvision's make_grid).
+func Grid(x []float32, n, c, h, w, cols int) *image.RGBA {
+	if cols <= 0 {
+		cols = int(math.Ceil(math.Sqrt(float64(n))))
+	}
+	rows := (n + cols - 1) / cols
+	const pad = 2
+	g := image.NewRGBA(image.Rect(0, 0, cols*(w+pad)+pad, rows*(h+pad)+pad))
+	for i := range g.Pix {
+		g.Pix[i] = 0
+		if i%4 == 3 {
+			g.Pix[i] = 255
+		}
+	}
+	for i := 0; i < n; i++ {
+		img := Image(x, i, c, h, w)
+		ox, oy := pad+(i%cols)*(w+pad), pad+(i/cols)*(h+pad)
+		for y := 0; y < h; y++ {
+			for xx := 0; xx < w; xx++ {
+				g.Set(ox+xx, oy+y, color.RGBAModel.Convert(img.At(xx, y)))
+			}
+		}
+	}
+	return g
+}
+
+// EncodePNG encodes an image as PNG bytes.
+func EncodePNG(img image.Image) ([]byte, error) {
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
+// WriteFileAtomic writes data to a temporary file beside path, fsyncs it
+// and renames it into place.
+func WriteFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("%s: %v", path, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
+
+// WritePNG writes img to path atomically.
+func WritePNG(path string, img image.Image) error {
+	data, err := EncodePNG(img)
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, data)
+}
