@@ -279,7 +279,7 @@ func (r *runner) loop() (*Result, error) {
 		}
 		res.TrainNelbo = avg
 		last := epoch == cfg.Epochs-1 || finished
-		if epochDone {
+		if epochDone || finished {
 			r.logLine("train_nelbo %f", avg)
 			r.tbw.Scalar("train/nelbo", avg, int64(r.st.GlobalStep))
 		}
