@@ -389,3 +389,27 @@ func TestRowsKernels(t *testing.T) {
 		}
 	}
 }
+
+// TestCopyRows checks the strided row copy for every tail length.
+func TestCopyRows(t *testing.T) {
+	for n := 1; n <= 40; n++ {
+		const rows, ds, ss = 3, 45, 41
+		src := make([]float32, (rows-1)*ss+n)
+		for i := range src {
+			src[i] = float32(i + 1)
+		}
+		dst := make([]float32, (rows-1)*ds+n+20)
+		copyRows(dst, src, rows, n, ds, ss)
+		for r := 0; r < rows; r++ {
+			for i := 0; i < ds && r*ds+i < len(dst); i++ {
+				want := float32(0)
+				if i < n {
+					want = src[r*ss+i]
+				}
+				if dst[r*ds+i] != want {
+					t.Fatalf("n=%d row %d col %d: %v, want %v", n, r, i, dst[r*ds+i], want)
+				}
+			}
+		}
+	}
+}

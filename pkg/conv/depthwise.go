@@ -102,16 +102,17 @@ func newDwXPlan[T Float](p Params) *dwXPlan {
 // buffer buf; the border is never written and must have been cleared once.
 func fillPlane[T Float](q *dwXPlan, buf, xp []T) {
 	p := q.p
+	if p.SW == 1 {
+		if len(q.runs) > 0 {
+			rn := q.runs[0]
+			copyRows(buf[p.PH*q.rowLen+rn.dst:], xp, q.fillRows, rn.n, q.rowLen, p.W)
+		}
+		return
+	}
 	for ih := 0; ih < q.fillRows; ih++ {
 		r := ih + p.PH
 		row := buf[r*q.rowLen : (r+1)*q.rowLen]
 		src := xp[ih*p.W : (ih+1)*p.W]
-		if p.SW == 1 {
-			if len(q.runs) > 0 {
-				copy(row[q.runs[0].dst:], src)
-			}
-			continue
-		}
 		for _, rn := range q.runs {
 			dst := row[rn.dst : rn.dst+rn.n]
 			if p.SW == 2 {
@@ -188,9 +189,7 @@ func dwForward[T Float](p Params, x, w, bias, y []T) {
 					kernFwd(buf, o, &q.vecs, &q.taps, wk, init)
 				}
 				if !q.direct {
-					for oh := 0; oh < q.oh; oh++ {
-						copy(dst[oh*q.ow:(oh+1)*q.ow], out[oh*q.ld:])
-					}
+					copyRows(dst, out, q.oh, q.ow, q.ow, q.ld)
 				}
 			}
 		}
@@ -225,9 +224,7 @@ func dwBackwardFilter[T Float](p Params, x, gy, gw []T) {
 				fillPlane(q, buf, x[pl*p.H*p.W:(pl+1)*p.H*p.W])
 				g := gy[(n*p.K+k)*outPlane : (n*p.K+k+1)*outPlane]
 				if !q.direct {
-					for oh := 0; oh < q.oh; oh++ {
-						copy(gbuf[oh*q.ld:], g[oh*q.ow:(oh+1)*q.ow])
-					}
+					copyRows(gbuf, g, q.oh, q.ow, q.ld, q.ow)
 					g = gbuf
 				}
 				if q.rp != nil {
@@ -407,11 +404,9 @@ func dwBackwardData[T Float](p Params, gy, w, gx []T) {
 			// Copy the m gy planes of channel c into the interior of buf.
 			for j := 0; j < q.m; j++ {
 				g := gy[(n*p.K+c*q.m+j)*outPlane : (n*p.K+c*q.m+j+1)*outPlane]
-				dst := buf[j*q.planeLen : (j+1)*q.planeLen]
-				for oh := 0; oh < q.oh && q.top+oh < q.rows; oh++ {
-					if q.left < q.w {
-						copy(dst[(q.top+oh)*q.w+q.left:(q.top+oh+1)*q.w], g[oh*q.ow:(oh+1)*q.ow])
-					}
+				if q.left < q.w {
+					dst := buf[j*q.planeLen+q.top*q.w+q.left : (j+1)*q.planeLen]
+					copyRows(dst, g, min(q.oh, q.rows-q.top), min(q.ow, q.w-q.left), q.w, q.ow)
 				}
 			}
 			gxp := gx[pl*inPlane : (pl+1)*inPlane]
@@ -450,13 +445,13 @@ func dwBackwardData[T Float](p Params, gy, w, gx []T) {
 				if ph.inPlace {
 					continue
 				}
+				if p.SW == 1 {
+					copyRows(gxp[ph.a*p.W:], out, ph.rows, ph.cols, p.SH*p.W, ph.ld)
+					continue
+				}
 				for r := 0; r < ph.rows; r++ {
 					src := out[r*ph.ld : r*ph.ld+ph.cols]
 					row := gxp[(ph.a+r*p.SH)*p.W : (ph.a+r*p.SH+1)*p.W]
-					if p.SW == 1 {
-						copy(row, src)
-						continue
-					}
 					for cc, v := range src {
 						row[ph.b+cc*p.SW] = v
 					}

@@ -270,3 +270,21 @@ func rowsFilter[T Float](r *rowsPlan, in, gy []T, lanes []float32) {
 	_ = lanes[len(r.ctOff.off)*r.kh*r.grp.vl-1]
 	r.filt(&in32[0], &g32[0], &r.grp.v[0], r.grp.n(), r.rowLen, r.ld, &r.ctOff.off[0], len(r.ctOff.off), &lanes[0])
 }
+
+// copyRows copies rows×n elements: row r of src (at r·srcStride) to row r of
+// dst (at r·dstStride).
+func copyRows[T Float](dst, src []T, rows, n, dstStride, srcStride int) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	_ = dst[(rows-1)*dstStride+n-1]
+	_ = src[(rows-1)*srcStride+n-1]
+	if unsafe.Sizeof(T(0)) == 4 && useAVX512 {
+		d32, s32 := f32(dst), f32(src)
+		copyRowsAVX512(&d32[0], &s32[0], rows, n, dstStride, srcStride)
+		return
+	}
+	for r := 0; r < rows; r++ {
+		copy(dst[r*dstStride:r*dstStride+n], src[r*srcStride:r*srcStride+n])
+	}
+}

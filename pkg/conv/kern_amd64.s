@@ -3389,3 +3389,48 @@ filtRows7AVX512_ct:
 
 filtRows7AVX512_done:
 	RET
+
+// func copyRowsAVX512(dst, src *float32, rows, n, dstStride, srcStride int)
+TEXT ·copyRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), R10
+	MOVQ n+24(FP), DX
+	MOVQ dstStride+32(FP), R8
+	SHLQ $2, R8
+	MOVQ srcStride+40(FP), R9
+	SHLQ $2, R9
+	MOVQ DX, CX
+	ANDQ $15, CX
+	MOVL $1, BX
+	SHLL CX, BX
+	DECL BX
+	KMOVW BX, K1
+	SHRQ $4, DX
+	TESTQ R10, R10
+	JZ   copyRows_done
+
+copyRows_row:
+	MOVQ DX, R11
+	XORQ AX, AX
+	TESTQ R11, R11
+	JZ   copyRows_tail
+
+copyRows_chunk:
+	VMOVUPS (SI)(AX*1), Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ $64, AX
+	DECQ R11
+	JNZ  copyRows_chunk
+
+copyRows_tail:
+	VMOVUPS (SI)(AX*1), K1, Z0
+	VMOVUPS Z0, K1, (DI)(AX*1)
+	ADDQ R9, SI
+	ADDQ R8, DI
+	DECQ R10
+	JNZ  copyRows_row
+	VZEROUPPER
+
+copyRows_done:
+	RET

@@ -7,6 +7,9 @@ package conv
 const rowsMinKH, rowsMaxKH = 2, 7
 
 //go:noescape
+func copyRowsAVX512(dst, src *float32, rows, n, dstStride, srcStride int)
+
+//go:noescape
 func fwdRows2AVX2(in, out *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, ctW *float32, nct int, init float32)
 
 //go:noescape

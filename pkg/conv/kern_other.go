@@ -33,3 +33,7 @@ type filtRowsFn func(in, gy *float32, grp *int, ngrp int, rowLen, ld int, ctOff 
 var fwdRowsAVX2, fwdRowsAVX512 [rowsMaxKH + 1]fwdRowsFn
 
 var filtRowsAVX2, filtRowsAVX512 [rowsMaxKH + 1]filtRowsFn
+
+func copyRowsAVX512(dst, src *float32, rows, n, dstStride, srcStride int) {
+	panic("conv: no assembly kernels on this platform")
+}
