@@ -83,7 +83,7 @@ func gemm[T Float](e *engine[T], transA, transB bool, m, n, k int, alpha T, a []
 	j := job[T]{e: e, transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc}
 	if j.serial() {
-		j.block(0, m, 0, n)
+		j.runSerial()
 		return
 	}
 	runParallel(j)

@@ -159,6 +159,21 @@ func packedOnly[T Float](e *engine[T]) func(transA, transB bool, m, n, k int, al
 	}
 }
 
+// TestSerialSharedA covers the serial path that packs op(A) once for
+// several N blocks.
+func TestSerialSharedA(t *testing.T) {
+	defer func(w int) { par.Workers = w }(par.Workers)
+	par.Workers = 1
+	rng := rand.New(rand.NewSource(9))
+	for _, s := range []shape{
+		{m: 100, n: 1500, k: 300, alpha: 1, beta: 0},
+		{m: 37, n: 2000, k: 70, transA: true, transB: true, alpha: 0.5, beta: -1, pad: 1},
+	} {
+		check(t, rng, s, 2e-6, Sgemm)
+		check(t, rng, s, 1e-13, Dgemm)
+	}
+}
+
 // TestPackedTiny sends the tiny shapes through the packed kernels too.
 func TestPackedTiny(t *testing.T) {
 	rng := rand.New(rand.NewSource(6))

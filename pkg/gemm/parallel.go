@@ -11,6 +11,33 @@ import (
 // other work on the machine does not hold the whole call back.
 const chunksPerWorker = 4
 
+// sharedMax bounds, in elements, an operand packed whole and shared by all
+// chunks of a call; larger calls fall back to independent blocks.
+const sharedMax = 1 << 23
+
+// runSerial runs a call on the calling goroutine. When several N blocks
+// would each repack the same op(A), A is packed once instead.
+func (j *job[T]) runSerial() {
+	e := j.e
+	kc := j.kBlock()
+	mUp := roundUp(j.m, e.mr)
+	ncMax := max(e.nr, e.nc*e.kc/kc/e.nr*e.nr)
+	if j.n <= ncMax || j.m <= e.mr || mUp*j.k > sharedMax {
+		j.block(0, j.m, 0, j.n)
+		return
+	}
+	pa, _, backA := e.buffers(mUp*j.k, 0)
+	defer e.release(backA)
+	j.packAllA(pa, kc, mUp, 0, j.m)
+	nn := (j.n + ncMax - 1) / ncMax
+	nc := roundUp((j.n+nn-1)/nn, e.nr)
+	_, pb, back := e.buffers(0, kc*nc)
+	defer e.release(back)
+	for jc := 0; jc < j.n; jc += nc {
+		j.nChunk(pa, pb, kc, mUp, jc, min(nc, j.n-jc))
+	}
+}
+
 // runParallel runs a call over par.Workers cores. The operand shared by
 // all pieces (op(A) when N is split, op(B) when M is split) is packed once,
 // by all cores together; then the cores take chunks of the other dimension
@@ -20,11 +47,45 @@ func runParallel[T Float](j job[T]) {
 	e := j.e
 	tm := (j.m + e.mr - 1) / e.mr
 	tn := (j.n + e.nr - 1) / e.nr
-	if tn >= 2*par.Workers || tn >= tm {
+	splitN := tn >= 2*par.Workers || tn >= tm
+	switch {
+	case splitN && tm*e.mr*j.k <= sharedMax:
 		j.splitN()
-		return
+	case !splitN && tn*e.nr*j.k <= sharedMax:
+		j.splitM()
+	case splitN:
+		// Too large to share a packed A: independent column blocks.
+		par.For(tn, 1, func(lo, hi int) {
+			j.block(0, j.m, lo*e.nr, min(hi*e.nr, j.n))
+		})
+	default:
+		par.For(tm, 1, func(lo, hi int) {
+			j.block(lo*e.mr, min(hi*e.mr, j.m), 0, j.n)
+		})
 	}
-	j.splitM()
+}
+
+// packAllA packs rows [i0, i1) (i0 a multiple of mr) of the whole op(A)
+// into pa: the K block at pc starts at pc*mUp and holds that block's row
+// panels as packA lays them out.
+func (j *job[T]) packAllA(pa []T, kc, mUp, i0, i1 int) {
+	for pc := 0; pc < j.k; pc += kc {
+		kb := min(kc, j.k-pc)
+		j.packA(pa[pc*mUp+i0*kb:], i0, i1-i0, pc, kb)
+	}
+}
+
+// nChunk computes columns [jc, jc+nb) of C from the whole packed A.
+func (j *job[T]) nChunk(pa, pb []T, kc, mUp, jc, nb int) {
+	for pc := 0; pc < j.k; pc += kc {
+		kb := min(kc, j.k-pc)
+		beta := j.beta
+		if pc > 0 {
+			beta = 1
+		}
+		j.packB(pb, pc, kb, jc, nb)
+		j.macro(pa[pc*mUp:], pb, 0, j.m, jc, nb, kb, beta)
+	}
 }
 
 // chunkTiles returns how many tiles (of a dimension with t tiles) one chunk
@@ -39,17 +100,10 @@ func (j *job[T]) splitN() {
 	e := j.e
 	kc := j.kBlock()
 	mUp := roundUp(j.m, e.mr)
-	tm := mUp / e.mr
-	// Shared packed A: the K block at pc starts at pc*mUp and holds the
-	// row panels of that block, as packA lays them out.
 	pa, _, backA := e.buffers(mUp*j.k, 0)
 	defer e.release(backA)
-	par.For(tm, 1, func(lo, hi int) {
-		ic, mb := lo*e.mr, min(hi*e.mr, j.m)-lo*e.mr
-		for pc := 0; pc < j.k; pc += kc {
-			kb := min(kc, j.k-pc)
-			j.packA(pa[pc*mUp+ic*kb:], ic, mb, pc, kb)
-		}
+	par.For(mUp/e.mr, 1, func(lo, hi int) {
+		j.packAllA(pa, kc, mUp, lo*e.mr, min(hi*e.mr, j.m))
 	})
 	tn := (j.n + e.nr - 1) / e.nr
 	maxTiles := max(1, e.nc*e.kc/kc/e.nr)
@@ -65,16 +119,7 @@ func (j *job[T]) splitN() {
 				return
 			}
 			jc := c * cw
-			nb := min(cw, j.n-jc)
-			for pc := 0; pc < j.k; pc += kc {
-				kb := min(kc, j.k-pc)
-				beta := j.beta
-				if pc > 0 {
-					beta = 1
-				}
-				j.packB(pb, pc, kb, jc, nb)
-				j.macro(pa[pc*mUp:], pb, 0, j.m, jc, nb, kb, beta)
-			}
+			j.nChunk(pa, pb, kc, mUp, jc, min(cw, j.n-jc))
 		}
 	})
 }
