@@ -15,8 +15,9 @@ import (
 	"os"
 )
 
-// Rows kernels exist for these kernel heights.
-const minKH, maxKH = 2, 7
+// Rows kernels exist for kernel heights minKH..maxKH (AVX2: up to 7, all
+// 16 vector registers are then in use; AVX-512 has 32).
+const minKH, maxKH = 2, 13
 
 // rowsR is the number of output rows a rows kernel computes at a time.
 const rowsR = 8
@@ -24,12 +25,14 @@ const rowsR = 8
 var gp8 = []string{"AX", "BX", "CX", "DX", "R8", "R9", "R10", "R11"}
 
 type isa struct {
-	name string // AVX2, AVX512
-	v    string // Y, Z
-	vb   int    // vector bytes
+	name  string // AVX2, AVX512
+	v     string // Y, Z
+	vb    int    // vector bytes
+	in    int    // register number of the input vector in the rows kernels
+	maxKH int    // largest kernel height of the rows kernels
 }
 
-var isas = []isa{{"AVX2", "Y", 32}, {"AVX512", "Z", 64}}
+var isas = []isa{{"AVX2", "Y", 32, 15, 7}, {"AVX512", "Z", 64, 31, maxKH}}
 
 type gen struct{ b bytes.Buffer }
 
@@ -147,7 +150,7 @@ func (g *gen) filt(s isa) {
 // row vector loaded once feeds all output rows it contributes to.
 //
 // Registers: V0..V7 accumulators, V8..V8+kh-1 the weight column of the
-// current column tap, V15 the input row vector. SI input base, DI output
+// current column tap, V15 (AVX2) or V31 (AVX-512) the input row vector. SI input base, DI output
 // base, R12 group cursor, R13 column-tap offset cursor, R11 weight cursor,
 // R10 row stride in bytes, R9 output row stride in bytes, AX row pointer,
 // DX scratch. Locals: 0(SP) end of column taps, 8(SP) groups left.
@@ -189,10 +192,10 @@ func (g *gen) fwdRows(s isa, kh int) {
 		g.p("\tVBROADCASTSS %d(R11), %s%d", 4*k, V, 8+k)
 	}
 	for i := 0; i < rowsR+kh-1; i++ {
-		g.p("\tVMOVUPS (AX), %s15", V)
+		g.p("\tVMOVUPS (AX), %s%d", V, s.in)
 		for k := 0; k < kh; k++ {
 			if oh := i - k; oh >= 0 && oh < rowsR {
-				g.p("\tVFMADD231PS %s15, %s%d, %s%d", V, V, 8+k, V, oh)
+				g.p("\tVFMADD231PS %s%d, %s%d, %s%d", V, s.in, V, 8+k, V, oh)
 			}
 		}
 		if i < rowsR+kh-2 {
@@ -224,7 +227,8 @@ func (g *gen) fwdRows(s isa, kh int) {
 
 // filtRows: backward filter over groups of 8 output rows × one vector. The
 // gy rows stay in V0..V7; for each column tap the kh sums accumulate in
-// V8..V8+kh-1 and are added to acc[(ct·kh + k)·lanes + l].
+// V8..V8+kh-1 and are added to acc[(ct·kh + k)·lanes + l]; the input
+// vector is V15 (AVX2) or V31 (AVX-512).
 //
 // Registers: SI input base, DI acc cursor, R12 group cursor, R13 column-tap
 // cursor, R10 row stride in bytes, R9 gy row stride in bytes, AX row
@@ -272,10 +276,10 @@ func (g *gen) filtRows(s isa, kh int) {
 		g.p("\tVXORPS %s%d, %s%d, %s%d", V, 8+k, V, 8+k, V, 8+k)
 	}
 	for i := 0; i < rowsR+kh-1; i++ {
-		g.p("\tVMOVUPS (AX), %s15", V)
+		g.p("\tVMOVUPS (AX), %s%d", V, s.in)
 		for k := 0; k < kh; k++ {
 			if oh := i - k; oh >= 0 && oh < rowsR {
-				g.p("\tVFMADD231PS %s15, %s%d, %s%d", V, V, oh, V, 8+k)
+				g.p("\tVFMADD231PS %s%d, %s%d, %s%d", V, s.in, V, oh, V, 8+k)
 			}
 		}
 		if i < rowsR+kh-2 {
@@ -360,7 +364,7 @@ func main() {
 	for _, s := range isas {
 		g.fwd(s)
 		g.filt(s)
-		for kh := minKH; kh <= maxKH; kh++ {
+		for kh := minKH; kh <= s.maxKH; kh++ {
 			g.fwdRows(s, kh)
 			g.filtRows(s, kh)
 		}
@@ -381,7 +385,7 @@ func main() {
 	d.p("func copyRowsAVX512(dst, src *float32, rows, n, dstStride, srcStride int)")
 	for _, s := range isas {
 		d.p("")
-		for kh := minKH; kh <= maxKH; kh++ {
+		for kh := minKH; kh <= s.maxKH; kh++ {
 			d.p("//go:noescape")
 			d.p("func fwdRows%d%s(in, out *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, ctW *float32, nct int, init float32)", kh, s.name)
 			d.p("")
@@ -389,16 +393,16 @@ func main() {
 			d.p("func filtRows%d%s(in, gy *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, nct int, acc *float32)", kh, s.name)
 			d.p("")
 		}
-		d.p("// fwdRows%s[kh] is the %s forward rows kernel for kernel height kh.", s.name, s.name)
+		d.p("// fwdRows%s[kh] is the %s forward rows kernel for kernel height kh (nil if none).", s.name, s.name)
 		d.p("var fwdRows%s = [rowsMaxKH + 1]fwdRowsFn{", s.name)
-		for kh := minKH; kh <= maxKH; kh++ {
+		for kh := minKH; kh <= s.maxKH; kh++ {
 			d.p("%d: fwdRows%d%s,", kh, kh, s.name)
 		}
 		d.p("}")
 		d.p("")
-		d.p("// filtRows%s[kh] is the %s backward-filter rows kernel for kernel height kh.", s.name, s.name)
+		d.p("// filtRows%s[kh] is the %s backward-filter rows kernel for kernel height kh (nil if none).", s.name, s.name)
 		d.p("var filtRows%s = [rowsMaxKH + 1]filtRowsFn{", s.name)
-		for kh := minKH; kh <= maxKH; kh++ {
+		for kh := minKH; kh <= s.maxKH; kh++ {
 			d.p("%d: filtRows%d%s,", kh, kh, s.name)
 		}
 		d.p("}")

@@ -226,7 +226,8 @@ func newRowsPlan[T Float](kh, vl, rowLen, ld int) *rowsPlan {
 		r.fwd, r.filt = fwdRowsAVX512[kh], filtRowsAVX512[kh]
 	case vl == 8 && useAVX2:
 		r.fwd, r.filt = fwdRowsAVX2[kh], filtRowsAVX2[kh]
-	default:
+	}
+	if r.fwd == nil || r.filt == nil {
 		return nil
 	}
 	return r

@@ -4,7 +4,7 @@
 
 package conv
 
-const rowsMinKH, rowsMaxKH = 2, 7
+const rowsMinKH, rowsMaxKH = 2, 13
 
 //go:noescape
 func copyRowsAVX512(dst, src *float32, rows, n, dstStride, srcStride int)
@@ -45,7 +45,7 @@ func fwdRows7AVX2(in, out *float32, grp *int, ngrp int, rowLen, ld int, ctOff *i
 //go:noescape
 func filtRows7AVX2(in, gy *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, nct int, acc *float32)
 
-// fwdRowsAVX2[kh] is the AVX2 forward rows kernel for kernel height kh.
+// fwdRowsAVX2[kh] is the AVX2 forward rows kernel for kernel height kh (nil if none).
 var fwdRowsAVX2 = [rowsMaxKH + 1]fwdRowsFn{
 	2: fwdRows2AVX2,
 	3: fwdRows3AVX2,
@@ -55,7 +55,7 @@ var fwdRowsAVX2 = [rowsMaxKH + 1]fwdRowsFn{
 	7: fwdRows7AVX2,
 }
 
-// filtRowsAVX2[kh] is the AVX2 backward-filter rows kernel for kernel height kh.
+// filtRowsAVX2[kh] is the AVX2 backward-filter rows kernel for kernel height kh (nil if none).
 var filtRowsAVX2 = [rowsMaxKH + 1]filtRowsFn{
 	2: filtRows2AVX2,
 	3: filtRows3AVX2,
@@ -101,22 +101,70 @@ func fwdRows7AVX512(in, out *float32, grp *int, ngrp int, rowLen, ld int, ctOff 
 //go:noescape
 func filtRows7AVX512(in, gy *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, nct int, acc *float32)
 
-// fwdRowsAVX512[kh] is the AVX512 forward rows kernel for kernel height kh.
+//go:noescape
+func fwdRows8AVX512(in, out *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, ctW *float32, nct int, init float32)
+
+//go:noescape
+func filtRows8AVX512(in, gy *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, nct int, acc *float32)
+
+//go:noescape
+func fwdRows9AVX512(in, out *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, ctW *float32, nct int, init float32)
+
+//go:noescape
+func filtRows9AVX512(in, gy *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, nct int, acc *float32)
+
+//go:noescape
+func fwdRows10AVX512(in, out *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, ctW *float32, nct int, init float32)
+
+//go:noescape
+func filtRows10AVX512(in, gy *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, nct int, acc *float32)
+
+//go:noescape
+func fwdRows11AVX512(in, out *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, ctW *float32, nct int, init float32)
+
+//go:noescape
+func filtRows11AVX512(in, gy *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, nct int, acc *float32)
+
+//go:noescape
+func fwdRows12AVX512(in, out *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, ctW *float32, nct int, init float32)
+
+//go:noescape
+func filtRows12AVX512(in, gy *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, nct int, acc *float32)
+
+//go:noescape
+func fwdRows13AVX512(in, out *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, ctW *float32, nct int, init float32)
+
+//go:noescape
+func filtRows13AVX512(in, gy *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, nct int, acc *float32)
+
+// fwdRowsAVX512[kh] is the AVX512 forward rows kernel for kernel height kh (nil if none).
 var fwdRowsAVX512 = [rowsMaxKH + 1]fwdRowsFn{
-	2: fwdRows2AVX512,
-	3: fwdRows3AVX512,
-	4: fwdRows4AVX512,
-	5: fwdRows5AVX512,
-	6: fwdRows6AVX512,
-	7: fwdRows7AVX512,
+	2:  fwdRows2AVX512,
+	3:  fwdRows3AVX512,
+	4:  fwdRows4AVX512,
+	5:  fwdRows5AVX512,
+	6:  fwdRows6AVX512,
+	7:  fwdRows7AVX512,
+	8:  fwdRows8AVX512,
+	9:  fwdRows9AVX512,
+	10: fwdRows10AVX512,
+	11: fwdRows11AVX512,
+	12: fwdRows12AVX512,
+	13: fwdRows13AVX512,
 }
 
-// filtRowsAVX512[kh] is the AVX512 backward-filter rows kernel for kernel height kh.
+// filtRowsAVX512[kh] is the AVX512 backward-filter rows kernel for kernel height kh (nil if none).
 var filtRowsAVX512 = [rowsMaxKH + 1]filtRowsFn{
-	2: filtRows2AVX512,
-	3: filtRows3AVX512,
-	4: filtRows4AVX512,
-	5: filtRows5AVX512,
-	6: filtRows6AVX512,
-	7: filtRows7AVX512,
+	2:  filtRows2AVX512,
+	3:  filtRows3AVX512,
+	4:  filtRows4AVX512,
+	5:  filtRows5AVX512,
+	6:  filtRows6AVX512,
+	7:  filtRows7AVX512,
+	8:  filtRows8AVX512,
+	9:  filtRows9AVX512,
+	10: filtRows10AVX512,
+	11: filtRows11AVX512,
+	12: filtRows12AVX512,
+	13: filtRows13AVX512,
 }

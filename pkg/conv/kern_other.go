@@ -24,7 +24,7 @@ func filtKernAVX512(in, gy *float32, vec *int, nvec int, taps *[8]int, acc *[128
 	panic("conv: no assembly kernels on this platform")
 }
 
-const rowsMinKH, rowsMaxKH = 2, 7
+const rowsMinKH, rowsMaxKH = 2, 13
 
 type fwdRowsFn func(in, out *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, ctW *float32, nct int, init float32)
 
