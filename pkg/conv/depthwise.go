@@ -1,6 +1,8 @@
 package conv
 
 import (
+	"unsafe"
+
 	"github.com/nvaego/nvae/pkg/par"
 )
 
@@ -109,20 +111,40 @@ func fillPlane[T Float](q *dwXPlan, buf, xp []T) {
 		}
 		return
 	}
+	done := 0 // leading elements of each run already copied
+	if p.SW == 2 && len(q.runs) == 2 && unsafe.Sizeof(T(0)) == 4 && useAVX512 && q.fillRows > 0 {
+		// Runs taking input columns 0, 2, 4, ... and 1, 3, 5, ...
+		ev, od := q.runs[0], q.runs[1]
+		if ev.src != 0 {
+			ev, od = od, ev
+		}
+		if chunks := min(ev.n, od.n, p.W/2) / 8; chunks > 0 {
+			b32, x32 := f32(buf), f32(xp)
+			base := p.PH * q.rowLen
+			last := base + (q.fillRows-1)*q.rowLen
+			_ = b32[last+max(ev.dst, od.dst)+8*chunks-1]
+			_ = x32[(q.fillRows-1)*p.W+16*chunks-1]
+			deint2AVX512(&b32[base+ev.dst], &b32[base+od.dst], &x32[0], q.fillRows, chunks, q.rowLen, p.W)
+			done = 8 * chunks
+		}
+	}
 	for ih := 0; ih < q.fillRows; ih++ {
 		r := ih + p.PH
 		row := buf[r*q.rowLen : (r+1)*q.rowLen]
 		src := xp[ih*p.W : (ih+1)*p.W]
 		for _, rn := range q.runs {
-			dst := row[rn.dst : rn.dst+rn.n]
+			if rn.n <= done {
+				continue
+			}
+			dst := row[rn.dst+done : rn.dst+rn.n]
+			s := src[rn.src+done*p.SW:]
 			if p.SW == 2 {
-				s := src[rn.src : rn.src+2*rn.n-1]
+				s = s[:2*len(dst)-1]
 				for t := range dst {
 					dst[t] = s[2*t]
 				}
 				continue
 			}
-			s := src[rn.src:]
 			for t := range dst {
 				dst[t] = s[t*p.SW]
 			}

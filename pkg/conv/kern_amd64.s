@@ -5834,3 +5834,43 @@ copyRows_tail:
 
 copyRows_done:
 	RET
+
+// func deint2AVX512(even, odd, src *float32, rows, chunks, dstStride, srcStride int)
+TEXT ·deint2AVX512(SB), NOSPLIT, $0-56
+	MOVQ even+0(FP), DI
+	MOVQ odd+8(FP), BX
+	MOVQ src+16(FP), SI
+	MOVQ rows+24(FP), R10
+	MOVQ chunks+32(FP), DX
+	MOVQ dstStride+40(FP), R8
+	SHLQ $2, R8
+	MOVQ srcStride+48(FP), R9
+	SHLQ $2, R9
+	TESTQ R10, R10
+	JZ   deint2_done
+	TESTQ DX, DX
+	JZ   deint2_done
+
+deint2_row:
+	MOVQ DX, R11
+	XORQ AX, AX
+	XORQ CX, CX
+
+deint2_chunk:
+	VMOVUPS (SI)(AX*1), Z0
+	VPMOVQD Z0, (DI)(CX*1)
+	VPSRLQ $32, Z0, Z1
+	VPMOVQD Z1, (BX)(CX*1)
+	ADDQ $64, AX
+	ADDQ $32, CX
+	DECQ R11
+	JNZ  deint2_chunk
+	ADDQ R9, SI
+	ADDQ R8, DI
+	ADDQ R8, BX
+	DECQ R10
+	JNZ  deint2_row
+	VZEROUPPER
+
+deint2_done:
+	RET

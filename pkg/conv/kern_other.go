@@ -37,3 +37,7 @@ var filtRowsAVX2, filtRowsAVX512 [rowsMaxKH + 1]filtRowsFn
 func copyRowsAVX512(dst, src *float32, rows, n, dstStride, srcStride int) {
 	panic("conv: no assembly kernels on this platform")
 }
+
+func deint2AVX512(even, odd, src *float32, rows, chunks, dstStride, srcStride int) {
+	panic("conv: no assembly kernels on this platform")
+}
