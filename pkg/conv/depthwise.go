@@ -290,6 +290,7 @@ type dwPhase struct {
 	widx    []int // weight index (within the channel's m·KH·KW weights) of each tap
 	vecs    vecList
 	inPlace bool      // the kernel writes gx directly (stride 1, W a multiple of vl)
+	outOff  int       // offset of the phase output in the scratch buffer otherwise
 	rp      *rowsPlan // rows kernels for the leading multiple of 8 rows, or nil
 	ctW     []int     // weight index of each rows-kernel weight (column tap, kernel row)
 }
@@ -351,7 +352,10 @@ func newDwGyPlan[T Float](p Params) *dwGyPlan {
 	for a := 0; a < min(p.SH, p.H); a++ {
 		for b := 0; b < min(p.SW, p.W); b++ {
 			ph := dwPhase{vecs: vecList{vl: vl}, a: a, b: b, rows: (p.H - a + p.SH - 1) / p.SH, cols: (p.W - b + p.SW - 1) / p.SW, inPlace: inPlace}
-			ph.ld = roundUp(ph.cols, vl)
+			// All phases share one row length so that column phases can be
+			// interleaved row by row.
+			ph.ld = roundUp((p.W+p.SW-1)/p.SW, vl)
+			ph.outOff = q.outLen
 			if inPlace {
 				ph.ld = p.W
 			}
@@ -392,7 +396,7 @@ func newDwGyPlan[T Float](p Params) *dwGyPlan {
 			}
 			ph.vecs.padTo8()
 			if !inPlace {
-				q.outLen = max(q.outLen, ph.rows*ph.ld)
+				q.outLen += ph.rows * ph.ld
 			}
 			q.phases = append(q.phases, ph)
 		}
@@ -435,20 +439,15 @@ func dwBackwardData[T Float](p Params, gy, w, gx []T) {
 			wc := w[c*q.m*q.kk : (c+1)*q.m*q.kk]
 			for i := range q.phases {
 				ph := &q.phases[i]
+				o := gxp
+				if !ph.inPlace {
+					o = out[ph.outOff : ph.outOff+ph.rows*ph.ld]
+				}
 				nt := len(ph.taps.off)
 				if nt == 0 {
 					// No tap reaches this phase: its gradient is zero.
-					for r := 0; r < ph.rows; r++ {
-						row := gxp[(ph.a+r*p.SH)*p.W:]
-						for cc := 0; cc < ph.cols; cc++ {
-							row[ph.b+cc*p.SW] = 0
-						}
-					}
+					clear(o)
 					continue
-				}
-				o := out
-				if ph.inPlace {
-					o = gxp
 				}
 				if ph.rp != nil {
 					for t, wi := range ph.ctW {
@@ -464,21 +463,55 @@ func dwBackwardData[T Float](p Params, gy, w, gx []T) {
 					checkBounds(&ph.vecs, &ph.taps, len(buf), len(o))
 					kernFwd(buf, o, &ph.vecs, &ph.taps, wt[:nt], 0)
 				}
-				if ph.inPlace {
-					continue
-				}
-				if p.SW == 1 {
-					copyRows(gxp[ph.a*p.W:], out, ph.rows, ph.cols, p.SH*p.W, ph.ld)
-					continue
-				}
-				for r := 0; r < ph.rows; r++ {
-					src := out[r*ph.ld : r*ph.ld+ph.cols]
-					row := gxp[(ph.a+r*p.SH)*p.W : (ph.a+r*p.SH+1)*p.W]
-					for cc, v := range src {
-						row[ph.b+cc*p.SW] = v
-					}
-				}
+			}
+			if q.outLen > 0 {
+				scatterPhases(q, gxp, out)
 			}
 		}
 	})
+}
+
+// scatterPhases writes the phase outputs held in out into the gx plane gxp:
+// phase (a, b) holds gx[a+SH·i, b+SW·j] at out[outOff + i·ld + j].
+func scatterPhases[T Float](q *dwGyPlan, gxp, out []T) {
+	p := q.p
+	if p.SW == 1 {
+		for i := range q.phases {
+			ph := &q.phases[i]
+			copyRows(gxp[ph.a*p.W:], out[ph.outOff:], ph.rows, ph.cols, p.SH*p.W, ph.ld)
+		}
+		return
+	}
+	done := make([]int, len(q.phases)) // leading columns of each phase already written
+	if p.SW == 2 && unsafe.Sizeof(T(0)) == 4 && useAVX512 {
+		for i := 0; i+1 < len(q.phases); i++ {
+			ev, od := &q.phases[i], &q.phases[i+1]
+			if ev.b != 0 || od.b != 1 || ev.a != od.a {
+				continue
+			}
+			chunks := min(ev.cols, od.cols) / 8
+			if chunks == 0 {
+				continue
+			}
+			g32, o32 := f32(gxp), f32(out)
+			_ = g32[ev.a*p.W+(ev.rows-1)*p.SH*p.W+16*chunks-1]
+			_ = o32[ev.outOff+(ev.rows-1)*ev.ld+8*chunks-1]
+			_ = o32[od.outOff+(od.rows-1)*od.ld+8*chunks-1]
+			int2AVX512(&g32[ev.a*p.W], &o32[ev.outOff], &o32[od.outOff], ev.rows, chunks, p.SH*p.W, ev.ld)
+			done[i], done[i+1] = 8*chunks, 8*chunks
+		}
+	}
+	for i := range q.phases {
+		ph := &q.phases[i]
+		if done[i] >= ph.cols {
+			continue
+		}
+		for r := 0; r < ph.rows; r++ {
+			src := out[ph.outOff+r*ph.ld+done[i] : ph.outOff+r*ph.ld+ph.cols]
+			row := gxp[(ph.a+r*p.SH)*p.W+ph.b+done[i]*p.SW:]
+			for cc, v := range src {
+				row[cc*p.SW] = v
+			}
+		}
+	}
 }

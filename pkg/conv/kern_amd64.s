@@ -5874,3 +5874,44 @@ deint2_chunk:
 
 deint2_done:
 	RET
+
+// func int2AVX512(dst, even, odd *float32, rows, chunks, dstStride, srcStride int)
+TEXT ·int2AVX512(SB), NOSPLIT, $0-56
+	MOVQ dst+0(FP), DI
+	MOVQ even+8(FP), SI
+	MOVQ odd+16(FP), BX
+	MOVQ rows+24(FP), R10
+	MOVQ chunks+32(FP), DX
+	MOVQ dstStride+40(FP), R8
+	SHLQ $2, R8
+	MOVQ srcStride+48(FP), R9
+	SHLQ $2, R9
+	TESTQ R10, R10
+	JZ   int2_done
+	TESTQ DX, DX
+	JZ   int2_done
+
+int2_row:
+	MOVQ DX, R11
+	XORQ AX, AX
+	XORQ CX, CX
+
+int2_chunk:
+	VPMOVZXDQ (SI)(CX*1), Z0
+	VPMOVZXDQ (BX)(CX*1), Z1
+	VPSLLQ $32, Z1, Z1
+	VPORQ Z1, Z0, Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ $64, AX
+	ADDQ $32, CX
+	DECQ R11
+	JNZ  int2_chunk
+	ADDQ R8, DI
+	ADDQ R9, SI
+	ADDQ R9, BX
+	DECQ R10
+	JNZ  int2_row
+	VZEROUPPER
+
+int2_done:
+	RET

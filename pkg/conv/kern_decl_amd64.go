@@ -13,6 +13,9 @@ func copyRowsAVX512(dst, src *float32, rows, n, dstStride, srcStride int)
 func deint2AVX512(even, odd, src *float32, rows, chunks, dstStride, srcStride int)
 
 //go:noescape
+func int2AVX512(dst, even, odd *float32, rows, chunks, dstStride, srcStride int)
+
+//go:noescape
 func fwdRows2AVX2(in, out *float32, grp *int, ngrp int, rowLen, ld int, ctOff *int, ctW *float32, nct int, init float32)
 
 //go:noescape

@@ -41,3 +41,7 @@ func copyRowsAVX512(dst, src *float32, rows, n, dstStride, srcStride int) {
 func deint2AVX512(even, odd, src *float32, rows, chunks, dstStride, srcStride int) {
 	panic("conv: no assembly kernels on this platform")
 }
+
+func int2AVX512(dst, even, odd *float32, rows, chunks, dstStride, srcStride int) {
+	panic("conv: no assembly kernels on this platform")
+}
