@@ -285,6 +285,24 @@ func TestConcurrentCalls(t *testing.T) {
 	}
 }
 
+// TestNoSharedPack covers the paths taken when the shared packed operand
+// would exceed sharedMax: independent blocks per core, and the plain serial
+// blocking.
+func TestNoSharedPack(t *testing.T) {
+	defer func(w, s int) { par.Workers, sharedMax = w, s }(par.Workers, sharedMax)
+	sharedMax = 1000
+	rng := rand.New(rand.NewSource(11))
+	for _, w := range []int{1, 2} {
+		par.Workers = w
+		for _, s := range []shape{
+			{m: 70, n: 1000, k: 300, alpha: 1, beta: 0.5, transB: true},
+			{m: 500, n: 60, k: 70, alpha: 2, beta: 0, transA: true, pad: 2},
+		} {
+			check(t, rng, s, 2e-6, Sgemm)
+		}
+	}
+}
+
 func TestShortSlicePanics(t *testing.T) {
 	defer func() {
 		if recover() == nil {

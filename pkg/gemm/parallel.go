@@ -12,8 +12,9 @@ import (
 const chunksPerWorker = 4
 
 // sharedMax bounds, in elements, an operand packed whole and shared by all
-// chunks of a call; larger calls fall back to independent blocks.
-const sharedMax = 1 << 23
+// chunks of a call; larger calls fall back to independent blocks. (A
+// variable so tests can reach the fallbacks with small shapes.)
+var sharedMax = 1 << 23
 
 // runSerial runs a call on the calling goroutine. When several N blocks
 // would each repack the same op(A), A is packed once instead.
