@@ -128,6 +128,13 @@ func fillPlane[T Float](q *dwXPlan, buf, xp []T) {
 			done = 8 * chunks
 		}
 	}
+	rest := false
+	for _, rn := range q.runs {
+		rest = rest || rn.n > done
+	}
+	if !rest {
+		return
+	}
 	for ih := 0; ih < q.fillRows; ih++ {
 		r := ih + p.PH
 		row := buf[r*q.rowLen : (r+1)*q.rowLen]
