@@ -24,7 +24,12 @@ test:
 bench:
 	$(GO) run ./internal/benchtable
 
+# The main job on built-in data: offline MNIST → prep → train (CPU, a few
+# minutes) → IW evaluation → sample grid. DEMO_MINUTES sets the training time.
+demo: build
+	scripts/demo.sh demo-out
+
 clean:
-	rm -rf $(BIN)
+	rm -rf $(BIN) demo-out
 
 -include pipelines/*.mk

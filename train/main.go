@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -38,6 +39,7 @@ type extra struct {
 	numIWFinal      int
 	numIWValid      int
 	maxSteps        int
+	maxMinutes      float64
 	maxValidBatches int
 	logEvery        int
 	workers         int
@@ -58,6 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&x.numIWFinal, "num_iw_samples_final", 1000, "importance samples of the final validation")
 	fs.IntVar(&x.numIWValid, "num_iw_samples_valid", 10, "importance samples of the per-epoch validation")
 	fs.IntVar(&x.maxSteps, "max_steps", 0, "stop after this many global steps (0: all epochs); the run then ends like its last epoch")
+	fs.Float64Var(&x.maxMinutes, "max_minutes", 0, "stop training after this many minutes (0: no limit); the run then ends like its last epoch")
 	fs.IntVar(&x.maxValidBatches, "max_valid_batches", 0, "evaluate at most this many validation batches (0: all)")
 	fs.IntVar(&x.logEvery, "log_every", 50, "print a progress line every N steps")
 	fs.IntVar(&x.workers, "workers", 0, "data decode workers (0: all cores)")
@@ -125,7 +128,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		Cfg: cfg, Backend: b, DType: tensor.Float32,
 		MaxBadSteps: x.maxBadSteps, Overwrite: x.overwrite,
 		NumIWSamplesFinal: x.numIWFinal, NumIWSamplesValid: x.numIWValid,
-		MaxSteps: x.maxSteps, MaxValidBatches: x.maxValidBatches, LogEvery: x.logEvery, Workers: x.workers,
+		MaxSteps: x.maxSteps, MaxDuration: time.Duration(x.maxMinutes * float64(time.Minute)), MaxValidBatches: x.maxValidBatches, LogEvery: x.logEvery, Workers: x.workers,
 		Log: stderr, Stop: stop.Load,
 	})
 	if errors.Is(err, train.ErrStopped) {

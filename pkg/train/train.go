@@ -43,6 +43,9 @@ type Options struct {
 	// MaxSteps stops the run at this global step (0: all epochs); the run
 	// then finishes like its last epoch.
 	MaxSteps int
+	// MaxDuration stops training after this wall time (0: no limit); the
+	// run then finishes like its last epoch.
+	MaxDuration time.Duration
 	// MaxValidBatches bounds validation (0: whole split).
 	MaxValidBatches int
 	// LogEvery prints a progress line every so many steps.
@@ -226,7 +229,7 @@ func (r *runner) loop() (*Result, error) {
 				r.logLine("stop requested: checkpoint written at epoch %d step %d (global step %d)", epoch, r.st.StepInEpoch, r.st.GlobalStep)
 				return nil, ErrStopped
 			}
-			if r.opt.MaxSteps > 0 && r.st.GlobalStep >= r.opt.MaxSteps {
+			if (r.opt.MaxSteps > 0 && r.st.GlobalStep >= r.opt.MaxSteps) || (r.opt.MaxDuration > 0 && time.Since(start) > r.opt.MaxDuration) {
 				finished = true
 				break
 			}
