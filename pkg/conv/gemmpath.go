@@ -133,25 +133,25 @@ func im2colRange[T Float](q *gemmPlan, x []T, n0, cnt, g int, col []T, lo, hi in
 					dst := col[row*ld+i*q.P : row*ld+(i+1)*q.P]
 					clear(dst[:hlo*q.ow])
 					clear(dst[hhi*q.ow:])
-					if wlo >= whi {
+					if wlo >= whi || hlo >= hhi {
 						clear(dst[hlo*q.ow : hhi*q.ow])
 						continue
 					}
 					iw0 := wlo*p.SW - p.PW + kw*p.DW
+					ih0 := hlo*p.SH - p.PH + kh*p.DH
+					if wlo > 0 || whi < q.ow {
+						clear(dst[hlo*q.ow : hhi*q.ow])
+					}
+					if p.SW == 1 {
+						copyRows(dst[hlo*q.ow+wlo:], xc[ih0*p.W+iw0:], hhi-hlo, whi-wlo, q.ow, p.SH*p.W)
+						continue
+					}
 					for oh := hlo; oh < hhi; oh++ {
 						ih := oh*p.SH - p.PH + kh*p.DH
-						src := xc[ih*p.W : (ih+1)*p.W]
-						d := dst[oh*q.ow : (oh+1)*q.ow]
-						clear(d[:wlo])
-						clear(d[whi:])
-						if p.SW == 1 {
-							copy(d[wlo:whi], src[iw0:])
-						} else {
-							d = d[wlo:whi]
-							s := src[iw0:]
-							for j := range d {
-								d[j] = s[j*p.SW]
-							}
+						d := dst[oh*q.ow+wlo : oh*q.ow+whi]
+						s := xc[ih*p.W+iw0:]
+						for j := range d {
+							d[j] = s[j*p.SW]
 						}
 					}
 				}
@@ -178,25 +178,22 @@ func col2imRange[T Float](q *gemmPlan, col []T, n0, cnt, g int, gx []T, lo, hi i
 				hlo, hhi := validRange(q.oh, p.SH, p.PH, kh*p.DH, p.H)
 				for kw := 0; kw < p.KW; kw++ {
 					wlo, whi := validRange(q.ow, p.SW, p.PW, kw*p.DW, p.W)
-					if wlo >= whi {
+					if wlo >= whi || hlo >= hhi {
 						continue
 					}
 					row := (c*p.KH+kh)*p.KW + kw
 					src := col[row*ld+i*q.P : row*ld+(i+1)*q.P]
 					iw0 := wlo*p.SW - p.PW + kw*p.DW
+					ih0 := hlo*p.SH - p.PH + kh*p.DH
+					if p.SW == 1 {
+						addRows(xc[ih0*p.W+iw0:], src[hlo*q.ow+wlo:], hhi-hlo, whi-wlo, p.SH*p.W, q.ow)
+						continue
+					}
 					for oh := hlo; oh < hhi; oh++ {
 						ih := oh*p.SH - p.PH + kh*p.DH
-						d := xc[ih*p.W+iw0 : (ih+1)*p.W]
-						s := src[oh*q.ow+wlo : oh*q.ow+whi]
-						if p.SW == 1 {
-							d = d[:len(s)]
-							for j, v := range s {
-								d[j] += v
-							}
-						} else {
-							for j, v := range s {
-								d[j*p.SW] += v
-							}
+						d := xc[ih*p.W+iw0:]
+						for j, v := range src[oh*q.ow+wlo : oh*q.ow+whi] {
+							d[j*p.SW] += v
 						}
 					}
 				}

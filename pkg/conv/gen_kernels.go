@@ -304,12 +304,12 @@ func (g *gen) filtRows(s isa, kh int) {
 	g.p("\tRET")
 }
 
-// copyRows: AVX-512 strided row copy, full 16-lane chunks then one masked
-// chunk for the remainder.
-func (g *gen) copyRows() {
+// rowsOp: AVX-512 strided row copy (add=false) or accumulation (add=true),
+// full 16-lane chunks then one masked chunk for the remainder.
+func (g *gen) rowsOp(name string, add bool) {
 	g.p("")
-	g.p("// func copyRowsAVX512(dst, src *float32, rows, n, dstStride, srcStride int)")
-	g.p("TEXT ·copyRowsAVX512(SB), NOSPLIT, $0-48")
+	g.p("// func %s(dst, src *float32, rows, n, dstStride, srcStride int)", name)
+	g.p("TEXT ·%s(SB), NOSPLIT, $0-48", name)
 	g.p("\tMOVQ dst+0(FP), DI")
 	g.p("\tMOVQ src+8(FP), SI")
 	g.p("\tMOVQ rows+16(FP), R10")
@@ -326,31 +326,38 @@ func (g *gen) copyRows() {
 	g.p("\tKMOVW BX, K1")
 	g.p("\tSHRQ $4, DX")
 	g.p("\tTESTQ R10, R10")
-	g.p("\tJZ   copyRows_done")
+	g.p("\tJZ   %s_done", name)
 	g.p("")
-	g.p("copyRows_row:")
+	g.p("%s_row:", name)
 	g.p("\tMOVQ DX, R11")
 	g.p("\tXORQ AX, AX")
 	g.p("\tTESTQ R11, R11")
-	g.p("\tJZ   copyRows_tail")
+	g.p("\tJZ   %s_tail", name)
 	g.p("")
-	g.p("copyRows_chunk:")
+	g.p("%s_chunk:", name)
 	g.p("\tVMOVUPS (SI)(AX*1), Z0")
+	if add {
+		g.p("\tVADDPS (DI)(AX*1), Z0, Z0")
+	}
 	g.p("\tVMOVUPS Z0, (DI)(AX*1)")
 	g.p("\tADDQ $64, AX")
 	g.p("\tDECQ R11")
-	g.p("\tJNZ  copyRows_chunk")
+	g.p("\tJNZ  %s_chunk", name)
 	g.p("")
-	g.p("copyRows_tail:")
+	g.p("%s_tail:", name)
 	g.p("\tVMOVUPS (SI)(AX*1), K1, Z0")
+	if add {
+		g.p("\tVMOVUPS (DI)(AX*1), K1, Z1")
+		g.p("\tVADDPS Z1, Z0, Z0")
+	}
 	g.p("\tVMOVUPS Z0, K1, (DI)(AX*1)")
 	g.p("\tADDQ R9, SI")
 	g.p("\tADDQ R8, DI")
 	g.p("\tDECQ R10")
-	g.p("\tJNZ  copyRows_row")
+	g.p("\tJNZ  %s_row", name)
 	g.p("\tVZEROUPPER")
 	g.p("")
-	g.p("copyRows_done:")
+	g.p("%s_done:", name)
 	g.p("\tRET")
 }
 
@@ -461,7 +468,8 @@ func main() {
 			g.filtRows(s, kh)
 		}
 	}
-	g.copyRows()
+	g.rowsOp("copyRowsAVX512", false)
+	g.rowsOp("addRowsAVX512", true)
 	g.deint2()
 	g.int2()
 	write("kern_amd64.s", g.b.Bytes())
@@ -477,6 +485,9 @@ func main() {
 	d.p("")
 	d.p("//go:noescape")
 	d.p("func copyRowsAVX512(dst, src *float32, rows, n, dstStride, srcStride int)")
+	d.p("")
+	d.p("//go:noescape")
+	d.p("func addRowsAVX512(dst, src *float32, rows, n, dstStride, srcStride int)")
 	d.p("")
 	d.p("//go:noescape")
 	d.p("func deint2AVX512(even, odd, src *float32, rows, chunks, dstStride, srcStride int)")

@@ -289,3 +289,24 @@ func copyRows[T Float](dst, src []T, rows, n, dstStride, srcStride int) {
 		copy(dst[r*dstStride:r*dstStride+n], src[r*srcStride:r*srcStride+n])
 	}
 }
+
+// addRows adds rows×n elements: row r of src (at r·srcStride) to row r of
+// dst (at r·dstStride).
+func addRows[T Float](dst, src []T, rows, n, dstStride, srcStride int) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	_ = dst[(rows-1)*dstStride+n-1]
+	_ = src[(rows-1)*srcStride+n-1]
+	if unsafe.Sizeof(T(0)) == 4 && useAVX512 {
+		d32, s32 := f32(dst), f32(src)
+		addRowsAVX512(&d32[0], &s32[0], rows, n, dstStride, srcStride)
+		return
+	}
+	for r := 0; r < rows; r++ {
+		d := dst[r*dstStride : r*dstStride+n]
+		for i, v := range src[r*srcStride : r*srcStride+n] {
+			d[i] += v
+		}
+	}
+}

@@ -5808,31 +5808,79 @@ TEXT ·copyRowsAVX512(SB), NOSPLIT, $0-48
 	KMOVW BX, K1
 	SHRQ $4, DX
 	TESTQ R10, R10
-	JZ   copyRows_done
+	JZ   copyRowsAVX512_done
 
-copyRows_row:
+copyRowsAVX512_row:
 	MOVQ DX, R11
 	XORQ AX, AX
 	TESTQ R11, R11
-	JZ   copyRows_tail
+	JZ   copyRowsAVX512_tail
 
-copyRows_chunk:
+copyRowsAVX512_chunk:
 	VMOVUPS (SI)(AX*1), Z0
 	VMOVUPS Z0, (DI)(AX*1)
 	ADDQ $64, AX
 	DECQ R11
-	JNZ  copyRows_chunk
+	JNZ  copyRowsAVX512_chunk
 
-copyRows_tail:
+copyRowsAVX512_tail:
 	VMOVUPS (SI)(AX*1), K1, Z0
 	VMOVUPS Z0, K1, (DI)(AX*1)
 	ADDQ R9, SI
 	ADDQ R8, DI
 	DECQ R10
-	JNZ  copyRows_row
+	JNZ  copyRowsAVX512_row
 	VZEROUPPER
 
-copyRows_done:
+copyRowsAVX512_done:
+	RET
+
+// func addRowsAVX512(dst, src *float32, rows, n, dstStride, srcStride int)
+TEXT ·addRowsAVX512(SB), NOSPLIT, $0-48
+	MOVQ dst+0(FP), DI
+	MOVQ src+8(FP), SI
+	MOVQ rows+16(FP), R10
+	MOVQ n+24(FP), DX
+	MOVQ dstStride+32(FP), R8
+	SHLQ $2, R8
+	MOVQ srcStride+40(FP), R9
+	SHLQ $2, R9
+	MOVQ DX, CX
+	ANDQ $15, CX
+	MOVL $1, BX
+	SHLL CX, BX
+	DECL BX
+	KMOVW BX, K1
+	SHRQ $4, DX
+	TESTQ R10, R10
+	JZ   addRowsAVX512_done
+
+addRowsAVX512_row:
+	MOVQ DX, R11
+	XORQ AX, AX
+	TESTQ R11, R11
+	JZ   addRowsAVX512_tail
+
+addRowsAVX512_chunk:
+	VMOVUPS (SI)(AX*1), Z0
+	VADDPS (DI)(AX*1), Z0, Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ $64, AX
+	DECQ R11
+	JNZ  addRowsAVX512_chunk
+
+addRowsAVX512_tail:
+	VMOVUPS (SI)(AX*1), K1, Z0
+	VMOVUPS (DI)(AX*1), K1, Z1
+	VADDPS Z1, Z0, Z0
+	VMOVUPS Z0, K1, (DI)(AX*1)
+	ADDQ R9, SI
+	ADDQ R8, DI
+	DECQ R10
+	JNZ  addRowsAVX512_row
+	VZEROUPPER
+
+addRowsAVX512_done:
 	RET
 
 // func deint2AVX512(even, odd, src *float32, rows, chunks, dstStride, srcStride int)

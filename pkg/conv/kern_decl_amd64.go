@@ -10,6 +10,9 @@ const rowsMinKH, rowsMaxKH = 2, 13
 func copyRowsAVX512(dst, src *float32, rows, n, dstStride, srcStride int)
 
 //go:noescape
+func addRowsAVX512(dst, src *float32, rows, n, dstStride, srcStride int)
+
+//go:noescape
 func deint2AVX512(even, odd, src *float32, rows, chunks, dstStride, srcStride int)
 
 //go:noescape

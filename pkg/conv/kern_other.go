@@ -45,3 +45,7 @@ func deint2AVX512(even, odd, src *float32, rows, chunks, dstStride, srcStride in
 func int2AVX512(dst, even, odd *float32, rows, chunks, dstStride, srcStride int) {
 	panic("conv: no assembly kernels on this platform")
 }
+
+func addRowsAVX512(dst, src *float32, rows, n, dstStride, srcStride int) {
+	panic("conv: no assembly kernels on this platform")
+}
