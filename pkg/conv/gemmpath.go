@@ -254,18 +254,11 @@ func gemmForward[T Float](p Params, x, w, bias, y []T) {
 			} else {
 				c = (*outBuf)[:q.kg*cols]
 			}
-			var beta T
+			gemm.Gemm(false, false, q.kg, cols, q.kc, 1, w[g*q.kg*q.kc:], q.kc, b, ldb, 0, c, cols)
 			if bias != nil {
-				beta = 1
-				for k := 0; k < q.kg; k++ {
-					row := c[k*cols : (k+1)*cols]
-					bv := bias[g*q.kg+k]
-					for j := range row {
-						row[j] = bv
-					}
-				}
+				// Right after the GEMM, while c is still in cache.
+				addBias(c, bias[g*q.kg:], q.kg, cols, cols)
 			}
-			gemm.Gemm(false, false, q.kg, cols, q.kc, 1, w[g*q.kg*q.kc:], q.kc, b, ldb, beta, c, cols)
 			if cnt > 1 {
 				scatterRows(q, c, n0, cnt, g, y)
 			}

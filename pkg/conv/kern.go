@@ -310,3 +310,25 @@ func addRows[T Float](dst, src []T, rows, n, dstStride, srcStride int) {
 		}
 	}
 }
+
+// addBias adds bias[r] to the n leading elements of each of the rows rows of
+// c (row stride ld).
+func addBias[T Float](c, bias []T, rows, n, ld int) {
+	if rows <= 0 || n <= 0 {
+		return
+	}
+	_ = c[(rows-1)*ld+n-1]
+	_ = bias[rows-1]
+	if unsafe.Sizeof(T(0)) == 4 && useAVX512 {
+		c32, b32 := f32(c), f32(bias)
+		addBiasAVX512(&c32[0], &b32[0], rows, n, ld)
+		return
+	}
+	for r := 0; r < rows; r++ {
+		bv := bias[r]
+		row := c[r*ld : r*ld+n]
+		for j := range row {
+			row[j] += bv
+		}
+	}
+}

@@ -5883,6 +5883,51 @@ addRowsAVX512_tail:
 addRowsAVX512_done:
 	RET
 
+// func addBiasAVX512(c, bias *float32, rows, n, ld int)
+TEXT ·addBiasAVX512(SB), NOSPLIT, $0-40
+	MOVQ c+0(FP), DI
+	MOVQ bias+8(FP), SI
+	MOVQ rows+16(FP), R10
+	MOVQ n+24(FP), DX
+	MOVQ ld+32(FP), R8
+	SHLQ $2, R8
+	MOVQ DX, CX
+	ANDQ $15, CX
+	MOVL $1, BX
+	SHLL CX, BX
+	DECL BX
+	KMOVW BX, K1
+	SHRQ $4, DX
+	TESTQ R10, R10
+	JZ   addBias_done
+
+addBias_row:
+	VBROADCASTSS (SI), Z1
+	MOVQ DX, R11
+	XORQ AX, AX
+	TESTQ R11, R11
+	JZ   addBias_tail
+
+addBias_chunk:
+	VADDPS (DI)(AX*1), Z1, Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	ADDQ $64, AX
+	DECQ R11
+	JNZ  addBias_chunk
+
+addBias_tail:
+	VMOVUPS (DI)(AX*1), K1, Z0
+	VADDPS Z1, Z0, Z0
+	VMOVUPS Z0, K1, (DI)(AX*1)
+	ADDQ $4, SI
+	ADDQ R8, DI
+	DECQ R10
+	JNZ  addBias_row
+	VZEROUPPER
+
+addBias_done:
+	RET
+
 // func deint2AVX512(even, odd, src *float32, rows, chunks, dstStride, srcStride int)
 TEXT ·deint2AVX512(SB), NOSPLIT, $0-56
 	MOVQ even+0(FP), DI

@@ -16,6 +16,9 @@ func addRowsAVX512(dst, src *float32, rows, n, dstStride, srcStride int)
 func deint2AVX512(even, odd, src *float32, rows, chunks, dstStride, srcStride int)
 
 //go:noescape
+func addBiasAVX512(c, bias *float32, rows, n, ld int)
+
+//go:noescape
 func int2AVX512(dst, even, odd *float32, rows, chunks, dstStride, srcStride int)
 
 //go:noescape

@@ -49,3 +49,7 @@ func int2AVX512(dst, even, odd *float32, rows, chunks, dstStride, srcStride int)
 func addRowsAVX512(dst, src *float32, rows, n, dstStride, srcStride int) {
 	panic("conv: no assembly kernels on this platform")
 }
+
+func addBiasAVX512(c, bias *float32, rows, n, ld int) {
+	panic("conv: no assembly kernels on this platform")
+}
