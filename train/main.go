@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -64,6 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&x.maxValidBatches, "max_valid_batches", 0, "evaluate at most this many validation batches (0: all)")
 	fs.IntVar(&x.logEvery, "log_every", 50, "print a progress line every N steps")
 	fs.IntVar(&x.workers, "workers", 0, "data decode workers (0: all cores)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	help := fs.BoolP("help", "h", false, "show this help")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "nvae-train: %v (see --help)\n", err)
@@ -96,6 +98,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "nvae-train: %v\n", err)
 		return 2
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintf(stderr, "nvae-train: %v\n", err)
+			return 1
+		}
+		pprof.StartCPUProfile(f)
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	if x.benchmark > 0 {
 		res, err := train.Benchmark(cfg, b, x.benchmark, x.benchmarkWarmup)
