@@ -176,6 +176,16 @@ type Backend interface {
 	// OneHot maps indices [...] to [..., n] along a new axis inserted at axis.
 	OneHot(idx *tensor.Tensor, n, axis int, dt tensor.DType) *tensor.Tensor
 
+	// Inference-only image ops (no gradient; used by the FID Inception
+	// network). Pool2D takes k×k windows with stride s and zero padding p;
+	// average pooling divides by the window's in-image size when
+	// countIncludePad is false (PyTorch's count_include_pad=False).
+	MaxPool2D(x *tensor.Tensor, k, s, p int) *tensor.Tensor
+	AvgPool2D(x *tensor.Tensor, k, s, p int, countIncludePad bool) *tensor.Tensor
+	// ResizeBilinear resizes NCHW input to (h, w) like F.interpolate(mode=
+	// "bilinear") with the given align_corners.
+	ResizeBilinear(x *tensor.Tensor, h, w int, alignCorners bool) *tensor.Tensor
+
 	// Random tensors from the Philox stream (seed, offset): element i is a
 	// pure function of (seed, offset+i), the same on every backend.
 	RandNormal(dt tensor.DType, seed, offset uint64, shape ...int) *tensor.Tensor
