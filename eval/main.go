@@ -132,7 +132,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nvae-eval: %v\n", err)
 		return 1
 	}
-	res, rows, err := evaluate(m, b.Name(), loader, *k, s, *maxImages, *seed, stderr)
+	total := loader.Dataset().Len()
+	if *maxImages > 0 && *maxImages < total {
+		total = *maxImages
+	}
+	it := loader.Epoch(0, 0)
+	defer it.Close()
+	res, rows, err := evaluate(m, b.Name(), it, total, *k, s, &nvae.PhiloxNoise{Seed: *seed}, stderr)
 	if err != nil {
 		fmt.Fprintf(stderr, "nvae-eval: %v\n", err)
 		return 1
@@ -151,35 +157,40 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func evaluate(m *nvae.Model, devName string, loader *data.Loader, k, s, maxImages int, seed uint64, stderr io.Writer) (*Results, []report.Row, error) {
+// batchSource yields batches (io.EOF at the end); *data.Iter is one.
+type batchSource interface {
+	Next() (*data.Batch, error)
+	Recycle(*data.Batch)
+}
+
+// evaluate runs the IW bound with k samples (s per forward pass) on up to
+// total images from src.
+func evaluate(m *nvae.Model, devName string, src batchSource, total, k, s int, noise nvae.Noise, stderr io.Writer) (*Results, []report.Row, error) {
 	b := m.Store.B
-	c := ag.New(b, tensor.Float32)
+	c := ag.New(b, m.Store.DType)
 	c.SetGrad(false)
 	m.Store.Training = false
 	bpd, err := nvae.BitsPerDimCoeff(m.Cfg.Dataset)
 	if err != nil {
 		return nil, nil, err
 	}
-	noise := &nvae.PhiloxNoise{Seed: seed}
-	total := loader.Dataset().Len()
-	if maxImages > 0 && maxImages < total {
-		total = maxImages
-	}
-	it := loader.Epoch(0, 0)
-	defer it.Close()
 	var rows []report.Row
 	var sumNLL, sumNelbo float64
 	t0 := time.Now()
 	last := t0
 	for len(rows) < total {
-		batch, err := it.Next()
+		batch, err := src.Next()
 		if errors.Is(err, io.EOF) {
 			break
 		}
 		if err != nil {
 			return nil, nil, err
 		}
-		x := c.Const(nvae.PreProcess(c, b.FromHost(tensor.FromFloat32([]int{batch.N, batch.C, batch.H, batch.W}, batch.X[:batch.N*batch.C*batch.H*batch.W])), m.Cfg.NumXBits))
+		h := tensor.FromFloat32([]int{batch.N, batch.C, batch.H, batch.W}, batch.X[:batch.N*batch.C*batch.H*batch.W])
+		if m.Store.DType == tensor.Float64 {
+			h = tensor.FromFloat64(h.Shape(), h.Float64s())
+		}
+		x := c.Const(nvae.PreProcess(c, b.FromHost(h), m.Cfg.NumXBits))
 		ev := m.EvalIWBatched(c, x, k, s, noise)
 		for i := 0; i < ev.B && len(rows) < total; i++ {
 			nelbo := 0.0
@@ -192,7 +203,7 @@ func evaluate(m *nvae.Model, devName string, loader *data.Loader, k, s, maxImage
 			sumNelbo += nelbo
 			rows = append(rows, report.Row{Index: int64(batch.Indices[i]), NLLNats: nll, NelboNats: nelbo, BPD: nll * bpd})
 		}
-		it.Recycle(batch)
+		src.Recycle(batch)
 		if time.Since(last) > 5*time.Second || len(rows) >= total {
 			last = time.Now()
 			el := time.Since(t0).Seconds()

@@ -1,38 +1,72 @@
-// Command nvae-sample draws images from a trained NVAE: PNG grids, single
-// images, at a chosen temperature.
+// Command nvae-sample draws images from a trained NVAE: PNG grids and single
+// images at a temperature, optionally after the official BN re-adjustment
+// (cached next to the checkpoint), latent-space interpolation GIFs, and
+// reconstructions of dataset images.
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"image"
+	"image/color/palette"
+	"image/draw"
+	"image/gif"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/pflag"
 
 	"github.com/nvaego/nvae/pkg/ag"
 	"github.com/nvaego/nvae/pkg/ckpt"
+	"github.com/nvaego/nvae/pkg/data"
 	"github.com/nvaego/nvae/pkg/device"
 	"github.com/nvaego/nvae/pkg/imgutil"
+	"github.com/nvaego/nvae/pkg/npz"
 	"github.com/nvaego/nvae/pkg/nvae"
+	"github.com/nvaego/nvae/pkg/safetensors"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 
+type options struct {
+	checkpoint, out, dataDir, dev string
+	temp                          float64
+	n, batch                      int
+	individual, npzOut            bool
+	readjust                      bool
+	readjustIters, readjustBatch  int
+	interpolate, frames           int
+	reconstruct                   bool
+	seed                          uint64
+}
+
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("nvae-sample", pflag.ContinueOnError)
 	fs.SetNormalizeFunc(nvae.NormalizeFlagName)
 	fs.SetOutput(io.Discard)
-	checkpoint := fs.String("checkpoint", "", "checkpoint.nvae or official checkpoint.pt (required)")
-	temp := fs.Float64("temp", 0.7, "sampling temperature")
-	n := fs.Int("num_samples", 64, "number of samples")
-	batch := fs.Int("batch_size", 0, "samples per forward pass (0: the checkpoint's batch size)")
-	out := fs.String("out", "", "output directory (default: beside the checkpoint)")
-	individual := fs.Bool("individual", false, "also write one PNG per sample")
-	dev := fs.String("device", "auto", "compute device: auto, cpu or cuda")
-	seed := fs.Uint64("seed", 1, "sampling seed")
+	var o options
+	fs.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint.nvae or official checkpoint.pt (required)")
+	fs.Float64Var(&o.temp, "temp", 0.7, "sampling temperature")
+	fs.IntVar(&o.n, "num_samples", 64, "number of samples")
+	fs.IntVar(&o.batch, "batch_size", 0, "samples per forward pass (0: the checkpoint's batch size)")
+	fs.StringVar(&o.out, "out", "", "output directory (default: beside the checkpoint)")
+	fs.BoolVar(&o.individual, "individual", false, "also write one PNG per sample")
+	fs.BoolVar(&o.npzOut, "npz", false, "also write samples.npz (key samples: float32 [N,C,H,W] in [0,1])")
+	fs.BoolVar(&o.readjust, "readjust_bn", false, "re-adjust BN statistics by sampling in training mode (official: 500 batches of 36); cached next to the checkpoint per temperature")
+	fs.IntVar(&o.readjustIters, "readjust_iters", 500, "sampling batches of the BN re-adjustment")
+	fs.IntVar(&o.readjustBatch, "readjust_batch", 36, "batch size of the BN re-adjustment")
+	fs.IntVar(&o.interpolate, "interpolate", 0, "write interpolation.gif walking through latent space between K samples")
+	fs.IntVar(&o.frames, "frames", 16, "frames between two samples of --interpolate")
+	fs.BoolVar(&o.reconstruct, "reconstruct", false, "encode --data images (posterior means) and decode; writes a side-by-side grid")
+	fs.StringVar(&o.dataDir, "data", "", "dataset directory for --reconstruct (default: the checkpoint's)")
+	fs.StringVar(&o.dev, "device", "auto", "compute device: auto, cpu or cuda")
+	fs.Uint64Var(&o.seed, "seed", 1, "sampling seed")
 	help := fs.BoolP("help", "h", false, "show this help")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "nvae-sample: %v (see --help)\n", err)
@@ -40,83 +74,296 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *help {
 		fs.SetOutput(stdout)
-		fmt.Fprintln(stdout, "usage: nvae-sample --checkpoint C [--temp 0.7] [--num_samples N] [--batch_size B] [--out DIR] [--individual]")
+		fmt.Fprintln(stdout, "usage: nvae-sample --checkpoint C [--temp 0.7] [--readjust_bn] [--num_samples N] [--out DIR] [--individual] [--npz] [--interpolate K] [--reconstruct --data D]")
 		fs.PrintDefaults()
 		return 0
 	}
-	if *checkpoint == "" {
-		fmt.Fprintln(stderr, "nvae-sample: --checkpoint is required")
-		return 2
-	}
-	if *n < 1 || *temp <= 0 {
-		fmt.Fprintln(stderr, "nvae-sample: --num_samples must be ≥ 1 and --temp > 0")
-		return 2
-	}
-	b, err := device.Open(*dev)
-	if err != nil {
+	if err := sampleMain(o, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "nvae-sample: %v\n", err)
-		return 2
-	}
-	m, err := ckpt.LoadAny(*checkpoint, b, tensor.Float32)
-	if err != nil {
-		fmt.Fprintf(stderr, "nvae-sample: %v\n", err)
-		return 1
-	}
-	dir := *out
-	if dir == "" {
-		dir = filepath.Dir(*checkpoint)
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		fmt.Fprintf(stderr, "nvae-sample: %v\n", err)
-		return 1
-	}
-	bs := *batch
-	if bs <= 0 {
-		bs = m.Cfg.BatchSize
-	}
-	imgs, shape := sample(m, *n, bs, *temp, *seed)
-	cols := int(math.Ceil(math.Sqrt(float64(*n))))
-	grid := filepath.Join(dir, fmt.Sprintf("samples_t%.2f.png", *temp))
-	if err := imgutil.WritePNG(grid, imgutil.Grid(imgs, *n, shape[0], shape[1], shape[2], cols)); err != nil {
-		fmt.Fprintf(stderr, "nvae-sample: %v\n", err)
-		return 1
-	}
-	if *individual {
-		for i := 0; i < *n; i++ {
-			p := filepath.Join(dir, fmt.Sprintf("sample_%05d.png", i))
-			if err := imgutil.WritePNG(p, imgutil.Image(imgs, i, shape[0], shape[1], shape[2])); err != nil {
-				fmt.Fprintf(stderr, "nvae-sample: %v\n", err)
-				return 1
-			}
+		if strings.HasPrefix(err.Error(), "usage: ") {
+			return 2
 		}
+		return 1
 	}
-	fmt.Fprintf(stdout, "wrote %d samples at t=%.2f to %s\n", *n, *temp, grid)
 	return 0
 }
 
-// sample draws n images in batches: the Bernoulli mean for binary data, a
-// decoder sample at t otherwise (as the official training loop shows them).
-func sample(m *nvae.Model, n, bs int, t float64, seed uint64) ([]float32, [3]int) {
-	b := m.Store.B
+func usageErr(format string, a ...any) error { return fmt.Errorf("usage: "+format, a...) }
+
+func sampleMain(o options, stdout, stderr io.Writer) error {
+	if o.checkpoint == "" {
+		return usageErr("--checkpoint is required")
+	}
+	if o.n < 1 || o.temp <= 0 || o.interpolate < 0 || o.frames < 1 {
+		return usageErr("--num_samples ≥ 1, --temp > 0, --interpolate ≥ 0 and --frames ≥ 1 are required")
+	}
+	b, err := device.Open(o.dev)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	m, err := ckpt.LoadAny(o.checkpoint, b, tensor.Float32)
+	if err != nil {
+		return err
+	}
+	dir := o.out
+	if dir == "" {
+		dir = filepath.Dir(o.checkpoint)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	bs := o.batch
+	if bs <= 0 {
+		bs = m.Cfg.BatchSize
+	}
 	c := ag.New(b, tensor.Float32)
 	c.SetGrad(false)
 	m.Store.Training = false
+	if o.readjust {
+		cached, err := readjustCached(c, m, o, stderr)
+		if err != nil {
+			return err
+		}
+		if cached {
+			fmt.Fprintf(stderr, "using cached re-adjusted BN statistics %s\n", bnCachePath(o.checkpoint, o.temp))
+		}
+	}
+	if o.reconstruct {
+		return reconstruct(c, m, o, bs, dir, stdout)
+	}
+	if o.interpolate > 0 {
+		return interpolate(c, m, o, dir, stdout)
+	}
+	imgs, shape := sample(c, m, o.n, bs, o.temp, o.seed)
+	cols := int(math.Ceil(math.Sqrt(float64(o.n))))
+	grid := filepath.Join(dir, fmt.Sprintf("samples_t%.2f.png", o.temp))
+	if err := imgutil.WritePNG(grid, imgutil.Grid(imgs, o.n, shape[0], shape[1], shape[2], cols)); err != nil {
+		return err
+	}
+	if o.individual {
+		for i := 0; i < o.n; i++ {
+			p := filepath.Join(dir, fmt.Sprintf("sample_%05d.png", i))
+			if err := imgutil.WritePNG(p, imgutil.Image(imgs, i, shape[0], shape[1], shape[2])); err != nil {
+				return err
+			}
+		}
+	}
+	if o.npzOut {
+		arr := npz.FromFloat32([]int{o.n, shape[0], shape[1], shape[2]}, imgs)
+		if err := npz.WriteNPZ(filepath.Join(dir, "samples.npz"), map[string]npz.Array{"samples": arr}); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(stdout, "wrote %d samples at t=%.2f to %s\n", o.n, o.temp, grid)
+	return nil
+}
+
+// decodeImages turns decoder output into images: the Bernoulli mean for
+// binary data, a sample at t otherwise (as the official loop shows them).
+func decodeImages(c *ag.Ctx, m *nvae.Model, logits *ag.Var, noise nvae.Noise, t float64, useMean bool) *tensor.Tensor {
+	dec := m.DecoderOutput(c, logits)
+	var img *ag.Var
+	if _, ok := dec.(nvae.Bernoulli); ok || useMean {
+		img = dec.Mean(c)
+	}
+	if img == nil {
+		img = dec.Sample(c, noise, t)
+	}
+	return c.B.ToHost(img.Value)
+}
+
+func sample(c *ag.Ctx, m *nvae.Model, n, bs int, t float64, seed uint64) ([]float32, [3]int) {
 	noise := &nvae.PhiloxNoise{Seed: seed}
 	var out []float32
 	var shape [3]int
 	for done := 0; done < n; done += bs {
 		k := min(bs, n-done)
-		logits := m.Sample(c, k, t, noise)
-		dec := m.DecoderOutput(c, logits)
-		var img *ag.Var
-		if _, ok := dec.(nvae.Bernoulli); ok {
-			img = dec.Mean(c)
-		} else {
-			img = dec.Sample(c, noise, t)
-		}
-		h := b.ToHost(img.Value)
+		h := decodeImages(c, m, m.Sample(c, k, t, noise), noise, t, false)
 		shape = [3]int{h.Dim(1), h.Dim(2), h.Dim(3)}
 		out = append(out, h.Float32s()...)
 	}
 	return out, shape
+}
+
+// bnCachePath is where re-adjusted BN statistics for temperature t live.
+func bnCachePath(checkpoint string, t float64) string {
+	return fmt.Sprintf("%s.bn_t%.3f.safetensors", checkpoint, t)
+}
+
+func fileHash(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// readjustCached loads the cached statistics when they belong to this
+// checkpoint, temperature and schedule; otherwise it runs the official
+// re-adjustment and writes the cache. It reports whether the cache was used.
+func readjustCached(c *ag.Ctx, m *nvae.Model, o options, stderr io.Writer) (bool, error) {
+	hash, err := fileHash(o.checkpoint)
+	if err != nil {
+		return false, err
+	}
+	key := fmt.Sprintf("%s/t=%g/iters=%d/batch=%d/seed=%d", hash, o.temp, o.readjustIters, o.readjustBatch, o.seed)
+	path := bnCachePath(o.checkpoint, o.temp)
+	if f, err := safetensors.ReadFile(path); err == nil && f.Metadata["key"] == key {
+		for _, name := range m.Store.BufferNames() {
+			t, ok := f.Tensors[name]
+			if !ok {
+				return false, fmt.Errorf("%s: lacks %s; delete it to recompute", path, name)
+			}
+			v, err := t.Float32()
+			if err != nil {
+				return false, err
+			}
+			m.Store.SetBuffer(name, c.B.FromHost(tensor.FromFloat32(t.Shape, v)))
+		}
+		return true, nil
+	}
+	noise := &nvae.PhiloxNoise{Seed: o.seed ^ 0xb17}
+	m.ReadjustBN(c, o.temp, o.readjustIters, o.readjustBatch, noise, func(done int) {
+		if done%50 == 0 || done == o.readjustIters {
+			fmt.Fprintf(stderr, "re-adjusting BN statistics: %d/%d batches\n", done, o.readjustIters)
+		}
+	})
+	f := &safetensors.File{Tensors: map[string]safetensors.Tensor{}, Metadata: map[string]string{"key": key}}
+	for _, name := range m.Store.BufferNames() {
+		h := c.B.ToHost(m.Store.Buffer(name))
+		f.Tensors[name] = safetensors.FromFloat32(h.Shape(), h.Float32s())
+	}
+	if err := safetensors.WriteFile(path, f); err != nil {
+		return false, fmt.Errorf("caching BN statistics: %v", err)
+	}
+	return false, nil
+}
+
+// slerpNoise hands out, for every normal draw of a sampling pass, frames
+// that walk on great circles between the draws of consecutive anchors, so
+// each frame keeps unit variance.
+type slerpNoise struct {
+	anchors []*nvae.PhiloxNoise
+	alphas  []float64 // per frame: anchor index + fraction
+	uniform *nvae.PhiloxNoise
+}
+
+func (s *slerpNoise) Normal(c *ag.Ctx, shape ...int) *tensor.Tensor {
+	per := shape[1:]
+	eps := make([]*tensor.Tensor, len(s.anchors))
+	for i, a := range s.anchors {
+		eps[i] = c.B.ToHost(a.Normal(c, append([]int{1}, per...)...))
+	}
+	n := tensor.Shape(per).NumElements()
+	out := tensor.Host(tensor.Float32, shape...)
+	o := out.F32()
+	for f, al := range s.alphas {
+		i := int(al)
+		j := min(i+1, len(eps)-1)
+		th := (al - float64(i)) * math.Pi / 2
+		a, b := float32(math.Cos(th)), float32(math.Sin(th))
+		e1, e2 := eps[i].F32(), eps[j].F32()
+		for k := 0; k < n; k++ {
+			o[f*n+k] = a*e1[k] + b*e2[k]
+		}
+	}
+	return c.B.FromHost(out)
+}
+
+func (s *slerpNoise) Uniform(c *ag.Ctx, shape ...int) *tensor.Tensor {
+	return s.uniform.Uniform(c, shape...)
+}
+
+func interpolate(c *ag.Ctx, m *nvae.Model, o options, dir string, stdout io.Writer) error {
+	k := max(o.interpolate, 2)
+	noise := &slerpNoise{uniform: &nvae.PhiloxNoise{Seed: o.seed ^ 0x1f}}
+	for i := 0; i < k; i++ {
+		noise.anchors = append(noise.anchors, &nvae.PhiloxNoise{Seed: o.seed*1000 + uint64(i)})
+	}
+	for i := 0; i < k-1; i++ {
+		for f := 0; f < o.frames; f++ {
+			noise.alphas = append(noise.alphas, float64(i)+float64(f)/float64(o.frames))
+		}
+	}
+	noise.alphas = append(noise.alphas, float64(k-1))
+	logits := m.Sample(c, len(noise.alphas), o.temp, noise)
+	h := decodeImages(c, m, logits, noise, o.temp, true)
+	anim := &gif.GIF{}
+	for f := 0; f < h.Dim(0); f++ {
+		img := imgutil.Image(h.Float32s(), f, h.Dim(1), h.Dim(2), h.Dim(3))
+		pal := image.NewPaletted(img.Bounds(), palette.Plan9)
+		draw.FloydSteinberg.Draw(pal, img.Bounds(), img, image.Point{})
+		anim.Image = append(anim.Image, pal)
+		anim.Delay = append(anim.Delay, 8)
+	}
+	var buf bytes.Buffer
+	if err := gif.EncodeAll(&buf, anim); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "interpolation.gif")
+	if err := imgutil.WriteFileAtomic(path, buf.Bytes()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %d frames through %d samples at t=%.2f to %s\n", len(anim.Image), k, o.temp, path)
+	return nil
+}
+
+// zeroNoise makes every latent its posterior (or prior) mean.
+type zeroNoise struct{}
+
+func (zeroNoise) Normal(c *ag.Ctx, shape ...int) *tensor.Tensor { return c.B.Zeros(c.DType, shape...) }
+func (zeroNoise) Uniform(c *ag.Ctx, shape ...int) *tensor.Tensor {
+	return c.B.Full(c.DType, 0.5, shape...)
+}
+
+func reconstruct(c *ag.Ctx, m *nvae.Model, o options, bs int, dir string, stdout io.Writer) error {
+	dd := o.dataDir
+	if dd == "" {
+		dd = m.Cfg.Data
+	}
+	ds, err := data.Open(m.Cfg.Dataset, dd, data.Validation)
+	if err != nil {
+		return err
+	}
+	l, err := data.NewLoader(ds, data.Options{BatchSize: min(bs, o.n), Seed: o.seed})
+	if err != nil {
+		return err
+	}
+	it := l.Epoch(0, 0)
+	defer it.Close()
+	batch, err := it.Next()
+	if err != nil {
+		return fmt.Errorf("reading %s: %v", dd, err)
+	}
+	n := batch.N
+	x := c.Const(nvae.PreProcess(c, c.B.FromHost(tensor.FromFloat32([]int{n, batch.C, batch.H, batch.W}, batch.X[:n*batch.C*batch.H*batch.W])), m.Cfg.NumXBits))
+	out := m.Forward(c, x, zeroNoise{})
+	rec := decodeImages(c, m, out.Logits, zeroNoise{}, 1, true)
+	orig := c.B.ToHost(x.Value).Float32s()
+	// rows of originals above their reconstructions
+	cols := int(math.Ceil(math.Sqrt(float64(n))))
+	var both []float32
+	per := batch.C * batch.H * batch.W
+	for r0 := 0; r0 < n; r0 += cols {
+		r1 := min(r0+cols, n)
+		both = append(both, orig[r0*per:r1*per]...)
+		for i := r1 - r0; i < cols; i++ {
+			both = append(both, make([]float32, per)...)
+		}
+		both = append(both, rec.Float32s()[r0*per:r1*per]...)
+		for i := r1 - r0; i < cols; i++ {
+			both = append(both, make([]float32, per)...)
+		}
+	}
+	path := filepath.Join(dir, "reconstruction.png")
+	if err := imgutil.WritePNG(path, imgutil.Grid(both, len(both)/per, batch.C, batch.H, batch.W, cols)); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %d images and their reconstructions (posterior means) to %s\n", n, path)
+	return nil
 }

@@ -452,3 +452,28 @@ func mean(v []float64) float64 {
 	}
 	return s / float64(len(v))
 }
+
+// Noise replays the case's recorded draws from eps/<normal> and
+// uniform/<uniform> onwards.
+func (cs *Case) Noise(t testing.TB, b backend.Backend, normal, uniform int) nvae.Noise {
+	return &replayNoise{o: &oracle{t: t, be: b, f: cs.File, name: cs.Name}, n: normal, u: uniform}
+}
+
+// Tensor returns a case tensor as a host tensor of dtype dt.
+func (cs *Case) Tensor(t testing.TB, name string, dt tensor.DType) *tensor.Tensor {
+	return (&oracle{t: t, f: cs.File, name: cs.Name}).tensor(name, dt)
+}
+
+// Values returns a case tensor as float64 values.
+func (cs *Case) Values(t testing.TB, name string) []float64 {
+	return (&oracle{t: t, f: cs.File, name: cs.Name}).get(name)
+}
+
+// NumGroups is the number of latent groups of the case (normal draws per pass).
+func (cs *Case) NumGroups(t testing.TB) int {
+	n := 0
+	for _, g := range cs.Config(t).GroupsPerScale() {
+		n += g
+	}
+	return n
+}
