@@ -1,0 +1,300 @@
+package fid
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nvaego/nvae/pkg/backend/cpu"
+	"github.com/nvaego/nvae/pkg/safetensors"
+	"github.com/nvaego/nvae/pkg/tensor"
+)
+
+// Tolerances from the oracle README: a float64 implementation agrees with
+// the official float64 run to |d| <= 1e-9·max(1, |ref|); a float32
+// implementation with the official float32 features to 2e-3 absolute.
+const (
+	tol64 = 1e-9
+	tol32 = 2e-3
+)
+
+var (
+	modelOnce sync.Once
+	models    [2]*Inception
+	modelErr  error
+)
+
+// randomInception returns the random-weight FID Inception of the oracle
+// directory on the CPU backend, float32 or float64 (loaded once).
+func randomInception(t testing.TB, dt tensor.DType) *Inception {
+	t.Helper()
+	modelOnce.Do(func() {
+		path := filepath.Join(oracleDirTB(t), "inception_random.safetensors")
+		for i, d := range []tensor.DType{tensor.Float32, tensor.Float64} {
+			if models[i], modelErr = LoadInception(path, cpu.New(), d); modelErr != nil {
+				return
+			}
+		}
+	})
+	if modelErr != nil {
+		t.Fatalf("loading the oracle weights: %v", modelErr)
+	}
+	if dt == tensor.Float64 {
+		return models[1]
+	}
+	return models[0]
+}
+
+// oracleDirTB is oracleDir for benchmarks too.
+func oracleDirTB(t testing.TB) string {
+	if d := os.Getenv("NVAE_FID_ORACLE_DIR"); d != "" {
+		return d
+	}
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "..", "shared", "testdata", "fid")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("go.mod not found above the test directory")
+		}
+		dir = parent
+	}
+}
+
+// u8Image converts an HWC uint8 RGB image to a [1, 3, H, W] tensor of
+// u8/255 in dtype dt (a float32 division for float32, float64 for float64,
+// as ToTensor and the float64 reference do).
+func u8Image(px []byte, h, w int, dt tensor.DType) *tensor.Tensor {
+	out := tensor.Host(dt, 1, 3, h, w)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			for c := 0; c < 3; c++ {
+				v := px[(y*w+x)*3+c]
+				i := (c*h+y)*w + x
+				if dt == tensor.Float64 {
+					out.F64()[i] = float64(v) / 255
+				} else {
+					out.F32()[i] = float32(v) / 255
+				}
+			}
+		}
+	}
+	return out
+}
+
+// worst returns the largest violation of |got-want| <= tol·max(floor,
+// |want|) as (index, abs error, rel error, ok).
+func worst(got, want []float64, tol, floor float64) (at int, abs, rel float64, ok bool) {
+	ok = true
+	ratio := -1.0
+	for i := range want {
+		d := math.Abs(got[i] - want[i])
+		lim := tol * math.Max(floor, math.Abs(want[i]))
+		if math.IsNaN(got[i]) {
+			d = math.Inf(1)
+		}
+		if r := d / lim; r > ratio {
+			ratio, at = r, i
+			abs = d
+			rel = d / math.Max(math.Abs(want[i]), 1e-300)
+		}
+	}
+	return at, abs, rel, ratio <= 1
+}
+
+func checkClose(t *testing.T, name string, got, want []float64, tol, floor float64) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s: %d values, oracle has %d", name, len(got), len(want))
+		return
+	}
+	at, abs, rel, ok := worst(got, want, tol, floor)
+	if !ok {
+		t.Errorf("%s: worst element %d: got %.17g, oracle %.17g (abs err %.3g, rel err %.3g) exceeds tol %g·max(%g,|ref|)",
+			name, at, got[at], want[at], abs, rel, tol, floor)
+	}
+}
+
+// traceOf computes the oracle's per-layer traces of an NCHW tensor (batch
+// 1): per-channel sums over H,W and [sum, sum|x|, sum x², min, max].
+func traceOf(x *tensor.Tensor) (chsum, stats []float64) {
+	v := x.Float64s()
+	c := x.Dim(1)
+	hw := len(v) / c
+	chsum = make([]float64, c)
+	stats = []float64{0, 0, 0, math.Inf(1), math.Inf(-1)}
+	for ch := 0; ch < c; ch++ {
+		s := 0.0
+		for _, e := range v[ch*hw : (ch+1)*hw] {
+			s += e
+			stats[1] += math.Abs(e)
+			stats[2] += e * e
+			stats[3] = math.Min(stats[3], e)
+			stats[4] = math.Max(stats[4], e)
+		}
+		chsum[ch] = s
+		stats[0] += s
+	}
+	return chsum, stats
+}
+
+// TestFIDInceptionOracle runs every image of features.safetensors through
+// the random-weight FID Inception in float64 and float32 (one image per
+// batch, like the oracle) and compares the pool3 features and every stored
+// intermediate activation (act/<img>/<name>) and per-layer trace
+// (trace/<img>/<name>/chsum|stats) with the README's tolerances. The
+// float64 resize is also required to be bit-exact, as the README states.
+func TestFIDInceptionOracle(t *testing.T) {
+	dir := oracleDir(t)
+	path := filepath.Join(dir, "features.safetensors")
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		t.Fatalf("oracle data: %v", err)
+	}
+	m64 := randomInception(t, tensor.Float64)
+	m32 := randomInception(t, tensor.Float32)
+	f64, ok64 := f.Tensors["out/features_f64"]
+	f32, ok32 := f.Tensors["out/features_f32"]
+	if !ok64 || !ok32 {
+		t.Fatalf("%s: no out/features_f64 or out/features_f32", path)
+	}
+	want64, _ := f64.Float64()
+	want32, _ := f32.Float64()
+
+	// Group the per-image entries: input/<img>, act/<img>/<name>,
+	// trace/<img>/<name>/<kind>.
+	type imageCase struct {
+		input safetensors.Tensor
+		acts  map[string]safetensors.Tensor
+		trace map[string]map[string]safetensors.Tensor
+	}
+	cases := map[string]*imageCase{}
+	get := func(img string) *imageCase {
+		if cases[img] == nil {
+			cases[img] = &imageCase{acts: map[string]safetensors.Tensor{}, trace: map[string]map[string]safetensors.Tensor{}}
+		}
+		return cases[img]
+	}
+	nTensors := 0
+	for _, name := range f.Names() {
+		parts := strings.Split(name, "/")
+		switch {
+		case parts[0] == "input" && len(parts) == 2:
+			get(parts[1]).input = f.Tensors[name]
+		case parts[0] == "act" && len(parts) == 3:
+			get(parts[1]).acts[parts[2]] = f.Tensors[name]
+		case parts[0] == "trace" && len(parts) == 4:
+			c := get(parts[1])
+			if c.trace[parts[2]] == nil {
+				c.trace[parts[2]] = map[string]safetensors.Tensor{}
+			}
+			c.trace[parts[2]][parts[3]] = f.Tensors[name]
+		case parts[0] == "out":
+			continue
+		default:
+			t.Errorf("%s: unrecognised oracle tensor %q", path, name)
+			continue
+		}
+		nTensors++
+	}
+	imgs := make([]string, 0, len(cases))
+	for k := range cases {
+		imgs = append(imgs, k)
+	}
+	sort.Strings(imgs)
+	if len(imgs) == 0 || len(want64) != len(imgs)*Dims || len(want32) != len(imgs)*Dims {
+		t.Fatalf("%s: %d images but features of %d/%d values", path, len(imgs), len(want64), len(want32))
+	}
+	checked := 0
+	for _, img := range imgs {
+		c := cases[img]
+		var row int
+		if _, err := fmt.Sscanf(img, "img%d", &row); err != nil || row < 0 || row >= len(imgs) {
+			t.Fatalf("%s: image name %q does not give a feature row", path, img)
+		}
+		if c.input.DType != safetensors.U8 || len(c.input.Shape) != 3 || c.input.Shape[2] != 3 {
+			t.Fatalf("%s: input/%s is %s %v, want U8 [H,W,3]", path, img, c.input.DType, c.input.Shape)
+		}
+		h, w := c.input.Shape[0], c.input.Shape[1]
+		var names []string
+		for n := range c.acts {
+			names = append(names, n)
+		}
+		for n := range c.trace {
+			if _, dup := c.acts[n]; !dup {
+				names = append(names, n)
+			}
+		}
+		sort.Strings(names)
+		start := time.Now()
+		got64, taps := m64.FeaturesWithTaps(u8Image(c.input.Data, h, w, tensor.Float64), names)
+		el64 := time.Since(start)
+		checkClose(t, img+" features_f64", got64.Float64s(), want64[row*Dims:(row+1)*Dims], tol64, 1)
+		checked++
+		for _, n := range names {
+			got := taps[n]
+			if a, ok := c.acts[n]; ok {
+				want, err := a.Float64()
+				if err != nil {
+					t.Fatalf("act/%s/%s: %v", img, n, err)
+				}
+				if fmt.Sprint([]int(got.Shape())) != fmt.Sprint(a.Shape) {
+					t.Errorf("act/%s/%s: shape %v, oracle %v", img, n, got.Shape(), a.Shape)
+					continue
+				}
+				checkClose(t, "act/"+img+"/"+n, got.Float64s(), want, tol64, 1)
+				checked++
+				if n == "resized" {
+					if at, abs, _, _ := worst(got.Float64s(), want, 0, 1); abs != 0 {
+						t.Errorf("act/%s/resized: not bit-exact: element %d differs by %.3g", img, at, abs)
+					}
+				}
+			}
+			if tr, ok := c.trace[n]; ok {
+				chsum, stats := traceOf(got)
+				for kind, ts := range tr {
+					want, err := ts.Float64()
+					if err != nil {
+						t.Fatalf("trace/%s/%s/%s: %v", img, n, kind, err)
+					}
+					switch kind {
+					case "chsum":
+						checkClose(t, "trace/"+img+"/"+n+"/chsum", chsum, want, tol64, 1)
+					case "stats":
+						checkClose(t, "trace/"+img+"/"+n+"/stats", stats, want, tol64, 1)
+					default:
+						t.Errorf("trace/%s/%s/%s: unknown trace kind", img, n, kind)
+					}
+					checked++
+				}
+			}
+		}
+		start = time.Now()
+		got32 := m32.Features(u8Image(c.input.Data, h, w, tensor.Float32))
+		el32 := time.Since(start)
+		if got32.DType() != tensor.Float32 || fmt.Sprint([]int(got32.Shape())) != fmt.Sprint([]int{1, Dims}) {
+			t.Fatalf("%s float32 features: %v %v", img, got32.DType(), got32.Shape())
+		}
+		_, abs32, _, _ := worst(got32.Float64s(), want32[row*Dims:(row+1)*Dims], 1, 1)
+		if abs32 > tol32 {
+			at, _, rel, _ := worst(got32.Float64s(), want32[row*Dims:(row+1)*Dims], 1, 1)
+			t.Errorf("%s features_f32: worst element %d: got %.9g, oracle %.9g (abs err %.3g, rel err %.3g) exceeds %g absolute",
+				img, at, got32.At(at), want32[row*Dims+at], abs32, rel, tol32)
+		}
+		checked++
+		t.Logf("%s (%dx%d): f64 %v, f32 %v (max |f32 - official f32| = %.3g), %d taps", img, h, w,
+			el64.Round(time.Millisecond), el32.Round(time.Millisecond), abs32, len(names))
+	}
+	t.Logf("checked %d comparisons covering %d oracle tensors", checked, nTensors)
+}
