@@ -21,8 +21,9 @@ test:
 	$(GO) vet ./...
 	$(GO) test $(TESTFLAGS) ./...
 
+# Kernel, training-step and data tables (BENCH_QUICK=1 for a short run).
 bench:
-	$(GO) run ./internal/benchtable
+	scripts/bench.sh
 
 # The main job on built-in data: offline MNIST → prep → train (CPU, a few
 # minutes) → IW evaluation → sample grid. DEMO_MINUTES sets the training time.
