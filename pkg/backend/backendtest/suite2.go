@@ -1,0 +1,295 @@
+package backendtest
+
+import (
+	"fmt"
+	"math"
+	"testing"
+
+	"github.com/nvaego/nvae/pkg/backend"
+	"github.com/nvaego/nvae/pkg/rng"
+	"github.com/nvaego/nvae/pkg/tensor"
+)
+
+type convCase struct {
+	n, c, h, w, k, kh, kw int
+	p                     backend.ConvParams
+}
+
+// convRef computes y, and the gradients for upstream gy, naively.
+func convRef(cc convCase, x, wt, bias, gy arr) (y, gx, gw arr) {
+	p := cc.p
+	oh, ow := p.OutSize(cc.h, cc.w, cc.kh, cc.kw)
+	cg := cc.c / p.Groups
+	kg := cc.k / p.Groups
+	y = arr{tensor.Shape{cc.n, cc.k, oh, ow}, make([]float64, cc.n*cc.k*oh*ow)}
+	gx = arr{x.shape, make([]float64, len(x.v))}
+	gw = arr{wt.shape, make([]float64, len(wt.v))}
+	for n := 0; n < cc.n; n++ {
+		for o := 0; o < cc.k; o++ {
+			g := o / kg
+			for oy := 0; oy < oh; oy++ {
+				for ox := 0; ox < ow; ox++ {
+					yi := ((n*cc.k+o)*oh+oy)*ow + ox
+					sum := 0.0
+					if bias.v != nil {
+						sum = bias.v[o]
+					}
+					for ci := 0; ci < cg; ci++ {
+						c := g*cg + ci
+						for ky := 0; ky < cc.kh; ky++ {
+							iy := oy*p.StrideH - p.PadH + ky*p.DilationH
+							if iy < 0 || iy >= cc.h {
+								continue
+							}
+							for kx := 0; kx < cc.kw; kx++ {
+								ix := ox*p.StrideW - p.PadW + kx*p.DilationW
+								if ix < 0 || ix >= cc.w {
+									continue
+								}
+								xi := ((n*cc.c+c)*cc.h+iy)*cc.w + ix
+								wi := ((o*cg+ci)*cc.kh+ky)*cc.kw + kx
+								sum += x.v[xi] * wt.v[wi]
+								gx.v[xi] += gy.v[yi] * wt.v[wi]
+								gw.v[wi] += gy.v[yi] * x.v[xi]
+							}
+						}
+					}
+					y.v[yi] = sum
+				}
+			}
+		}
+	}
+	return
+}
+
+func (s *suite) conv(t *testing.T) {
+	cases := []convCase{
+		{2, 3, 7, 6, 4, 3, 3, backend.Conv(1, 1, 1, 1)},
+		{2, 4, 8, 8, 6, 3, 3, backend.Conv(2, 1, 1, 2)},
+		{2, 4, 8, 8, 8, 1, 1, backend.Conv(2, 0, 1, 1)},
+		{1, 3, 9, 9, 2, 3, 3, backend.Conv(1, 2, 2, 1)},
+		{2, 8, 9, 9, 8, 5, 5, backend.Conv(1, 2, 1, 8)},
+		{2, 6, 9, 9, 6, 5, 5, backend.Conv(2, 2, 1, 6)},
+		{2, 16, 6, 6, 32, 1, 1, backend.Conv(1, 0, 1, 1)},
+	}
+	for _, cc := range cases {
+		x := s.rand(-1, 1, cc.n, cc.c, cc.h, cc.w)
+		w := s.rand(-1, 1, cc.k, cc.c/cc.p.Groups, cc.kh, cc.kw)
+		bias := s.rand(-1, 1, cc.k)
+		oh, ow := cc.p.OutSize(cc.h, cc.w, cc.kh, cc.kw)
+		gy := s.rand(-1, 1, cc.n, cc.k, oh, ow)
+		y, gx, gw := convRef(cc, x, w, bias, gy)
+		name := fmt.Sprintf("conv %dx%d %d→%d %+v", cc.kh, cc.kw, cc.c, cc.k, cc.p)
+		s.check(name, s.b.Conv2D(s.dev(x), s.dev(w), s.dev(bias), cc.p), y)
+		s.check(name+" backward data", s.b.Conv2DBackwardData(s.dev(gy), s.dev(w), x.shape, cc.p), gx)
+		s.check(name+" backward filter", s.b.Conv2DBackwardFilter(s.dev(x), s.dev(gy), w.shape, cc.p), gw)
+	}
+}
+
+func (s *suite) batchnorm(t *testing.T) {
+	n, c, h, w := 3, 4, 5, 6
+	x := s.rand(-2, 3, n, c, h, w)
+	g, b := s.rand(0.5, 1.5, c), s.rand(-1, 1, c)
+	gy := s.rand(-1, 1, n, c, h, w)
+	eps := 1e-5
+	m := float64(n * h * w)
+	y := arr{x.shape, make([]float64, len(x.v))}
+	gx := arr{x.shape, make([]float64, len(x.v))}
+	mean, vr := arr{tensor.Shape{c}, make([]float64, c)}, arr{tensor.Shape{c}, make([]float64, c)}
+	gg, gb := arr{tensor.Shape{c}, make([]float64, c)}, arr{tensor.Shape{c}, make([]float64, c)}
+	at := func(i, ch, j int) int { return (i*c+ch)*h*w + j }
+	for ch := 0; ch < c; ch++ {
+		for i := 0; i < n; i++ {
+			for j := 0; j < h*w; j++ {
+				mean.v[ch] += x.v[at(i, ch, j)] / m
+			}
+		}
+		for i := 0; i < n; i++ {
+			for j := 0; j < h*w; j++ {
+				d := x.v[at(i, ch, j)] - mean.v[ch]
+				vr.v[ch] += d * d / m
+			}
+		}
+		inv := 1 / math.Sqrt(vr.v[ch]+eps)
+		var sg, sgx float64
+		for i := 0; i < n; i++ {
+			for j := 0; j < h*w; j++ {
+				k := at(i, ch, j)
+				xh := (x.v[k] - mean.v[ch]) * inv
+				y.v[k] = xh*g.v[ch] + b.v[ch]
+				sg += gy.v[k]
+				sgx += gy.v[k] * xh
+			}
+		}
+		gg.v[ch], gb.v[ch] = sgx, sg
+		for i := 0; i < n; i++ {
+			for j := 0; j < h*w; j++ {
+				k := at(i, ch, j)
+				xh := (x.v[k] - mean.v[ch]) * inv
+				gx.v[k] = g.v[ch] * inv / m * (m*gy.v[k] - sg - xh*sgx)
+			}
+		}
+	}
+	dy, dm, dv := s.b.BatchNormTrain(s.dev(x), s.dev(g), s.dev(b), eps)
+	s.check("BatchNormTrain y", dy, y)
+	s.check("BatchNormTrain mean", dm, mean)
+	s.check("BatchNormTrain var", dv, vr)
+	dgx, dgg, dgb := s.b.BatchNormBackward(s.dev(x), s.dev(gy), s.dev(g), dm, dv, eps)
+	s.check("BatchNormBackward x", dgx, gx)
+	s.check("BatchNormBackward gamma", dgg, gg)
+	s.check("BatchNormBackward beta", dgb, gb)
+}
+
+func (s *suite) upsample(t *testing.T) {
+	n, c, h, w := 2, 3, 4, 5
+	x := s.rand(-1, 1, n, c, h, w)
+	gy := s.rand(-1, 1, n, c, 2*h, 2*w)
+	for _, mode := range []backend.UpsampleMode{backend.Nearest, backend.BilinearAlign} {
+		y := arr{tensor.Shape{n, c, 2 * h, 2 * w}, make([]float64, n*c*4*h*w)}
+		gx := arr{x.shape, make([]float64, len(x.v))}
+		for pl := 0; pl < n*c; pl++ {
+			for oy := 0; oy < 2*h; oy++ {
+				for ox := 0; ox < 2*w; ox++ {
+					k := pl*4*h*w + oy*2*w + ox
+					if mode == backend.Nearest {
+						src := pl*h*w + (oy/2)*w + ox/2
+						y.v[k] = x.v[src]
+						gx.v[src] += gy.v[k]
+						continue
+					}
+					fy := float64(oy) * float64(h-1) / float64(2*h-1)
+					fx := float64(ox) * float64(w-1) / float64(2*w-1)
+					y0, x0 := int(fy), int(fx)
+					y1, x1 := min(y0+1, h-1), min(x0+1, w-1)
+					ay, ax := fy-float64(y0), fx-float64(x0)
+					taps := []struct {
+						i  int
+						wt float64
+					}{{y0*w + x0, (1 - ay) * (1 - ax)}, {y0*w + x1, (1 - ay) * ax}, {y1*w + x0, ay * (1 - ax)}, {y1*w + x1, ay * ax}}
+					for _, tp := range taps {
+						y.v[k] += tp.wt * x.v[pl*h*w+tp.i]
+						gx.v[pl*h*w+tp.i] += tp.wt * gy.v[k]
+					}
+				}
+			}
+		}
+		s.check(fmt.Sprintf("Upsample2x %d", mode), s.b.Upsample2x(s.dev(x), mode), y)
+		s.check(fmt.Sprintf("Upsample2xBackward %d", mode), s.b.Upsample2xBackward(s.dev(gy), mode), gx)
+	}
+}
+
+func (s *suite) argmaxOneHot(t *testing.T) {
+	x := s.rand(-1, 1, 2, 5, 3)
+	want := arr{tensor.Shape{2, 3}, make([]float64, 6)}
+	for i := 0; i < 2; i++ {
+		for j := 0; j < 3; j++ {
+			best := math.Inf(-1)
+			for k := 0; k < 5; k++ {
+				if v := x.v[(i*5+k)*3+j]; v > best {
+					best, want.v[i*3+j] = v, float64(k)
+				}
+			}
+		}
+	}
+	idx := s.b.Argmax(s.dev(x), 1)
+	s.check("Argmax", idx, want)
+	oh := arr{tensor.Shape{2, 5, 3}, make([]float64, 30)}
+	for i := 0; i < 2; i++ {
+		for j := 0; j < 3; j++ {
+			oh.v[(i*5+int(want.v[i*3+j]))*3+j] = 1
+		}
+	}
+	s.check("OneHot", s.b.OneHot(idx, 5, 1, s.dt), oh)
+}
+
+func (s *suite) poolResize(t *testing.T) {
+	n, c, h, w := 2, 3, 9, 8
+	x := s.rand(-1, 1, n, c, h, w)
+	pool := func(k, st, p int, isMax, countPad bool) arr {
+		oh, ow := (h+2*p-k)/st+1, (w+2*p-k)/st+1
+		o := arr{tensor.Shape{n, c, oh, ow}, make([]float64, n*c*oh*ow)}
+		for pl := 0; pl < n*c; pl++ {
+			for oy := 0; oy < oh; oy++ {
+				for ox := 0; ox < ow; ox++ {
+					best, sum, cnt := math.Inf(-1), 0.0, 0
+					for y := oy*st - p; y < oy*st-p+k; y++ {
+						for xx := ox*st - p; xx < ox*st-p+k; xx++ {
+							if y < 0 || y >= h || xx < 0 || xx >= w {
+								continue
+							}
+							v := x.v[pl*h*w+y*w+xx]
+							best = math.Max(best, v)
+							sum += v
+							cnt++
+						}
+					}
+					r := best
+					if !isMax {
+						if countPad {
+							r = sum / float64(k*k)
+						} else {
+							r = sum / float64(cnt)
+						}
+					}
+					o.v[(pl*oh+oy)*ow+ox] = r
+				}
+			}
+		}
+		return o
+	}
+	s.check("MaxPool2D 3/2/0", s.b.MaxPool2D(s.dev(x), 3, 2, 0), pool(3, 2, 0, true, false))
+	s.check("MaxPool2D 3/1/1", s.b.MaxPool2D(s.dev(x), 3, 1, 1), pool(3, 1, 1, true, false))
+	s.check("AvgPool2D 3/1/1 exclude pad", s.b.AvgPool2D(s.dev(x), 3, 1, 1, false), pool(3, 1, 1, false, false))
+	s.check("AvgPool2D 3/1/1 include pad", s.b.AvgPool2D(s.dev(x), 3, 1, 1, true), pool(3, 1, 1, false, true))
+	resize := func(oh, ow int, align bool) arr {
+		src := func(o, in, out int) (int, int, float64) {
+			var f float64
+			if align {
+				if out > 1 {
+					f = float64(o) * float64(in-1) / float64(out-1)
+				}
+			} else {
+				f = math.Max((float64(o)+0.5)*float64(in)/float64(out)-0.5, 0)
+			}
+			i0 := min(int(f), in-1)
+			return i0, min(i0+1, in-1), f - float64(i0)
+		}
+		o := arr{tensor.Shape{n, c, oh, ow}, make([]float64, n*c*oh*ow)}
+		for pl := 0; pl < n*c; pl++ {
+			for oy := 0; oy < oh; oy++ {
+				y0, y1, ay := src(oy, h, oh)
+				for ox := 0; ox < ow; ox++ {
+					x0, x1, ax := src(ox, w, ow)
+					at := func(y, xx int) float64 { return x.v[pl*h*w+y*w+xx] }
+					o.v[(pl*oh+oy)*ow+ox] = (1-ay)*((1-ax)*at(y0, x0)+ax*at(y0, x1)) + ay*((1-ax)*at(y1, x0)+ax*at(y1, x1))
+				}
+			}
+		}
+		return o
+	}
+	for _, sz := range [][2]int{{13, 11}, {5, 4}, {9, 8}} {
+		for _, align := range []bool{false, true} {
+			s.check(fmt.Sprintf("ResizeBilinear %v align=%v", sz, align), s.b.ResizeBilinear(s.dev(x), sz[0], sz[1], align), resize(sz[0], sz[1], align))
+		}
+	}
+}
+
+func (s *suite) random(t *testing.T) {
+	seed, off := uint64(1234), uint64(7)
+	n := 1000
+	g := rng.New(seed)
+	g.SetState(rng.State{Seed: seed, Offset: off})
+	u := arr{tensor.Shape{n}, make([]float64, n)}
+	z := arr{tensor.Shape{n}, make([]float64, n)}
+	for i := 0; i < n; i++ {
+		if s.dt == tensor.Float32 {
+			u.v[i] = float64(rng.UniformAt(seed, off+uint64(i)))
+			z.v[i] = float64(rng.NormalAt(seed, off+uint64(i)))
+		} else {
+			u.v[i] = rng.Uniform64At(seed, off+uint64(i))
+			z.v[i] = rng.Normal64At(seed, off+uint64(i))
+		}
+	}
+	s.check("RandUniform", s.b.RandUniform(s.dt, seed, off, n), u)
+	s.check("RandNormal", s.b.RandNormal(s.dt, seed, off, n), z)
+}
