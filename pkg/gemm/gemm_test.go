@@ -303,6 +303,31 @@ func TestNoSharedPack(t *testing.T) {
 	}
 }
 
+// TestChunking checks that chunks tile the range exactly, differ by at
+// most one tile, come largest first and respect the width cap.
+func TestChunking(t *testing.T) {
+	defer func(w int) { par.Workers = w }(par.Workers)
+	for _, w := range []int{1, 2, 3, 8} {
+		par.Workers = w
+		for tiles := 1; tiles < 200; tiles += 7 {
+			for _, maxTiles := range []int{1, 3, 13, 1000} {
+				c := newChunking(tiles, maxTiles)
+				next, prev := 0, tiles+1
+				for i := 0; i < c.n; i++ {
+					lo, hi := c.tiles(i)
+					if lo != next || hi <= lo || hi-lo > prev || hi-lo > maxTiles {
+						t.Fatalf("w=%d tiles=%d max=%d: chunk %d = [%d,%d) after %d (previous size %d)", w, tiles, maxTiles, i, lo, hi, next, prev)
+					}
+					next, prev = hi, hi-lo
+				}
+				if next != tiles {
+					t.Fatalf("w=%d tiles=%d max=%d: chunks end at %d", w, tiles, maxTiles, next)
+				}
+			}
+		}
+	}
+}
+
 func TestShortSlicePanics(t *testing.T) {
 	defer func() {
 		if recover() == nil {

@@ -1,6 +1,7 @@
 package gemm
 
 import (
+	"runtime"
 	"sync/atomic"
 
 	"github.com/nvaego/nvae/pkg/par"
@@ -89,71 +90,112 @@ func (j *job[T]) nChunk(pa, pb []T, kc, mUp, jc, nb int) {
 	}
 }
 
-// chunkTiles returns how many tiles (of a dimension with t tiles) one chunk
-// holds: about chunksPerWorker chunks per core, at most maxTiles.
-func chunkTiles(t, maxTiles int) int {
-	ct := (t + chunksPerWorker*par.Workers - 1) / (chunksPerWorker * par.Workers)
-	return max(1, min(ct, maxTiles))
+// chunking cuts t tiles into chunks for the shared counter: about
+// chunksPerWorker per core, none wider than maxTiles, sizes differing by at
+// most one tile with the larger ones first, so the cores finish together.
+type chunking struct{ t, n int }
+
+func newChunking(t, maxTiles int) chunking {
+	n := max(chunksPerWorker*par.Workers, (t+maxTiles-1)/maxTiles)
+	return chunking{t: t, n: max(1, min(n, t))}
 }
 
-// splitN packs op(A) whole, then hands out column chunks.
+// tiles returns chunk c's tile range [lo, hi).
+func (c chunking) tiles(i int) (lo, hi int) {
+	q, r := c.t/c.n, c.t%c.n
+	lo = i*q + min(i, r)
+	hi = lo + q
+	if i < r {
+		hi++
+	}
+	return lo, hi
+}
+
+// sharedPack packs the shared operand in items taken from a counter by
+// whichever cores are awake, then waits until every item is done. Called by
+// every worker at the start of its run, it overlaps the packing with the
+// other cores' wake-up instead of adding a fork-join of its own.
+type sharedPack struct {
+	next, done atomic.Int64
+	items      int
+}
+
+func (s *sharedPack) run(pack func(item int)) {
+	for {
+		it := int(s.next.Add(1) - 1)
+		if it >= s.items {
+			break
+		}
+		pack(it)
+		s.done.Add(1)
+	}
+	for s.done.Load() < int64(s.items) {
+		runtime.Gosched()
+	}
+}
+
+// splitN packs op(A) whole, one row panel per item, then hands out column
+// chunks.
 func (j *job[T]) splitN() {
 	e := j.e
 	kc := j.kBlock()
 	mUp := roundUp(j.m, e.mr)
 	pa, _, backA := e.buffers(mUp*j.k, 0)
 	defer e.release(backA)
-	par.For(mUp/e.mr, 1, func(lo, hi int) {
-		j.packAllA(pa, kc, mUp, lo*e.mr, min(hi*e.mr, j.m))
-	})
+	shared := sharedPack{items: mUp / e.mr}
 	tn := (j.n + e.nr - 1) / e.nr
-	maxTiles := max(1, e.nc*e.kc/kc/e.nr)
-	cw := chunkTiles(tn, maxTiles) * e.nr
-	nchunks := (j.n + cw - 1) / cw
+	chunks := newChunking(tn, max(1, e.nc*e.kc/kc/e.nr))
 	var next atomic.Int64
 	par.For(par.Workers, 1, func(_, _ int) {
-		_, pb, back := e.buffers(0, kc*cw)
+		shared.run(func(it int) {
+			j.packAllA(pa, kc, mUp, it*e.mr, min((it+1)*e.mr, j.m))
+		})
+		lo, hi := chunks.tiles(0)
+		_, pb, back := e.buffers(0, kc*(hi-lo)*e.nr)
 		defer e.release(back)
 		for {
 			c := int(next.Add(1) - 1)
-			if c >= nchunks {
+			if c >= chunks.n {
 				return
 			}
-			jc := c * cw
-			j.nChunk(pa, pb, kc, mUp, jc, min(cw, j.n-jc))
+			lo, hi := chunks.tiles(c)
+			jc := lo * e.nr
+			j.nChunk(pa, pb, kc, mUp, jc, min(hi*e.nr, j.n)-jc)
 		}
 	})
 }
 
-// splitM packs op(B) whole, then hands out row chunks.
+// splitM packs op(B) whole, one column panel per item, then hands out row
+// chunks.
 func (j *job[T]) splitM() {
 	e := j.e
 	kc := j.kBlock()
 	nUp := roundUp(j.n, e.nr)
-	tn := nUp / e.nr
 	_, pb, backB := e.buffers(0, nUp*j.k)
 	defer e.release(backB)
-	par.For(tn, 1, func(lo, hi int) {
-		jc, nb := lo*e.nr, min(hi*e.nr, j.n)-lo*e.nr
-		for pc := 0; pc < j.k; pc += kc {
-			kb := min(kc, j.k-pc)
-			j.packB(pb[pc*nUp+jc*kb:], pc, kb, jc, nb)
-		}
-	})
+	shared := sharedPack{items: nUp / e.nr}
 	tm := (j.m + e.mr - 1) / e.mr
-	ch := chunkTiles(tm, max(1, e.mc/e.mr)) * e.mr
-	nchunks := (j.m + ch - 1) / ch
+	chunks := newChunking(tm, max(1, e.mc/e.mr))
 	var next atomic.Int64
 	par.For(par.Workers, 1, func(_, _ int) {
-		pa, _, back := e.buffers(ch*kc, 0)
+		shared.run(func(it int) {
+			jc, nb := it*e.nr, min((it+1)*e.nr, j.n)-it*e.nr
+			for pc := 0; pc < j.k; pc += kc {
+				kb := min(kc, j.k-pc)
+				j.packB(pb[pc*nUp+jc*kb:], pc, kb, jc, nb)
+			}
+		})
+		lo, hi := chunks.tiles(0)
+		pa, _, back := e.buffers((hi-lo)*e.mr*kc, 0)
 		defer e.release(back)
 		for {
 			c := int(next.Add(1) - 1)
-			if c >= nchunks {
+			if c >= chunks.n {
 				return
 			}
-			ic := c * ch
-			mb := min(ch, j.m-ic)
+			lo, hi := chunks.tiles(c)
+			ic := lo * e.mr
+			mb := min(hi*e.mr, j.m) - ic
 			for pc := 0; pc < j.k; pc += kc {
 				kb := min(kc, j.k-pc)
 				beta := j.beta
