@@ -176,6 +176,11 @@ type Backend interface {
 	// OneHot maps indices [...] to [..., n] along a new axis inserted at axis.
 	OneHot(idx *tensor.Tensor, n, axis int, dt tensor.DType) *tensor.Tensor
 
+	// AdamaxStep updates p, m and u in place (the official Adamax):
+	// g' = g + wd·p; m = β1·m + (1−β1)·g'; u = max(β2·u, |g'| + eps);
+	// p −= clr·m/u, with clr the bias-corrected learning rate.
+	AdamaxStep(p, g, m, u *tensor.Tensor, clr, beta1, beta2, eps, wd float64)
+
 	// Inference-only image ops (no gradient; used by the FID Inception
 	// network). Pool2D takes k×k windows with stride s and zero padding p;
 	// average pooling divides by the window's in-image size when

@@ -27,7 +27,8 @@ func NewAdamax(b backend.Backend, params []*ag.Var, lr, weightDecay float64) *Ad
 		M: make([]*tensor.Tensor, len(params)), U: make([]*tensor.Tensor, len(params))}
 }
 
-// StepUpdate applies one update to every parameter with a gradient.
+// StepUpdate applies one update, in place, to every parameter with a
+// gradient (one fused backend kernel per parameter).
 func (o *Adamax) StepUpdate() {
 	o.Step++
 	b := o.B
@@ -36,16 +37,10 @@ func (o *Adamax) StepUpdate() {
 		if p.Grad == nil {
 			continue
 		}
-		g := p.Grad
-		if o.WeightDecay != 0 {
-			g = b.Binary(backend.Add, g, b.Affine(p.Value, o.WeightDecay, 0))
-		}
 		if o.M[i] == nil {
-			o.M[i] = b.Zeros(g.DType(), g.Shape()...)
-			o.U[i] = b.Zeros(g.DType(), g.Shape()...)
+			o.M[i] = b.Zeros(p.Grad.DType(), p.Grad.Shape()...)
+			o.U[i] = b.Zeros(p.Grad.DType(), p.Grad.Shape()...)
 		}
-		o.M[i] = b.Binary(backend.Add, b.Affine(o.M[i], o.Beta1, 0), b.Affine(g, 1-o.Beta1, 0))
-		o.U[i] = b.Binary(backend.Max, b.Affine(o.U[i], o.Beta2, 0), b.Affine(b.Unary(backend.Abs, g), 1, o.Eps))
-		p.Value = b.Binary(backend.Sub, p.Value, b.Affine(b.Binary(backend.Div, o.M[i], o.U[i]), clr, 0))
+		b.AdamaxStep(p.Value, p.Grad, o.M[i], o.U[i], clr, o.Beta1, o.Beta2, o.Eps, o.WeightDecay)
 	}
 }

@@ -48,6 +48,7 @@ func Run(t *testing.T, b backend.Backend, dt tensor.DType) {
 	t.Run("argmax-onehot", s.argmaxOneHot)
 	t.Run("pool-resize", s.poolResize)
 	t.Run("random", s.random)
+	t.Run("adamax", s.adamax)
 }
 
 // arr is a host float64 array with a shape: the reference side.

@@ -293,3 +293,21 @@ func (s *suite) random(t *testing.T) {
 	s.check("RandUniform", s.b.RandUniform(s.dt, seed, off, n), u)
 	s.check("RandNormal", s.b.RandNormal(s.dt, seed, off, n), z)
 }
+
+func (s *suite) adamax(t *testing.T) {
+	p, g := s.rand(-1, 1, 5, 7), s.rand(-1, 1, 5, 7)
+	m, u := s.rand(-0.1, 0.1, 5, 7), s.rand(0, 0.02, 5, 7)
+	clr, b1, b2, eps, wd := 0.01, 0.9, 0.999, 1e-3, 3e-4
+	wp, wm, wu := arr{p.shape, make([]float64, 35)}, arr{p.shape, make([]float64, 35)}, arr{p.shape, make([]float64, 35)}
+	for i := range p.v {
+		gi := g.v[i] + wd*p.v[i]
+		wm.v[i] = b1*m.v[i] + (1-b1)*gi
+		wu.v[i] = math.Max(b2*u.v[i], math.Abs(gi)+eps)
+		wp.v[i] = p.v[i] - clr*wm.v[i]/wu.v[i]
+	}
+	dp, dm, du := s.dev(p), s.dev(m), s.dev(u)
+	s.b.AdamaxStep(dp, s.dev(g), dm, du, clr, b1, b2, eps, wd)
+	s.check("AdamaxStep p", dp, wp)
+	s.check("AdamaxStep m", dm, wm)
+	s.check("AdamaxStep u", du, wu)
+}

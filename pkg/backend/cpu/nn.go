@@ -84,17 +84,12 @@ func bnTrainT[T Float](x, gamma, beta *tensor.Tensor, eps float64) (*tensor.Tens
 		for ch := lo; ch < hi; ch++ {
 			var s float64
 			for i := 0; i < n; i++ {
-				for _, v := range xs[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-					s += float64(v)
-				}
+				s += sum4(xs[(i*c+ch)*hw : (i*c+ch+1)*hw])
 			}
 			mu := s / cnt
 			var ss float64
 			for i := 0; i < n; i++ {
-				for _, v := range xs[(i*c+ch)*hw : (i*c+ch+1)*hw] {
-					d := float64(v) - mu
-					ss += d * d
-				}
+				ss += sqdev4(xs[(i*c+ch)*hw:(i*c+ch+1)*hw], mu)
 			}
 			v := ss / cnt
 			ms[ch], vs[ch] = T(mu), T(v)
@@ -112,6 +107,7 @@ func bnTrainT[T Float](x, gamma, beta *tensor.Tensor, eps float64) (*tensor.Tens
 			for i := 0; i < n; i++ {
 				row := xs[(i*c+ch)*hw : (i*c+ch+1)*hw]
 				out := ys[(i*c+ch)*hw : (i*c+ch+1)*hw]
+				out = out[:len(row)]
 				for j, v := range row {
 					out[j] = v*ts + tb
 				}
@@ -144,26 +140,29 @@ func bnBackT[T Float](x, gy, gamma, mean, vr *tensor.Tensor, eps float64) (*tens
 		for ch := lo; ch < hi; ch++ {
 			mu := float64(ms[ch])
 			inv := 1 / math.Sqrt(float64(vs[ch])+eps)
-			var sg, sgx float64
+			var sg, sgc float64
 			for i := 0; i < n; i++ {
 				o := (i*c + ch) * hw
-				for j := o; j < o+hw; j++ {
-					g := float64(gys[j])
-					sg += g
-					sgx += g * (float64(xs[j]) - mu) * inv
-				}
+				a, b := dot2sum4(gys[o:o+hw], xs[o:o+hw], mu)
+				sg += a
+				sgc += b
 			}
+			sgx := sgc * inv
 			ggs[ch], gbs[ch] = T(sgx), T(sg)
 			g := 1.0
 			if gs != nil {
 				g = float64(gs[ch])
 			}
+			// gx = k·(cnt·gy − sg − xhat·sgx) = A·gy + B·(x−mu) + C
+			// (centred first, so a large mean cannot cancel in float32)
 			k := g * inv / cnt
+			ta, tb, tc, tmu := T(k*cnt), T(-k*sgx*inv), T(-k*sg), T(mu)
 			for i := 0; i < n; i++ {
 				o := (i*c + ch) * hw
-				for j := o; j < o+hw; j++ {
-					xh := (float64(xs[j]) - mu) * inv
-					gxs[j] = T(k * (cnt*float64(gys[j]) - sg - xh*sgx))
+				gyr, xr, gxr := gys[o:o+hw], xs[o:o+hw], gxs[o:o+hw]
+				xr, gxr = xr[:len(gyr)], gxr[:len(gyr)]
+				for j := range gyr {
+					gxr[j] = ta*gyr[j] + tb*(xr[j]-tmu) + tc
 				}
 			}
 		}
@@ -300,4 +299,34 @@ func (*Backend) RandUniform(dt tensor.DType, seed, offset uint64, shape ...int) 
 		g.Uniform64(t.F64())
 	}
 	return t
+}
+
+func adamaxT[T Float](p, g, m, u []T, clr, b1, b2, eps, wd float64) {
+	tc, tb1, tb2, te, tw := T(clr), T(b1), T(1-b1), T(b2), T(wd)
+	teps := T(eps)
+	parFor(len(p), func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			gi := g[i] + tw*p[i]
+			m[i] = tb1*m[i] + tb2*gi
+			a := gi
+			if a < 0 {
+				a = -a
+			}
+			a += teps
+			if v := te * u[i]; v > a {
+				a = v
+			}
+			u[i] = a
+			p[i] -= tc * (m[i] / u[i])
+		}
+	})
+}
+
+// AdamaxStep implements backend.Backend.
+func (*Backend) AdamaxStep(p, g, m, u *tensor.Tensor, clr, beta1, beta2, eps, wd float64) {
+	if checkHost(p, g, m, u) == tensor.Float32 {
+		adamaxT(p.F32(), g.F32(), m.F32(), u.F32(), clr, beta1, beta2, eps, wd)
+		return
+	}
+	adamaxT(p.F64(), g.F64(), m.F64(), u.F64(), clr, beta1, beta2, eps, wd)
 }
