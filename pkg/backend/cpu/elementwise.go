@@ -6,6 +6,7 @@ import (
 
 	"github.com/nvaego/nvae/pkg/backend"
 	"github.com/nvaego/nvae/pkg/tensor"
+	"github.com/nvaego/nvae/pkg/vmath"
 )
 
 func sigmoid(x float64) float64 {
@@ -105,6 +106,29 @@ func unaryD(op backend.UnaryOp, x, y float64) float64 {
 	panic(fmt.Sprintf("cpu: unknown unary op %v", op))
 }
 
+// vmathUnary runs the SIMD float32 kernels of package vmath; it reports
+// whether op has one.
+func vmathUnary[T Float](op backend.UnaryOp, ys []T, xs []float32) bool {
+	d := any(ys).([]float32)
+	switch op {
+	case backend.Swish:
+		vmath.Swish(d, xs)
+	case backend.Sigmoid:
+		vmath.Sigmoid(d, xs)
+	case backend.Exp:
+		vmath.Exp(d, xs)
+	case backend.ELU:
+		vmath.ELU(d, xs)
+	case backend.Softplus:
+		vmath.Softplus(d, xs)
+	case backend.Tanh:
+		vmath.Tanh(d, xs)
+	default:
+		return false
+	}
+	return true
+}
+
 func unaryT[T Float](op backend.UnaryOp, x *tensor.Tensor) *tensor.Tensor {
 	out := alloc[T](x.Shape())
 	xs, ys := host[T](x), host[T](out)
@@ -116,6 +140,9 @@ func unaryT[T Float](op backend.UnaryOp, x *tensor.Tensor) *tensor.Tensor {
 // activations get loops of their own.
 func unaryLoop[T Float](op backend.UnaryOp, xs, ys []T) {
 	ys = ys[:len(xs)]
+	if x32, ok := any(xs).([]float32); ok && vmathUnary(op, ys, x32) {
+		return
+	}
 	switch op {
 	case backend.Swish:
 		for i, v := range xs {
@@ -188,6 +215,17 @@ func unaryBackT[T Float](op backend.UnaryOp, x, y, gy *tensor.Tensor) *tensor.Te
 
 func unaryBackLoop[T Float](op backend.UnaryOp, xs, ys, gs, gx []T) {
 	gs, gx = gs[:len(xs)], gx[:len(xs)]
+	if x32, ok := any(xs).([]float32); ok {
+		d, g := any(gx).([]float32), any(gs).([]float32)
+		switch op {
+		case backend.Swish:
+			vmath.SwishGrad(d, x32, g)
+			return
+		case backend.ELU:
+			vmath.ELUGrad(d, x32, g)
+			return
+		}
+	}
 	switch {
 	case op == backend.Swish:
 		for i, v := range xs {
