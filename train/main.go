@@ -20,6 +20,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/nvaego/nvae/pkg/cuda"
 	"github.com/nvaego/nvae/pkg/device"
 	"github.com/nvaego/nvae/pkg/nvae"
 	"github.com/nvaego/nvae/pkg/tensor"
@@ -65,6 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&x.maxValidBatches, "max_valid_batches", 0, "evaluate at most this many validation batches (0: all)")
 	fs.IntVar(&x.logEvery, "log_every", 50, "print a progress line every N steps")
 	fs.IntVar(&x.workers, "workers", 0, "data decode workers (0: all cores)")
+	deviceInfo := fs.Bool("device_info", false, "print the GPU, driver, CUDA, cuDNN, cuBLAS and NCCL versions found, with their paths, and exit")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	help := fs.BoolP("help", "h", false, "show this help")
 	if err := fs.Parse(args); err != nil {
@@ -76,6 +78,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stdout, "usage: nvae-train [flags]   (the official train.py flags; hyphenated spellings work too)")
 		fs.PrintDefaults()
 		return 0
+	}
+	if *deviceInfo {
+		return printDeviceInfo(stdout, stderr)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "nvae-train: unexpected argument %q\n", fs.Arg(0))
@@ -153,5 +158,26 @@ func run(args []string, stdout, stderr io.Writer) int {
 	bpdCoeff, _ := nvae.BitsPerDimCoeff(cfg.Dataset)
 	fmt.Fprintf(stdout, "trained %d steps; validation NLL %.3f nats (%.4f bits/dim), NELBO %.3f; checkpoint %s\n",
 		res.GlobalStep, res.ValidNegLogP, res.ValidNegLogP*bpdCoeff, res.ValidNelbo, res.CheckpointPath)
+	return 0
+}
+
+func printDeviceInfo(stdout, stderr io.Writer) int {
+	devs, ver, libs, err := cuda.Info()
+	if err != nil {
+		fmt.Fprintf(stderr, "nvae-train: %v\n", err)
+		fmt.Fprintln(stdout, "device: cpu (no usable GPU)")
+		return 1
+	}
+	for _, d := range devs {
+		fmt.Fprintf(stdout, "GPU %d: %s, %.1f GiB, compute capability %d.%d\n", d.Index, d.Name, float64(d.TotalMem)/(1<<30), d.Major, d.Minor)
+	}
+	fmt.Fprintf(stdout, "driver CUDA version: %d.%d\n", ver/1000, ver%1000/10)
+	for _, l := range libs {
+		if l.Err != nil {
+			fmt.Fprintf(stdout, "%-7s missing: %v\n", l.Name, l.Err)
+			continue
+		}
+		fmt.Fprintf(stdout, "%-7s %-10s %s\n", l.Name, l.Version, l.Path)
+	}
 	return 0
 }
