@@ -12,7 +12,7 @@ celeba64_DATASET    := celeba_64
 celeba64_DATA       := $(CELEBA64_LMDB)
 celeba64_PREP       := $(addprefix $(CELEBA64_LMDB)/,train.lmdb/manifest.json validation.lmdb/manifest.json test.lmdb/manifest.json)
 celeba64_ROOT       := $(CHECKPOINT_DIR)
-celeba64_EXPR       := $(or $(EXPR_ID),celeba64)
+celeba64_EXPR       := $(call nvae_expr,celeba64)
 celeba64_TRAIN_ARGS := --data $(DATA_DIR)/celeba64_lmdb --root $(CHECKPOINT_DIR) --save $(celeba64_EXPR) --dataset celeba_64 \
 	--num_channels_enc 64 --num_channels_dec 64 --epochs 90 --num_postprocess_cells 2 --num_preprocess_cells 2 \
 	--num_latent_scales 3 --num_latent_per_group 20 --num_cell_per_cond_enc 2 --num_cell_per_cond_dec 2 \

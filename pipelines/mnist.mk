@@ -11,7 +11,7 @@ mnist_DATASET    := mnist
 mnist_DATA       := $(DATA_DIR)/mnist
 mnist_PREP       := $(DATA_DIR)/mnist/MNIST/manifest.json
 mnist_ROOT       := $(CHECKPOINT_DIR)
-mnist_EXPR       := $(or $(EXPR_ID),mnist)
+mnist_EXPR       := $(call nvae_expr,mnist)
 mnist_TRAIN_ARGS := --data $(DATA_DIR)/mnist --root $(CHECKPOINT_DIR) --save $(mnist_EXPR) --dataset mnist --batch_size 200 \
 	--epochs 400 --num_latent_scales 2 --num_groups_per_scale 10 --num_postprocess_cells 3 --num_preprocess_cells 3 \
 	--num_cell_per_cond_enc 2 --num_cell_per_cond_dec 2 --num_latent_per_group 20 --num_preprocess_blocks 2 \
