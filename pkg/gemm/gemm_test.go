@@ -328,6 +328,25 @@ func TestChunking(t *testing.T) {
 	}
 }
 
+// TestNoAllocs checks that single-core calls allocate nothing once the
+// pack buffers are pooled.
+func TestNoAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("sync.Pool drops buffers under the race detector")
+	}
+	a := make([]float32, 64*64)
+	b := make([]float32, 64*64)
+	c := make([]float32, 64*64)
+	for _, d := range []int{4, 64} {
+		if n := testing.AllocsPerRun(50, func() { Sgemm(false, true, d, d, d, 1, a, 64, b, 64, 0, c, 64) }); n != 0 {
+			t.Errorf("Sgemm %d³: %v allocations per call", d, n)
+		}
+		if n := testing.AllocsPerRun(50, func() { Gemm(true, false, d, d, d, float32(1), a, 64, b, 64, 1, c, 64) }); n != 0 {
+			t.Errorf("Gemm[float32] %d³: %v allocations per call", d, n)
+		}
+	}
+}
+
 func TestShortSlicePanics(t *testing.T) {
 	defer func() {
 		if recover() == nil {
