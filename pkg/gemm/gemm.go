@@ -6,10 +6,26 @@
 // overwritten without being read, so it may hold NaN or garbage.
 //
 // The implementation is a packed, cache-blocked GEMM in the Goto/BLIS
-// style: panels of op(A) and op(B) are copied into contiguous pooled
-// buffers and a register-tiled micro-kernel (AVX-512 Go assembly on CPUs
-// that have it, plain Go otherwise or with the purego build tag) runs over
-// them. Calls with enough work are split over the cores with package par.
+// style. Panels of op(A) (mr rows) and op(B) (nr columns) are copied into
+// contiguous, 64-byte aligned buffers taken from per-size sync.Pools; K is
+// cut into equal blocks of at most kc and N into blocks whose packed B fits
+// in L2; a register-tiled micro-kernel then runs over every mr×nr tile,
+// keeping the A micro-panel in L1 while B micro-panels stream from L2.
+//
+// Micro-kernels (generated Go assembly, see gen_kernels.go):
+//   - AVX-512 (AVX512F+DQ, detected with golang.org/x/sys/cpu): float32
+//     8×48 and float64 8×24 tiles, one kernel per row count so edge rows
+//     cost nothing, opmask registers for edge columns;
+//   - AVX2+FMA, float32 6×16, for CPUs without AVX-512 (edge columns go
+//     through a small buffer);
+//   - plain Go 4×4, used for float64 without AVX-512, on other
+//     architectures and with the purego build tag.
+//
+// Products of at least 2 MFLOP run on par.Workers cores: the operand shared
+// by all cores (op(A) when N is split, op(B) when M is split) is packed
+// once by the workers together, then they take balanced chunks of the other
+// dimension from a shared counter. Tiny products (m·n·k < 256) use direct
+// loops. Single-core calls allocate nothing once the pools are warm.
 package gemm
 
 import "fmt"
