@@ -76,16 +76,16 @@ var sigmoidCore = `	VPORD Z20, Z0, Z2        // −|x|
 ` + expq("Z2", "Z3", "Z4", "Z5", "Z6") + `	VADDPS Z31, Z5, Z5       // p = e^r
 	VSCALEFPS Z3, Z5, Z7     // e = e^a
 	VADDPS Z31, Z7, Z8
-	VDIVPS Z8, Z31, Z8       // s = 1/(1+e)
+	VDIVPS Z8, Z31, Z8       // s = 1/(1+e) (measured no slower than VRCP14PS + a Newton step)
 	VCMPPS $1, Z19, Z0, K2   // x < 0
 `
 
 type kernel struct {
-	name  string
-	doc   string
-	two   bool   // second input gy
-	body  string // x in Z0 (gy in Z1) → result in out
-	out   string
+	name string
+	doc  string
+	two  bool   // second input gy
+	body string // x in Z0 (gy in Z1) → result in out
+	out  string
 }
 
 var kernels = []kernel{

@@ -133,7 +133,7 @@ sigmoid_loop:
 	VADDPS Z31, Z5, Z5       // p = e^r
 	VSCALEFPS Z3, Z5, Z7     // e = e^a
 	VADDPS Z31, Z7, Z8
-	VDIVPS Z8, Z31, Z8       // s = 1/(1+e)
+	VDIVPS Z8, Z31, Z8       // s = 1/(1+e) (measured no slower than VRCP14PS + a Newton step)
 	VCMPPS $1, Z19, Z0, K2   // x < 0
 	VMULPS Z8, Z5, Z9
 	VSCALEFPS Z3, Z9, Z9     // e·s
@@ -214,7 +214,7 @@ swish_loop:
 	VADDPS Z31, Z5, Z5       // p = e^r
 	VSCALEFPS Z3, Z5, Z7     // e = e^a
 	VADDPS Z31, Z7, Z8
-	VDIVPS Z8, Z31, Z8       // s = 1/(1+e)
+	VDIVPS Z8, Z31, Z8       // s = 1/(1+e) (measured no slower than VRCP14PS + a Newton step)
 	VCMPPS $1, Z19, Z0, K2   // x < 0
 	VMULPS Z8, Z0, Z10       // x·s
 	VMULPS Z8, Z5, Z9
@@ -299,7 +299,7 @@ swishGrad_loop:
 	VADDPS Z31, Z5, Z5       // p = e^r
 	VSCALEFPS Z3, Z5, Z7     // e = e^a
 	VADDPS Z31, Z7, Z8
-	VDIVPS Z8, Z31, Z8       // s = 1/(1+e)
+	VDIVPS Z8, Z31, Z8       // s = 1/(1+e) (measured no slower than VRCP14PS + a Newton step)
 	VCMPPS $1, Z19, Z0, K2   // x < 0
 	VMULPS Z8, Z8, Z9        // s²
 	VMULPS Z7, Z2, Z10       // a·e
