@@ -1,0 +1,381 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/nvaego/nvae/pkg/data/lmdbio"
+	"github.com/nvaego/nvae/pkg/fid"
+	"github.com/nvaego/nvae/pkg/npz"
+	"github.com/nvaego/nvae/pkg/safetensors"
+)
+
+// testdata returns ../shared/testdata/<sub> beside the repository root.
+func testdata(t *testing.T, sub ...string) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		if filepath.Dir(dir) == dir {
+			t.Fatal("go.mod not found")
+		}
+		dir = filepath.Dir(dir)
+	}
+	return filepath.Join(append([]string{dir, "..", "shared", "testdata"}, sub...)...)
+}
+
+func inceptionPath(t *testing.T) string {
+	if d := os.Getenv("NVAE_FID_ORACLE_DIR"); d != "" {
+		return filepath.Join(d, "inception_random.safetensors")
+	}
+	return testdata(t, "fid", "inception_random.safetensors")
+}
+
+// runCmd runs the command in-process and returns its exit status, stdout
+// and stderr.
+func runCmd(args ...string) (int, string, string) {
+	var out, errb bytes.Buffer
+	code := run(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+// oneLineErr checks a failure: the wanted status and a single stderr line
+// "nvae-fid: ..." containing want.
+func oneLineErr(t *testing.T, want string, wantCode int, args ...string) {
+	t.Helper()
+	code, _, stderr := runCmd(args...)
+	if code != wantCode || strings.Count(stderr, "\n") != 1 || !strings.HasPrefix(stderr, "nvae-fid: ") || !strings.Contains(stderr, want) {
+		t.Errorf("%v: status %d, stderr %q; want status %d and one line containing %q", args, code, stderr, wantCode, want)
+	}
+}
+
+func TestCLIUsageAndErrors(t *testing.T) {
+	if code, out, _ := runCmd("--help"); code != 0 || !strings.Contains(out, "compare  A.npz B.npz") {
+		t.Errorf("--help: %d %q", code, out)
+	}
+	for _, cmd := range []string{"stats", "score", "compare"} {
+		if code, out, _ := runCmd(cmd, "--help"); code != 0 || !strings.Contains(out, "usage: nvae-fid "+cmd) {
+			t.Errorf("%s --help: %d %q", cmd, code, out)
+		}
+	}
+	if code, _, stderr := runCmd(); code != 2 || !strings.Contains(stderr, "usage:") {
+		t.Errorf("no arguments: %d %q", code, stderr)
+	}
+	dir := t.TempDir()
+	oneLineErr(t, `unknown command "frobnicate"`, 2, "frobnicate")
+	oneLineErr(t, "unknown flag: --bogus", 2, "stats", "--bogus")
+	oneLineErr(t, "--data, --dataset and --fid_dir are required", 2, "stats", "--data", dir)
+	oneLineErr(t, "exactly one of --checkpoint and --images", 2, "score", "--fid_dir", dir)
+	oneLineErr(t, "--images needs --dataset", 2, "score", "--images", dir, "--fid_dir", dir)
+	oneLineErr(t, "want two statistics files", 2, "compare", "a.npz")
+	oneLineErr(t, "no reference statistics", 1, "score", "--images", dir, "--fid_dir", dir, "--dataset", "cifar10")
+	oneLineErr(t, "missing.npz", 1, "compare", filepath.Join(dir, "missing.npz"), filepath.Join(dir, "missing.npz"))
+	notStats := filepath.Join(dir, "samples.npz")
+	if err := npz.WriteNPZ(notStats, map[string]npz.Array{"samples": npz.FromUint8([]int{2, 2}, []uint8{1, 2, 3, 4})}); err != nil {
+		t.Fatal(err)
+	}
+	oneLineErr(t, "not a statistics file", 1, "compare", notStats, notStats)
+	oneLineErr(t, "unknown dataset", 1, "stats", "--data", dir, "--dataset", "nope", "--fid_dir", dir)
+	oneLineErr(t, "--device", 2, "stats", "--data", dir, "--dataset", "imagenet_32", "--fid_dir", dir, "--device", "tpu", "--inception", inceptionPath(t))
+}
+
+// TestCLICompare checks compare against pytorch-fid: the statistics of
+// frechet.safetensors' nvae_f32/a (stats_example.npz, written by the
+// official save_statistics) against those of nvae_f32/b give the official
+// FID, and a file against itself gives 0.
+func TestCLICompare(t *testing.T) {
+	example := testdata(t, "fid", "stats_example.npz")
+	code, out, stderr := runCmd("compare", example, example)
+	if code != 0 || out != "FID: 0.000000\n" {
+		t.Fatalf("compare identical: %d %q %q", code, out, stderr)
+	}
+	f, err := safetensors.ReadFile(testdata(t, "fid", "frechet.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := f.Tensors["nvae_f32/b"].Float32()
+	want, _ := f.Tensors["nvae_f32/fid"].Float64()
+	n, d := f.Tensors["nvae_f32/b"].Shape[0], f.Tensors["nvae_f32/b"].Shape[1]
+	mu, sigma := fid.Stats32(b, n, d)
+	bPath := filepath.Join(t.TempDir(), "b.npz")
+	if err := npz.WriteNPZ(bPath, map[string]npz.Array{"mu": npz.FromFloat32([]int{d}, mu), "sigma": npz.FromFloat64([]int{d, d}, sigma)}); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr = runCmd("compare", example, bPath)
+	if code != 0 || out != fmt.Sprintf("FID: %.6f\n", want[0]) {
+		t.Fatalf("compare: %d %q %q; want FID %.6f", code, out, stderr, want[0])
+	}
+	// The exact value, through the same path the command takes.
+	a, _ := readStats(example)
+	bs, _ := readStats(bPath)
+	if got, err := distance(a, bs); err != nil || math.Abs(got-want[0]) > 1e-10*want[0] {
+		t.Fatalf("distance = %.17g, %v; official %.17g (tolerance 1e-10 relative)", got, err, want[0])
+	}
+}
+
+// testImage draws a deterministic 32x32 RGB test image.
+func testImage(i int) *image.RGBA {
+	m := image.NewRGBA(image.Rect(0, 0, 32, 32))
+	for y := 0; y < 32; y++ {
+		for x := 0; x < 32; x++ {
+			v := uint8((x*(i+3) + y*(7-i) + i*40) % 256)
+			m.Set(x, y, color.RGBA{v, uint8((int(v)*5 + y*i) % 256), uint8((x * y * (i + 1)) % 256), 255})
+		}
+	}
+	return m
+}
+
+// TestCLIStatsAndScore builds a 10-image imagenet_32 LMDB, runs stats on
+// it, and checks that the PNG-folder and .npz inputs of score --images read
+// the same pixels and give the same features.
+func TestCLIStatsAndScore(t *testing.T) {
+	dir := t.TempDir()
+	dataDir := filepath.Join(dir, "data")
+	os.MkdirAll(dataDir, 0o755)
+	w, err := lmdbio.Create(filepath.Join(dataDir, "train.lmdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pngDir := filepath.Join(dir, "png")
+	os.MkdirAll(pngDir, 0o755)
+	var nhwc []uint8
+	for i := 0; i < 10; i++ {
+		m := testImage(i)
+		raw := make([]byte, 0, 32*32*3)
+		for p := 0; p < len(m.Pix); p += 4 {
+			raw = append(raw, m.Pix[p:p+3]...)
+		}
+		if err := w.Put([]byte(strconv.Itoa(i)), raw); err != nil {
+			t.Fatal(err)
+		}
+		if i < 6 {
+			nhwc = append(nhwc, raw...)
+			var buf bytes.Buffer
+			png.Encode(&buf, m)
+			os.WriteFile(filepath.Join(pngDir, fmt.Sprintf("img_%02d.png", i)), buf.Bytes(), 0o644)
+		}
+	}
+	if err := w.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	fidDir := filepath.Join(dir, "fid")
+	inc := inceptionPath(t)
+	code, out, stderr := runCmd("stats", "--data", dataDir, "--dataset", "imagenet_32", "--fid_dir", fidDir,
+		"--inception", inc, "--batch_size", "4", "--device", "cpu")
+	if code != 0 {
+		t.Fatalf("stats: %d %q %q", code, out, stderr)
+	}
+	if !strings.Contains(stderr, "10/10 images") || !strings.Contains(stderr, "images/s") {
+		t.Errorf("stats progress: %q", stderr)
+	}
+	ref, err := readStats(filepath.Join(fidDir, "imagenet_32.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ref.d != fid.Dims || ref.mu32 == nil || len(ref.sigma) != fid.Dims*fid.Dims {
+		t.Fatalf("stats file: d %d, float32 mu %v", ref.d, ref.mu32 != nil)
+	}
+	for i := 0; i < fid.Dims; i++ {
+		if !(ref.sigma[i*fid.Dims+i] >= 0) || math.IsNaN(ref.mu[i]) {
+			t.Fatalf("stats: dimension %d: mu %v, variance %v", i, ref.mu[i], ref.sigma[i*fid.Dims+i])
+		}
+	}
+
+	// --max_samples limits the images.
+	code, out, stderr = runCmd("stats", "--data", dataDir, "--dataset", "imagenet_32", "--fid_dir", filepath.Join(dir, "fid3"),
+		"--inception", inc, "--max_samples", "3", "--device", "cpu")
+	if code != 0 || !strings.Contains(out, "(3 images)") {
+		t.Fatalf("stats --max_samples 3: %d %q %q", code, out, stderr)
+	}
+
+	// Feature extraction of score --images: the PNG folder and the same
+	// pixels as a uint8 NHWC .npz give identical features. (The full
+	// score command, FID included, is TestCLIScoreImages.)
+	m, err := loadInception(inc, "cpu", io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromPNG := &featureSet{m: m}
+	if err := scoreImages(pngDir, fromPNG, 4, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	// The .npz reader sees the same pixels as the PNG reader, for uint8
+	// NHWC samples and for float NCHW samples.
+	npzPath := filepath.Join(dir, "samples.npz")
+	if err := npz.WriteNPZ(npzPath, map[string]npz.Array{"samples": npz.FromUint8([]int{6, 32, 32, 3}, nhwc)}); err != nil {
+		t.Fatal(err)
+	}
+	x, err := readSamplesNPZ(npzPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 6; i++ {
+		chw, h, w, err := readImage(filepath.Join(pngDir, fmt.Sprintf("img_%02d.png", i)))
+		if err != nil || h != 32 || w != 32 {
+			t.Fatalf("readImage: %v %dx%d", err, h, w)
+		}
+		got := x.F32()[i*3*32*32 : (i+1)*3*32*32]
+		for j := range chw {
+			if chw[j] != got[j] {
+				t.Fatalf("image %d element %d: png %v, npz %v", i, j, chw[j], got[j])
+			}
+		}
+	}
+	fromNPZ := &featureSet{m: m}
+	if err := scoreImages(npzPath, fromNPZ, 5, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if fromPNG.n != 6 || fromNPZ.n != 6 || len(fromPNG.feats) != 6*fid.Dims {
+		t.Fatalf("scored %d and %d images", fromPNG.n, fromNPZ.n)
+	}
+	for i := range fromPNG.feats {
+		if d := math.Abs(float64(fromPNG.feats[i] - fromNPZ.feats[i])); d > 1e-5 {
+			t.Fatalf("feature %d: png %v, npz %v", i, fromPNG.feats[i], fromNPZ.feats[i])
+		}
+	}
+	f32 := npz.FromFloat32([]int{6, 3, 32, 32}, x.F32())
+	if err := npz.WriteNPZ(npzPath, map[string]npz.Array{"samples": f32}); err != nil {
+		t.Fatal(err)
+	}
+	if y, err := readSamplesNPZ(npzPath); err != nil || fmt.Sprint(y.Shape()) != "[6 3 32 32]" || y.F32()[100] != x.F32()[100] {
+		t.Fatalf("float samples: %v", err)
+	}
+}
+
+// TestCLIScoreCheckpoint scores 4 samples of the official mnist_tiny
+// checkpoint (with the BN re-adjustment) against all-zero reference
+// statistics and checks fid.json.
+func TestCLIScoreCheckpoint(t *testing.T) {
+	ck := testdata(t, "nvae", "mnist_tiny_checkpoint.pt")
+	if _, err := os.Stat(ck); err != nil {
+		t.Skipf("no mnist_tiny checkpoint: %v", err)
+	}
+	dir := t.TempDir()
+	inc := inceptionPath(t)
+	// Reference: a statistics file of the right size made of zeros.
+	zeros := filepath.Join(dir, "mnist.npz")
+	npz.WriteNPZ(zeros, map[string]npz.Array{
+		"mu":    npz.FromFloat32([]int{fid.Dims}, make([]float32, fid.Dims)),
+		"sigma": npz.FromFloat64([]int{fid.Dims, fid.Dims}, make([]float64, fid.Dims*fid.Dims)),
+	})
+	out := filepath.Join(dir, "fid.json")
+	code, stdout, stderr := runCmd("score", "--checkpoint", ck, "--fid_dir", dir, "--inception", inc,
+		"--num_samples", "4", "--batch_size", "2", "--readjust_bn", "--out", out, "--device", "cpu")
+	if code != 0 {
+		t.Fatalf("score --checkpoint: %d %q %q", code, stdout, stderr)
+	}
+	if !strings.Contains(stderr, "readjust_bn: 1000/1000") {
+		t.Errorf("no re-adjustment progress in %q", stderr)
+	}
+	var res result
+	js, _ := os.ReadFile(out)
+	if err := json.Unmarshal(js, &res); err != nil {
+		t.Fatalf("fid.json: %v %s", err, js)
+	}
+	if res.Dataset != "mnist" || res.NumSamples != 4 || !res.ReadjustBN || res.Temp != 1 || !(res.FID > 0) || res.Checkpoint != ck {
+		t.Fatalf("fid.json: %+v", res)
+	}
+}
+
+// TestCLIDownloadsWeights checks the default weights path: the first run
+// downloads through the (replaced) HTTP client into $NVAE_CACHE with the
+// checksum check, a second run uses the cached copy.
+func TestCLIDownloadsWeights(t *testing.T) {
+	inc := inceptionPath(t)
+	body, err := os.ReadFile(inc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hits := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits++
+		w.Write(body)
+	}))
+	defer srv.Close()
+	cache := t.TempDir()
+	t.Setenv("NVAE_CACHE", cache)
+	old := officialFetcher
+	defer func() { officialFetcher = old }()
+	officialFetcher = func(progress io.Writer) *fid.Fetcher {
+		// The random weights stand in for the official file: same
+		// mechanism, their own checksum (README: 5f4cdd57...).
+		return &fid.Fetcher{Client: srv.Client(), URL: srv.URL + "/w.safetensors", Name: "w.safetensors",
+			SHA256: "5f4cdd57ae0cf2bf14e238d270e742298c1cc635811dafc0e8c5d2135ab0ec5b", Progress: progress}
+	}
+	for i := 0; i < 2; i++ {
+		m, err := loadInception("", "cpu", io.Discard)
+		if err != nil || m == nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+	}
+	if hits != 1 {
+		t.Fatalf("%d downloads, want 1", hits)
+	}
+	if _, err := os.Stat(filepath.Join(cache, "w.safetensors")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCLIScoreImages runs the full score --images command (a PNG folder
+// against a reference statistics file) and checks fid.json and
+// --save_stats. A d = 2048 Fréchet distance costs tens of seconds of pure-Go
+// linear algebra on two cores, so this is skipped with -short.
+func TestCLIScoreImages(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: two d=2048 Fréchet distances")
+	}
+	dir := t.TempDir()
+	pngDir := filepath.Join(dir, "png")
+	os.MkdirAll(pngDir, 0o755)
+	for i := 0; i < 4; i++ {
+		var buf bytes.Buffer
+		png.Encode(&buf, testImage(i))
+		os.WriteFile(filepath.Join(pngDir, fmt.Sprintf("%d.png", i)), buf.Bytes(), 0o644)
+	}
+	ref := filepath.Join(dir, "ref.npz")
+	mu := make([]float32, fid.Dims)
+	sigma := make([]float64, fid.Dims*fid.Dims)
+	for i := range mu {
+		mu[i] = 0.5 // sigma = 0 keeps the d = 2048 eigenproblems cheap
+	}
+	npz.WriteNPZ(ref, map[string]npz.Array{"mu": npz.FromFloat32([]int{fid.Dims}, mu), "sigma": npz.FromFloat64([]int{fid.Dims, fid.Dims}, sigma)})
+	jsonPath := filepath.Join(dir, "out", "fid.json")
+	os.MkdirAll(filepath.Dir(jsonPath), 0o755)
+	saved := filepath.Join(dir, "png_stats.npz")
+	code, out, stderr := runCmd("score", "--images", pngDir, "--dataset", "ref", "--fid_dir", dir,
+		"--inception", inceptionPath(t), "--out", jsonPath, "--save_stats", saved, "--device", "cpu")
+	if code != 0 || !strings.HasPrefix(out, "FID: ") {
+		t.Fatalf("score --images: %d %q %q", code, out, stderr)
+	}
+	var res result
+	js, err := os.ReadFile(jsonPath)
+	if err != nil || json.Unmarshal(js, &res) != nil {
+		t.Fatalf("fid.json: %v %s", err, js)
+	}
+	if res.NumSamples != 4 || !(res.FID > 0) || res.Dataset != "ref" || res.Images != pngDir {
+		t.Fatalf("fid.json: %+v", res)
+	}
+	if !strings.Contains(out, fmt.Sprintf("%.6f", res.FID)) {
+		t.Errorf("printed %q, fid.json has %v", out, res.FID)
+	}
+	// The saved statistics reproduce the reported FID through compare.
+	code, out, _ = runCmd("compare", ref, saved)
+	if code != 0 || out != fmt.Sprintf("FID: %.6f\n", res.FID) {
+		t.Errorf("compare ref saved: %d %q; score reported %.6f", code, out, res.FID)
+	}
+}
