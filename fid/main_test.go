@@ -17,10 +17,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nvaego/nvae/pkg/ckpt"
 	"github.com/nvaego/nvae/pkg/data/lmdbio"
+	"github.com/nvaego/nvae/pkg/device"
 	"github.com/nvaego/nvae/pkg/fid"
 	"github.com/nvaego/nvae/pkg/npz"
 	"github.com/nvaego/nvae/pkg/safetensors"
+	"github.com/nvaego/nvae/pkg/tensor"
 )
 
 // testdata returns ../shared/testdata/<sub> beside the repository root.
@@ -257,38 +260,49 @@ func TestCLIStatsAndScore(t *testing.T) {
 	}
 }
 
-// TestCLIScoreCheckpoint scores 4 samples of the official mnist_tiny
-// checkpoint (with the BN re-adjustment) against all-zero reference
-// statistics and checks fid.json.
+// TestCLIScoreCheckpoint draws 4 samples from the official mnist_tiny
+// checkpoint (after the BN re-adjustment) through the score command's
+// sampling path and checks their features. The full command, FID included,
+// runs in TestCLIScoreCommands.
 func TestCLIScoreCheckpoint(t *testing.T) {
 	ck := testdata(t, "nvae", "mnist_tiny_checkpoint.pt")
-	if _, err := os.Stat(ck); err != nil {
-		t.Skipf("no mnist_tiny checkpoint: %v", err)
+	b, err := device.Open("cpu")
+	if err != nil {
+		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	inc := inceptionPath(t)
-	// Reference: a statistics file of the right size made of zeros.
-	zeros := filepath.Join(dir, "mnist.npz")
-	npz.WriteNPZ(zeros, map[string]npz.Array{
-		"mu":    npz.FromFloat32([]int{fid.Dims}, make([]float32, fid.Dims)),
-		"sigma": npz.FromFloat64([]int{fid.Dims, fid.Dims}, make([]float64, fid.Dims*fid.Dims)),
-	})
-	out := filepath.Join(dir, "fid.json")
-	code, stdout, stderr := runCmd("score", "--checkpoint", ck, "--fid_dir", dir, "--inception", inc,
-		"--num_samples", "4", "--batch_size", "2", "--readjust_bn", "--out", out, "--device", "cpu")
-	if code != 0 {
-		t.Fatalf("score --checkpoint: %d %q %q", code, stdout, stderr)
+	model, err := ckpt.LoadAny(ck, b, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(stderr, "readjust_bn: 1000/1000") {
-		t.Errorf("no re-adjustment progress in %q", stderr)
+	m, err := loadInception(inceptionPath(t), "cpu", io.Discard)
+	if err != nil {
+		t.Fatal(err)
 	}
-	var res result
-	js, _ := os.ReadFile(out)
-	if err := json.Unmarshal(js, &res); err != nil {
-		t.Fatalf("fid.json: %v %s", err, js)
+	set := &featureSet{m: m}
+	var log bytes.Buffer
+	if err := scoreModel(model, set, 5, 2, 1, true, 1, &log); err != nil {
+		t.Fatal(err)
 	}
-	if res.Dataset != "mnist" || res.NumSamples != 4 || !res.ReadjustBN || res.Temp != 1 || !(res.FID > 0) || res.Checkpoint != ck {
-		t.Fatalf("fid.json: %+v", res)
+	if !strings.Contains(log.String(), "readjust_bn: 1000/1000") || !strings.Contains(log.String(), "score: 5/5 images") {
+		t.Errorf("progress output %q", log.String())
+	}
+	if set.n != 5 || len(set.feats) != 5*fid.Dims {
+		t.Fatalf("%d samples, %d features", set.n, len(set.feats))
+	}
+	distinct := false
+	for i, v := range set.feats {
+		if math.IsNaN(float64(v)) || v < 0 {
+			t.Fatalf("feature %d = %v (pool3 features are finite and >= 0)", i, v)
+		}
+		if i >= fid.Dims && v != set.feats[i%fid.Dims] {
+			distinct = true
+		}
+	}
+	if !distinct {
+		t.Fatal("all samples have the same features")
+	}
+	if model.Store.Training {
+		t.Fatal("model left in BN training mode")
 	}
 }
 
@@ -331,15 +345,51 @@ func TestCLIDownloadsWeights(t *testing.T) {
 	}
 }
 
-// TestCLIScoreImages runs the full score --images command (a PNG folder
-// against a reference statistics file) and checks fid.json and
-// --save_stats. A d = 2048 Fréchet distance costs tens of seconds of pure-Go
-// linear algebra on two cores, so this is skipped with -short.
-func TestCLIScoreImages(t *testing.T) {
+// TestCLIScoreCommands runs the full score command for a checkpoint (the
+// official mnist_tiny, with --readjust_bn) and for a PNG folder, checking
+// the printed FID, fid.json and --save_stats. Each d = 2048 Fréchet
+// distance costs about half a minute of pure-Go linear algebra on two
+// cores (pkg/fid's eigen route), so this is skipped with -short.
+func TestCLIScoreCommands(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: two d=2048 Fréchet distances")
 	}
 	dir := t.TempDir()
+	inc := inceptionPath(t)
+	mu := make([]float32, fid.Dims)
+	for i := range mu {
+		mu[i] = 0.5
+	}
+	for _, name := range []string{"mnist", "ref"} {
+		npz.WriteNPZ(filepath.Join(dir, name+".npz"), map[string]npz.Array{
+			"mu": npz.FromFloat32([]int{fid.Dims}, mu), "sigma": npz.FromFloat64([]int{fid.Dims, fid.Dims}, make([]float64, fid.Dims*fid.Dims))})
+	}
+	readResult := func(path string) result {
+		t.Helper()
+		var res result
+		js, err := os.ReadFile(path)
+		if err != nil || json.Unmarshal(js, &res) != nil {
+			t.Fatalf("fid.json: %v %s", err, js)
+		}
+		return res
+	}
+
+	ck := testdata(t, "nvae", "mnist_tiny_checkpoint.pt")
+	out := filepath.Join(dir, "ck", "fid.json")
+	os.MkdirAll(filepath.Dir(out), 0o755)
+	code, stdout, stderr := runCmd("score", "--checkpoint", ck, "--fid_dir", dir, "--inception", inc,
+		"--num_samples", "4", "--batch_size", "2", "--readjust_bn", "--out", out, "--device", "cpu")
+	if code != 0 {
+		t.Fatalf("score --checkpoint: %d %q %q", code, stdout, stderr)
+	}
+	res := readResult(out)
+	if res.Dataset != "mnist" || res.NumSamples != 4 || !res.ReadjustBN || res.Temp != 1 || !(res.FID > 0) || res.Checkpoint != ck {
+		t.Fatalf("fid.json: %+v", res)
+	}
+	if !strings.Contains(stdout, fmt.Sprintf("FID: %.6f", res.FID)) {
+		t.Errorf("printed %q, fid.json has %v", stdout, res.FID)
+	}
+
 	pngDir := filepath.Join(dir, "png")
 	os.MkdirAll(pngDir, 0o755)
 	for i := 0; i < 4; i++ {
@@ -347,35 +397,29 @@ func TestCLIScoreImages(t *testing.T) {
 		png.Encode(&buf, testImage(i))
 		os.WriteFile(filepath.Join(pngDir, fmt.Sprintf("%d.png", i)), buf.Bytes(), 0o644)
 	}
-	ref := filepath.Join(dir, "ref.npz")
-	mu := make([]float32, fid.Dims)
-	sigma := make([]float64, fid.Dims*fid.Dims)
-	for i := range mu {
-		mu[i] = 0.5 // sigma = 0 keeps the d = 2048 eigenproblems cheap
-	}
-	npz.WriteNPZ(ref, map[string]npz.Array{"mu": npz.FromFloat32([]int{fid.Dims}, mu), "sigma": npz.FromFloat64([]int{fid.Dims, fid.Dims}, sigma)})
-	jsonPath := filepath.Join(dir, "out", "fid.json")
-	os.MkdirAll(filepath.Dir(jsonPath), 0o755)
+	out = filepath.Join(dir, "img", "fid.json")
+	os.MkdirAll(filepath.Dir(out), 0o755)
 	saved := filepath.Join(dir, "png_stats.npz")
-	code, out, stderr := runCmd("score", "--images", pngDir, "--dataset", "ref", "--fid_dir", dir,
-		"--inception", inceptionPath(t), "--out", jsonPath, "--save_stats", saved, "--device", "cpu")
-	if code != 0 || !strings.HasPrefix(out, "FID: ") {
-		t.Fatalf("score --images: %d %q %q", code, out, stderr)
+	code, stdout, stderr = runCmd("score", "--images", pngDir, "--dataset", "ref", "--fid_dir", dir,
+		"--inception", inc, "--out", out, "--save_stats", saved, "--device", "cpu")
+	if code != 0 || !strings.HasPrefix(stdout, "FID: ") {
+		t.Fatalf("score --images: %d %q %q", code, stdout, stderr)
 	}
-	var res result
-	js, err := os.ReadFile(jsonPath)
-	if err != nil || json.Unmarshal(js, &res) != nil {
-		t.Fatalf("fid.json: %v %s", err, js)
-	}
+	res = readResult(out)
 	if res.NumSamples != 4 || !(res.FID > 0) || res.Dataset != "ref" || res.Images != pngDir {
 		t.Fatalf("fid.json: %+v", res)
 	}
-	if !strings.Contains(out, fmt.Sprintf("%.6f", res.FID)) {
-		t.Errorf("printed %q, fid.json has %v", out, res.FID)
+	st, err := readStats(saved)
+	if err != nil || st.d != fid.Dims || st.mu32 == nil {
+		t.Fatalf("--save_stats: %v", err)
 	}
-	// The saved statistics reproduce the reported FID through compare.
-	code, out, _ = runCmd("compare", ref, saved)
-	if code != 0 || out != fmt.Sprintf("FID: %.6f\n", res.FID) {
-		t.Errorf("compare ref saved: %d %q; score reported %.6f", code, out, res.FID)
+	// With sigma_ref = 0 the FID is |mu - mu_ref|² + tr(sigma).
+	want := 0.0
+	for i := 0; i < fid.Dims; i++ {
+		d := float64(st.mu32[i] - 0.5)
+		want += d*d + st.sigma[i*fid.Dims+i]
+	}
+	if math.Abs(res.FID-want) > 1e-6*want {
+		t.Errorf("FID %v, |mu diff|² + tr(sigma) from the saved statistics = %v", res.FID, want)
 	}
 }
