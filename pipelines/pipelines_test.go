@@ -173,7 +173,7 @@ func TestMiniPipelines(t *testing.T) {
 			checkPNG(t, filepath.Join(exp, "samples", "samples_t0.60.png"))
 			if withFID {
 				checkNPZ(t, filepath.Join(dir, "fid_stats", tc.dataset+".npz"))
-				checkFIDJSON(t, filepath.Join(exp, "fid", "fid.json"))
+				checkFIDJSON(t, filepath.Join(exp, "fid.json"))
 				row := readFile(t, filepath.Join(exp, "results.row"))
 				if !strings.HasPrefix(row, "| "+tc.name+" | "+tc.dataset+" | ") {
 					t.Errorf("results.row = %q", row)
@@ -406,7 +406,7 @@ func TestDryRunSeedFlags(t *testing.T) {
 		steps := []string{"nvae-prep ", "pipelines/train-step.sh ",
 			"nvae-eval --checkpoint " + ck, "--num_iw_samples 1000",
 			"nvae-sample --checkpoint " + ck + " --temp 0.6 --readjust_bn",
-			"nvae-fid stats --data ", "nvae-fid score --checkpoint " + ck + " --fid_dir " + vars["DATA_DIR"] + "/fid_stats --temp 0.6 --readjust_bn --num_samples 50000",
+			"nvae-fid stats --data ", "nvae-fid score --checkpoint " + ck + " --fid_dir " + vars["DATA_DIR"] + "/fid_stats --temp 0.6 --readjust_bn --num_samples 50000", "--out " + exp + "/fid.json",
 			"pipelines/results-row.sh " + p + " " + exp + " RESULTS.md"}
 		if p == "lsun_church64" {
 			steps[0] = "nvae-prep lsun --check"
@@ -538,10 +538,8 @@ func TestResultsRow(t *testing.T) {
 	out := filepath.Join(dir, "RESULTS.md")
 	for i, name := range []string{"mnist", "cifar10"} {
 		exp := filepath.Join(dir, "eval-"+name)
-		for _, d := range []string{"eval", "fid"} {
-			if err := os.MkdirAll(filepath.Join(exp, d), 0o755); err != nil {
-				t.Fatal(err)
-			}
+		if err := os.MkdirAll(filepath.Join(exp, "eval"), 0o755); err != nil {
+			t.Fatal(err)
 		}
 		res := fmt.Sprintf(`{
   "dataset": %q,
@@ -553,7 +551,7 @@ func TestResultsRow(t *testing.T) {
   "device": "cuda"
 }`, name)
 		os.WriteFile(filepath.Join(exp, "eval", "results.json"), []byte(res), 0o644)
-		os.WriteFile(filepath.Join(exp, "fid", "fid.json"), []byte(`{"fid": 5.25e+01, "num_samples": 50000}`), 0o644)
+		os.WriteFile(filepath.Join(exp, "fid.json"), []byte(`{"fid": 5.25e+01, "num_samples": 50000}`), 0o644)
 		os.WriteFile(filepath.Join(exp, "train.seconds"), []byte("3600\n1800\n"), 0o644)
 		cmd := exec.Command(script, name, exp, out)
 		if b, err := cmd.CombinedOutput(); err != nil {

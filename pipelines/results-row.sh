@@ -3,7 +3,7 @@
 #
 # Appends one row for a finished pipeline to the Markdown table RESULTS.md
 # (created with its header when missing): NLL and bits/dim from
-# EXPDIR/eval/results.json, FID from EXPDIR/fid/fid.json, training wall
+# EXPDIR/eval/results.json, FID from EXPDIR/fid.json, training wall
 # hours summed over all attempts from EXPDIR/train.seconds, the device, the
 # date. The row is also written to EXPDIR/results.row, the pipeline's last
 # target. RESULTS.md is replaced through a synced temporary copy.
@@ -11,7 +11,7 @@ set -eu
 [ $# -eq 3 ] || { echo "usage: $0 PIPELINE EXPDIR RESULTS.md" >&2; exit 2; }
 name=$1 exp=$2 out=$3
 res="$exp/eval/results.json"
-fid="$exp/fid/fid.json"
+fid="$exp/fid.json"
 for f in "$res" "$fid"; do
 	[ -f "$f" ] || { echo "results-row: $f missing" >&2; exit 1; }
 done
