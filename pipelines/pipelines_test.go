@@ -255,8 +255,9 @@ func checkResults(t *testing.T, p, dataset string) {
 			t.Errorf("%s: %s = %v, want a finite positive number", p, k, r[k])
 		}
 	}
-	if nll, nelbo := r["nll_nats"].(float64), r["nelbo_nats"].(float64); nll > nelbo*1.0001 {
-		t.Errorf("%s: NLL %v above the NELBO %v", p, nll, nelbo)
+	// The K-sample bound can exceed a one-sample NELBO by at most log K.
+	if nll, nelbo := r["nll_nats"].(float64), r["nelbo_nats"].(float64); nll > nelbo+math.Log(4)+1e-6 {
+		t.Errorf("%s: NLL %v above the NELBO %v + log 4", p, nll, nelbo)
 	}
 	if r["num_iw_samples"] != 4.0 || r["num_images"] != 8.0 || r["dataset"] != dataset {
 		t.Errorf("%s: K %v, images %v, dataset %v; want 4, 8, %s", p, r["num_iw_samples"], r["num_images"], r["dataset"], dataset)
