@@ -38,13 +38,12 @@ help() {
 		echo
 		help "$BIN/nvae-prep" "$s" --help
 	done
-	# nvae-fid subcommands, when it has them.
-	for s in stats score; do
-		if "$BIN/nvae-fid" "$s" --help 2>&1 | grep -q -- --fid_dir; then
-			echo "### nvae-fid $s"
-			echo
-			help "$BIN/nvae-fid" "$s" --help
-		fi
+	# nvae-fid commands, when it has them (its usage lists them under "Commands:").
+	cmds=$("$BIN/nvae-fid" --help 2>&1 | sed -n '/^Commands:/,/^$/s/^  \([a-z][a-z0-9]*\) .*/\1/p' | awk '!seen[$0]++')
+	for s in $cmds; do
+		echo "### nvae-fid $s"
+		echo
+		help "$BIN/nvae-fid" "$s" --help
 	done
 } >"$tmp"
 chmod 644 "$tmp"
