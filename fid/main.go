@@ -433,6 +433,7 @@ type result struct {
 	Checkpoint string  `json:"checkpoint,omitempty"`
 	Images     string  `json:"images,omitempty"`
 	Temp       float64 `json:"temp,omitempty"`
+	SampleTemp float64 `json:"sample_temp,omitempty"`
 	ReadjustBN bool    `json:"readjust_bn,omitempty"`
 	Seed       uint64  `json:"seed,omitempty"`
 	Inception  string  `json:"inception"`
@@ -445,7 +446,8 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	images := fs.String("images", "", "folder of PNG/JPEG images, or an .npz file with a samples array, to score instead of a model")
 	fidDir := fs.String("fid_dir", "", "directory holding the reference statistics <dataset>.npz (required)")
 	dataset := fs.String("dataset", "", "reference dataset name (default with --checkpoint: the checkpoint's dataset)")
-	temp := fs.Float64("temp", 1.0, "sampling temperature (the official FID samples at 1.0), also used by --readjust_bn")
+	temp := fs.Float64("temp", 1.0, "temperature of the --readjust_bn sampling (the official evaluate.py --temp)")
+	sampleTemp := fs.Float64("sample_temp", 1.0, "temperature of the FID samples (the official create_generator_vae samples at 1.0)")
 	readjust := fs.Bool("readjust_bn", false, "re-adjust BN statistics first (500 sampling batches of 2 images in BN training mode, as the official evaluate_fid)")
 	numSamples := fs.Int("num_samples", 50000, "number of model samples")
 	batch := fs.Int("batch_size", 100, "samples per model / Inception batch")
@@ -454,7 +456,7 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	out := fs.String("out", "", "where to write fid.json (default: beside the checkpoint; with --images only when given)")
 	saveStats := fs.String("save_stats", "", "also write the scored images' statistics to this .npz")
 	dev := fs.String("device", "auto", "compute device: auto, cpu or cuda")
-	if err := parse(fs, help, args, "nvae-fid score (--checkpoint C | --images DIR|NPZ --dataset NAME) --fid_dir DIR [--temp 1.0] [--readjust_bn] [--num_samples 50000] [--batch_size 100] [--out fid.json]", stdout); err != nil {
+	if err := parse(fs, help, args, "nvae-fid score (--checkpoint C | --images DIR|NPZ --dataset NAME) --fid_dir DIR [--temp 1.0] [--sample_temp 1.0] [--readjust_bn] [--num_samples 50000] [--batch_size 100] [--out fid.json]", stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -469,8 +471,8 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	if *images != "" && *dataset == "" {
 		return usageErr("score: --images needs --dataset to find the reference statistics")
 	}
-	if *batch < 1 || *numSamples < 2 || !(*temp > 0) {
-		return usageErr("score: --batch_size must be ≥ 1, --num_samples ≥ 2 and --temp > 0")
+	if *batch < 1 || *numSamples < 2 || !(*temp > 0) || !(*sampleTemp > 0) {
+		return usageErr("score: --batch_size must be ≥ 1, --num_samples ≥ 2, --temp > 0 and --sample_temp > 0")
 	}
 	if _, err := device.Open(*dev); err != nil {
 		return usageErr("%v", err)
@@ -493,7 +495,7 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		if *dataset == "" {
 			*dataset = model.Cfg.Dataset
 		}
-		res.Checkpoint, res.Temp, res.ReadjustBN, res.Seed = *checkpoint, *temp, *readjust, *seed
+		res.Checkpoint, res.Temp, res.SampleTemp, res.ReadjustBN, res.Seed = *checkpoint, *temp, *sampleTemp, *readjust, *seed
 	} else {
 		res.Images = *images
 	}
@@ -514,7 +516,7 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	}
 	set := &featureSet{m: m}
 	if model != nil {
-		err = scoreModel(model, set, *numSamples, *batch, *temp, *readjust, *seed, stderr)
+		err = scoreModel(model, set, *numSamples, *batch, *temp, *sampleTemp, *readjust, *seed, stderr)
 	} else {
 		err = scoreImages(*images, set, *batch, stderr)
 	}
@@ -556,7 +558,7 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 // scoreModel samples n images with the decoder mean (the Normal decoder has
 // none: a sample), as the official create_generator_vae does, optionally
 // after the official BN re-adjustment.
-func scoreModel(model *nvae.Model, set *featureSet, n, bs int, t float64, readjust bool, seed uint64, stderr io.Writer) error {
+func scoreModel(model *nvae.Model, set *featureSet, n, bs int, t, ts float64, readjust bool, seed uint64, stderr io.Writer) error {
 	b := model.Store.B
 	c := ag.New(b, tensor.Float32)
 	c.SetGrad(false)
@@ -570,11 +572,11 @@ func scoreModel(model *nvae.Model, set *featureSet, n, bs int, t float64, readju
 	pr := newProgress(stderr, "score", n)
 	for set.n < n {
 		k := min(bs, n-set.n)
-		logits := model.Sample(c, k, t, noise)
+		logits := model.Sample(c, k, ts, noise)
 		dec := model.DecoderOutput(c, logits)
 		img := dec.Mean(c)
 		if img == nil {
-			img = dec.Sample(c, noise, t)
+			img = dec.Sample(c, noise, ts)
 		}
 		set.add(b.ToHost(img.Value))
 		pr.update(set.n)
