@@ -5,7 +5,7 @@ BINARIES := nvae-prep nvae-train nvae-eval nvae-sample nvae-fid
 # Fuzz seed corpora run as ordinary unit tests; CPU tests must stay under 15 min on 2 cores.
 TESTFLAGS ?= -count=1 -timeout 30m
 
-.PHONY: all build test vet bench bench-gpu demo clean
+.PHONY: all build test vet bench bench-gpu demo clean flags-doc
 
 all: build
 
@@ -30,7 +30,11 @@ bench:
 demo: build
 	scripts/demo.sh demo-out
 
+# docs/flags.md from the binaries' --help.
+flags-doc: build
+	scripts/flags-doc.sh
+
 clean:
-	rm -rf $(BIN) demo-out
+	rm -rf $(BIN) demo-out mini
 
 -include pipelines/*.mk
