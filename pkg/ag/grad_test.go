@@ -260,6 +260,12 @@ func TestGradConv2D(t *testing.T) {
 	}
 }
 
+func TestGradChannelAffine(t *testing.T) {
+	r := rand.New(rand.NewSource(11))
+	check(t, "channel-affine", func(c *ag.Ctx, in []*ag.Var) *ag.Var { return c.ChannelAffine(in[0], in[1], in[2]) },
+		randT(r, -2, 2, 3, 4, 3, 5), randT(r, 0.5, 1.5, 4), randT(r, -1, 1, 4))
+}
+
 func TestGradBatchNorm(t *testing.T) {
 	r := rand.New(rand.NewSource(10))
 	check(t, "bn-train", func(c *ag.Ctx, in []*ag.Var) *ag.Var {

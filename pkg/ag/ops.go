@@ -418,6 +418,33 @@ func (c *Ctx) Conv2D(x, w, bias *Var, p backend.ConvParams) *Var {
 	}, x, w, bias)
 }
 
+// ChannelAffine is x·scale[c] + shift[c] with scale and shift of shape [C].
+func (c *Ctx) ChannelAffine(x, scale, shift *Var) *Var {
+	y := c.B.ChannelAffine(x.Value, scale.Value, shift.Value)
+	return c.node(y, func(g *tensor.Tensor) []*tensor.Tensor {
+		bshape := make([]int, x.Value.Rank())
+		for i := range bshape {
+			bshape[i] = 1
+		}
+		bshape[1] = x.Dim(1)
+		axes := []int{0}
+		for i := 2; i < x.Value.Rank(); i++ {
+			axes = append(axes, i)
+		}
+		out := make([]*tensor.Tensor, 3)
+		if x.requiresGrad {
+			out[0] = c.B.Binary(backend.Mul, g, scale.Value.Reshape(bshape...))
+		}
+		if scale.requiresGrad {
+			out[1] = c.B.Sum(c.B.Binary(backend.Mul, g, x.Value), axes, false)
+		}
+		if shift.requiresGrad {
+			out[2] = c.B.Sum(g, axes, false)
+		}
+		return out
+	}, x, scale, shift)
+}
+
 // BatchNormTrain normalises x [N, C, ...] with batch statistics; gamma and
 // beta ([C]) may be nil. It also returns the batch mean and biased variance
 // as constants (for running-statistic updates).

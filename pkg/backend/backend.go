@@ -161,6 +161,10 @@ type Backend interface {
 	Conv2DBackwardData(gy, w *tensor.Tensor, xShape tensor.Shape, p ConvParams) *tensor.Tensor
 	Conv2DBackwardFilter(x, gy *tensor.Tensor, wShape tensor.Shape, p ConvParams) *tensor.Tensor
 
+	// ChannelAffine is x·scale[c] + shift[c] over axis 1 of x [N, C, ...]
+	// (batch norm in eval mode, in one pass).
+	ChannelAffine(x, scale, shift *tensor.Tensor) *tensor.Tensor
+
 	// BatchNormTrain normalises over (N, H, W) with batch statistics and
 	// returns y, the batch mean and the biased batch variance (per channel).
 	BatchNormTrain(x, gamma, beta *tensor.Tensor, eps float64) (y, mean, variance *tensor.Tensor)

@@ -317,16 +317,11 @@ func (m *BatchNorm) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
 		s.bufs[nbName] = b.Affine(s.bufs[nbName], 1, 1)
 		return y
 	}
-	ch := x.Dim(1)
-	shape := make([]int, x.Value.Rank())
-	for i := range shape {
-		shape[i] = 1
-	}
-	shape[1] = ch
-	rm := c.Const(s.bufs[rmName].Reshape(shape...))
-	rv := c.Const(s.bufs[rvName].Reshape(shape...))
-	scale := c.Div(c.Reshape(m.Gamma, shape...), c.Sqrt(c.AddScalar(rv, m.Eps)))
-	return c.Add(c.Mul(c.Sub(x, rm), scale), c.Reshape(m.Beta, shape...))
+	rm := c.Const(s.bufs[rmName])
+	rv := c.Const(s.bufs[rvName])
+	scale := c.Div(m.Gamma, c.Sqrt(c.AddScalar(rv, m.Eps)))
+	shift := c.Sub(m.Beta, c.Mul(rm, scale))
+	return c.ChannelAffine(x, scale, shift)
 }
 
 // Linear is x·Wᵀ + b with PyTorch's default init.

@@ -33,8 +33,9 @@ type BenchResult struct {
 }
 
 // Benchmark times steps training steps of cfg on synthetic data after
-// warmup steps (median, min, max), then one sample(batch, 0.7) and one
-// evaluation forward pass with BN in eval mode.
+// warmup steps (median, min, max), then sample(batch, 0.7) and an
+// evaluation forward pass with BN in eval mode (medians of 3 after one
+// warm-up each).
 func Benchmark(cfg nvae.Config, b backend.Backend, steps, warmup int) (*BenchResult, error) {
 	m, err := nvae.NewModel(cfg, b, tensor.Float32, uint64(cfg.Seed))
 	if err != nil {
@@ -68,14 +69,21 @@ func Benchmark(cfg nvae.Config, b backend.Backend, steps, warmup int) (*BenchRes
 	res.ImagesPerSec = float64(cfg.BatchSize) / res.StepMsMedian * 1000
 	m.Store.Training = false
 	c.SetGrad(false)
-	t0 := time.Now()
-	logits := m.Sample(c, cfg.BatchSize, 0.7, noise)
-	b.ToHost(logits.Value)
-	res.SampleMs = float64(time.Since(t0).Microseconds()) / 1000
-	t0 = time.Now()
-	out := m.Forward(c, xv, noise)
-	b.ToHost(out.Logits.Value)
-	res.EvalFwdMs = float64(time.Since(t0).Microseconds()) / 1000
+	var st, et []float64
+	for i := 0; i < 4; i++ { // the first of each is warm-up
+		t0 := time.Now()
+		logits := m.Sample(c, cfg.BatchSize, 0.7, noise)
+		b.ToHost(logits.Value)
+		st = append(st, float64(time.Since(t0).Microseconds())/1000)
+		t0 = time.Now()
+		out := m.Forward(c, xv, noise)
+		b.ToHost(out.Logits.Value)
+		et = append(et, float64(time.Since(t0).Microseconds())/1000)
+	}
+	st, et = st[1:], et[1:]
+	sort.Float64s(st)
+	sort.Float64s(et)
+	res.SampleMs, res.EvalFwdMs = median(st), median(et)
 	res.PeakGiB = peakRSSGiB()
 	return res, nil
 }

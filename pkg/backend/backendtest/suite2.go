@@ -130,6 +130,13 @@ func (s *suite) batchnorm(t *testing.T) {
 			}
 		}
 	}
+	sc, sh := s.rand(0.5, 2, c), s.rand(-1, 1, c)
+	ca := arr{x.shape, make([]float64, len(x.v))}
+	for i := range ca.v {
+		ch := i / (h * w) % c
+		ca.v[i] = x.v[i]*sc.v[ch] + sh.v[ch]
+	}
+	s.check("ChannelAffine", s.b.ChannelAffine(s.dev(x), s.dev(sc), s.dev(sh)), ca)
 	dy, dm, dv := s.b.BatchNormTrain(s.dev(x), s.dev(g), s.dev(b), eps)
 	s.check("BatchNormTrain y", dy, y)
 	s.check("BatchNormTrain mean", dm, mean)

@@ -330,3 +330,31 @@ func (*Backend) AdamaxStep(p, g, m, u *tensor.Tensor, clr, beta1, beta2, eps, wd
 	}
 	adamaxT(p.F64(), g.F64(), m.F64(), u.F64(), clr, beta1, beta2, eps, wd)
 }
+
+func channelAffineT[T Float](x, scale, shift *tensor.Tensor) *tensor.Tensor {
+	n, c, hw := nchw(x.Shape())
+	if scale.Len() != c || shift.Len() != c {
+		panic(fmt.Sprintf("cpu: channel affine of %v with %d scales and %d shifts", x.Shape(), scale.Len(), shift.Len()))
+	}
+	out := alloc[T](x.Shape())
+	xs, ys, sc, sh := host[T](x), host[T](out), host[T](scale), host[T](shift)
+	par.For(n*c, 1+grain/max(hw, 1), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			a, b := sc[p%c], sh[p%c]
+			src, dst := xs[p*hw:(p+1)*hw], ys[p*hw:(p+1)*hw]
+			dst = dst[:len(src)]
+			for i, v := range src {
+				dst[i] = v*a + b
+			}
+		}
+	})
+	return out
+}
+
+// ChannelAffine implements backend.Backend.
+func (*Backend) ChannelAffine(x, scale, shift *tensor.Tensor) *tensor.Tensor {
+	if checkHost(x, scale, shift) == tensor.Float32 {
+		return channelAffineT[float32](x, scale, shift)
+	}
+	return channelAffineT[float64](x, scale, shift)
+}
