@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/nvaego/nvae/internal/testenv"
 	"image"
 	"image/color"
 	"image/png"
@@ -29,17 +30,7 @@ import (
 // testdata returns ../shared/testdata/<sub> beside the repository root.
 func testdata(t *testing.T, sub ...string) string {
 	t.Helper()
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = filepath.Dir(dir)
-	}
-	return filepath.Join(append([]string{dir, "..", "shared", "testdata"}, sub...)...)
+	return testenv.Testdata(t, sub...)
 }
 
 func inceptionPath(t *testing.T) string {

