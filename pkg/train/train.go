@@ -270,6 +270,9 @@ func (r *runner) loop() (*Result, error) {
 					total = r.opt.MaxSteps
 				}
 				eta := time.Duration(float64(total-r.st.GlobalStep) * el / float64(done) * float64(time.Second))
+				if left := r.opt.MaxDuration - time.Since(start); r.opt.MaxDuration > 0 && left < eta {
+					eta = max(left, 0)
+				}
 				r.printf("step %d/%d epoch %d loss %.3f lr %.2e %.1f img/s ETA %s\n", r.st.GlobalStep, total, epoch, loss,
 					r.adam.LR, float64(done*cfg.BatchSize)/el, eta.Round(time.Second))
 			}
