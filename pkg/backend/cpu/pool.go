@@ -21,38 +21,52 @@ func poolShape(x *tensor.Tensor, k, s, p int) (n, c, h, w, oh, ow int) {
 	return
 }
 
+// window is the clipped input range [lo, hi) of each output position.
+type window struct{ lo, hi int }
+
+func windows(n, out, k, s, p int) []window {
+	w := make([]window, out)
+	for o := range w {
+		w[o] = window{max(o*s-p, 0), min(o*s-p+k, n)}
+	}
+	return w
+}
+
 func poolT[T Float](x *tensor.Tensor, k, s, p int, isMax, countPad bool) *tensor.Tensor {
 	n, c, h, w, oh, ow := poolShape(x, k, s, p)
 	out := alloc[T](tensor.Shape{n, c, oh, ow})
 	xs, ys := host[T](x), host[T](out)
+	rows, cols := windows(h, oh, k, s, p), windows(w, ow, k, s, p)
 	par.For(n*c, 1, func(lo, hi int) {
 		for pl := lo; pl < hi; pl++ {
 			src := xs[pl*h*w : (pl+1)*h*w]
 			dst := ys[pl*oh*ow : (pl+1)*oh*ow]
-			for oy := 0; oy < oh; oy++ {
-				y0, y1 := oy*s-p, oy*s-p+k
-				for ox := 0; ox < ow; ox++ {
-					x0, x1 := ox*s-p, ox*s-p+k
-					best := math.Inf(-1)
-					sum, cnt := 0.0, 0
-					for y := max(y0, 0); y < min(y1, h); y++ {
-						for xx := max(x0, 0); xx < min(x1, w); xx++ {
-							v := float64(src[y*w+xx])
-							if v > best {
-								best = v
+			for oy, rw := range rows {
+				drow := dst[oy*ow : (oy+1)*ow]
+				for ox, cw := range cols {
+					if isMax {
+						best := T(math.Inf(-1))
+						for y := rw.lo; y < rw.hi; y++ {
+							for _, v := range src[y*w+cw.lo : y*w+cw.hi] {
+								if v > best || v != v {
+									best = v
+								}
 							}
+						}
+						drow[ox] = best
+						continue
+					}
+					var sum T
+					for y := rw.lo; y < rw.hi; y++ {
+						for _, v := range src[y*w+cw.lo : y*w+cw.hi] {
 							sum += v
-							cnt++
 						}
 					}
-					switch {
-					case isMax:
-						dst[oy*ow+ox] = T(best)
-					case countPad:
-						dst[oy*ow+ox] = T(sum / float64(k*k))
-					default:
-						dst[oy*ow+ox] = T(sum / float64(cnt))
+					div := k * k
+					if !countPad {
+						div = (rw.hi - rw.lo) * (cw.hi - cw.lo)
 					}
+					drow[ox] = sum / T(div)
 				}
 			}
 		}
