@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -23,7 +24,10 @@ import (
 	"github.com/nvaego/nvae/pkg/tensor"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	device.TuneGCForInference()
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 // Results is results.json.
 type Results struct {
@@ -64,6 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.Int(n, 0, "official distributed flag (single process here)")
 	}
 	fs.String("master_address", "127.0.0.1", "official distributed flag (unused)")
+	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	help := fs.BoolP("help", "h", false, "show this help")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "nvae-eval: %v (see --help)\n", err)
@@ -86,6 +91,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *k < 1 {
 		fmt.Fprintln(stderr, "nvae-eval: --num_iw_samples must be at least 1")
 		return 2
+	}
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintf(stderr, "nvae-eval: %v\n", err)
+			return 1
+		}
+		pprof.StartCPUProfile(f)
+		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	b, err := device.Open(*dev)
 	if err != nil {

@@ -60,7 +60,10 @@ var officialFetcher = func(progress io.Writer) *fid.Fetcher {
 	return fid.OfficialFetcher(httpClient, progress)
 }
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	device.TuneGCForInference()
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 // exitError carries the exit status of a failed command: 2 for usage
 // errors, 1 for everything else.

@@ -32,7 +32,10 @@ import (
 	"github.com/nvaego/nvae/pkg/tensor"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	device.TuneGCForInference()
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 type options struct {
 	checkpoint, out, dataDir, dev string

@@ -4,6 +4,8 @@ package device
 
 import (
 	"fmt"
+	"os"
+	"runtime/debug"
 
 	"github.com/nvaego/nvae/pkg/backend"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
@@ -35,4 +37,15 @@ func Open(name string) (backend.Backend, error) {
 		return cpu.New(), nil
 	}
 	return nil, fmt.Errorf("--device %q: want auto, cpu or cuda", name)
+}
+
+// TuneGCForInference raises the garbage-collection target to 400% unless
+// GOGC is set. Inference allocates large short-lived activations; at the
+// default target the runtime keeps returning their pages to the OS and
+// faulting them back in (an IW evaluation of mnist_small ran 1.5x faster
+// at 400%, for about twice the peak memory).
+func TuneGCForInference() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 }
