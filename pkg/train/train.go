@@ -122,6 +122,15 @@ func Run(opt Options) (*Result, error) {
 	}
 	cfg := opt.Cfg
 	r := &runner{opt: opt, cfg: cfg, dir: cfg.ExpDir()}
+	// open the data first: a missing dataset fails before anything is written
+	trainDS, err := data.Open(cfg.Dataset, cfg.Data, data.Train)
+	if err != nil {
+		return nil, err
+	}
+	validDS, err := data.Open(cfg.Dataset, cfg.Data, data.Validation)
+	if err != nil {
+		return nil, err
+	}
 	r.path = filepath.Join(r.dir, CheckpointName)
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return nil, err
@@ -165,14 +174,6 @@ func Run(opt Options) (*Result, error) {
 	}
 	r.bpd = 1 / math.Ln2 / float64(numOut)
 
-	trainDS, err := data.Open(cfg.Dataset, cfg.Data, data.Train)
-	if err != nil {
-		return nil, err
-	}
-	validDS, err := data.Open(cfg.Dataset, cfg.Data, data.Validation)
-	if err != nil {
-		return nil, err
-	}
 	if r.trainL, err = data.NewLoader(trainDS, data.Options{BatchSize: cfg.BatchSize, Shuffle: true, DropLast: true, Seed: uint64(cfg.Seed), Workers: opt.Workers}); err != nil {
 		return nil, err
 	}
