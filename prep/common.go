@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nvaego/nvae/pkg/data/fsutil"
+	"github.com/nvaego/nvae/pkg/fsutil"
 	"github.com/nvaego/nvae/pkg/data/lmdbio"
 )
 

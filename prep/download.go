@@ -16,7 +16,7 @@ import (
 
 	"github.com/nvaego/nvae/pkg/data"
 	"github.com/nvaego/nvae/pkg/data/cifar"
-	"github.com/nvaego/nvae/pkg/data/fsutil"
+	"github.com/nvaego/nvae/pkg/fsutil"
 	"github.com/nvaego/nvae/pkg/data/idx"
 )
 

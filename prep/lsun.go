@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/nvaego/nvae/pkg/data/cifar"
-	"github.com/nvaego/nvae/pkg/data/fsutil"
+	"github.com/nvaego/nvae/pkg/fsutil"
 	"github.com/nvaego/nvae/pkg/data/idx"
 	"github.com/nvaego/nvae/pkg/data/imgproc"
 	"github.com/nvaego/nvae/pkg/data/lmdbio"

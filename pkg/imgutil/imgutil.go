@@ -4,13 +4,12 @@ package imgutil
 
 import (
 	"bytes"
-	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"math"
-	"os"
-	"path/filepath"
+
+	"github.com/nvaego/nvae/pkg/fsutil"
 )
 
 // ToByte maps [0,1] to 0..255 like torchvision (x·255 + 0.5, clamped).
@@ -89,35 +88,7 @@ func EncodePNG(img image.Image) ([]byte, error) {
 // WriteFileAtomic writes data to a temporary file beside path, fsyncs it
 // and renames it into place.
 func WriteFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return fsutil.WriteFileAtomic(path, data, 0o644)
 }
 
 // WritePNG writes img to path atomically.

@@ -6,10 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/nvaego/nvae/pkg/fsutil"
 )
 
 // ReadNPZ reads every .npy member of the .npz archive at path. Keys are the
@@ -75,57 +76,30 @@ func WriteNPZ(path string, arrays map[string]Array) error {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	err := fsutil.WriteAtomic(path, 0o644, func(tmp *os.File) error {
+		bw := bufio.NewWriterSize(tmp, 1<<20)
+		zw := zip.NewWriter(bw)
+		for _, k := range keys {
+			hdr := &zip.FileHeader{
+				Name:     k + ".npy",
+				Method:   zip.Store,
+				Modified: time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC),
+			}
+			w, err := zw.CreateHeader(hdr)
+			if err != nil {
+				return err
+			}
+			if err := WriteNPY(w, arrays[k]); err != nil {
+				return fmt.Errorf("array %q: %w", k, err)
+			}
+		}
+		if err := zw.Close(); err != nil {
+			return err
+		}
+		return bw.Flush()
+	})
 	if err != nil {
 		return fmt.Errorf("npz: %w", err)
-	}
-	tmpName := tmp.Name()
-	fail := func(err error) error {
-		tmp.Close()
-		os.Remove(tmpName)
-		return fmt.Errorf("npz: writing %s: %w", path, err)
-	}
-	bw := bufio.NewWriterSize(tmp, 1<<20)
-	zw := zip.NewWriter(bw)
-	for _, k := range keys {
-		hdr := &zip.FileHeader{
-			Name:     k + ".npy",
-			Method:   zip.Store,
-			Modified: time.Date(1980, 1, 1, 0, 0, 0, 0, time.UTC),
-		}
-		w, err := zw.CreateHeader(hdr)
-		if err != nil {
-			return fail(err)
-		}
-		if err := WriteNPY(w, arrays[k]); err != nil {
-			return fail(fmt.Errorf("array %q: %w", k, err))
-		}
-	}
-	if err := zw.Close(); err != nil {
-		return fail(err)
-	}
-	if err := bw.Flush(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmpName)
-		return fmt.Errorf("npz: writing %s: %w", path, err)
-	}
-	if err := os.Chmod(tmpName, 0o644); err != nil {
-		os.Remove(tmpName)
-		return fmt.Errorf("npz: writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmpName, path); err != nil {
-		os.Remove(tmpName)
-		return fmt.Errorf("npz: writing %s: %w", path, err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

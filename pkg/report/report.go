@@ -6,14 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/apache/arrow/go/v14/arrow"
 	"github.com/apache/arrow/go/v14/arrow/array"
 	"github.com/apache/arrow/go/v14/arrow/ipc"
 	"github.com/apache/arrow/go/v14/arrow/memory"
 
-	"github.com/nvaego/nvae/pkg/imgutil"
+	"github.com/nvaego/nvae/pkg/fsutil"
 )
 
 // Row is one image's evaluation.
@@ -34,17 +33,6 @@ var Schema = arrow.NewSchema([]arrow.Field{
 
 // WriteArrow writes rows as an Arrow IPC file, atomically.
 func WriteArrow(path string, rows []Row) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("%s: %v", path, err)
-	}
 	mem := memory.NewGoAllocator()
 	b := array.NewRecordBuilder(mem, Schema)
 	defer b.Release()
@@ -56,24 +44,16 @@ func WriteArrow(path string, rows []Row) error {
 	}
 	rec := b.NewRecord()
 	defer rec.Release()
-	w, err := ipc.NewFileWriter(f, ipc.WithSchema(Schema), ipc.WithAllocator(mem))
-	if err != nil {
-		return fail(err)
-	}
-	if err := w.Write(rec); err != nil {
-		return fail(err)
-	}
-	if err := w.Close(); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return os.Rename(tmp, path)
+	return fsutil.WriteAtomic(path, 0o644, func(f *os.File) error {
+		w, err := ipc.NewFileWriter(f, ipc.WithSchema(Schema), ipc.WithAllocator(mem))
+		if err != nil {
+			return err
+		}
+		if err := w.Write(rec); err != nil {
+			return err
+		}
+		return w.Close()
+	})
 }
 
 // ReadArrow reads a table written by WriteArrow.
@@ -111,5 +91,5 @@ func WriteJSON(path string, v any) error {
 	if err != nil {
 		return err
 	}
-	return imgutil.WriteFileAtomic(path, append(b, '\n'))
+	return fsutil.WriteFileAtomic(path, append(b, '\n'), 0o644)
 }

@@ -14,7 +14,7 @@ import (
 
 	"github.com/bmatsuo/lmdb-go/lmdb"
 
-	"github.com/nvaego/nvae/pkg/data/fsutil"
+	"github.com/nvaego/nvae/pkg/fsutil"
 )
 
 // Writer fills a new LMDB environment under a temporary directory next to

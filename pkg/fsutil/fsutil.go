@@ -1,5 +1,7 @@
-// Package fsutil holds the small file-system helpers the data tools use to
-// publish outputs atomically: write under a temporary name, fsync, rename.
+// Package fsutil publishes outputs atomically: write under a temporary name
+// in the same directory, fsync, rename, fsync the directory. Every tool of
+// the project writes its files through it, so a crash never leaves a
+// half-written checkpoint, dataset or result behind.
 package fsutil
 
 import (
@@ -11,10 +13,21 @@ import (
 // WriteFileAtomic writes data to path via a temporary file in the same
 // directory, fsyncs it, renames it into place and fsyncs the directory.
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return WriteAtomic(path, perm, func(f *os.File) error {
+		_, err := f.Write(data)
+		return err
+	})
+}
+
+// WriteAtomic calls fill with a temporary file in path's directory; when it
+// succeeds the file is fsynced, given perm and renamed to path, and the
+// directory is fsynced. On any error the temporary file is removed and path
+// is left as it was. Errors name path.
+func WriteAtomic(path string, perm os.FileMode, fill func(f *os.File) error) error {
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return err
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	tmp := f.Name()
 	ok := false
@@ -24,20 +37,20 @@ func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
 			os.Remove(tmp)
 		}
 	}()
-	if _, err := f.Write(data); err != nil {
-		return fmt.Errorf("%s: %w", tmp, err)
+	if err := fill(f); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := f.Chmod(perm); err != nil {
-		return err
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := f.Sync(); err != nil {
-		return fmt.Errorf("%s: %w", tmp, err)
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := f.Close(); err != nil {
-		return err
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return err
+		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	ok = true
 	return SyncDir(dir)
