@@ -47,6 +47,15 @@ for c in mnist_small cifar_small; do
 done
 echo
 
+go test -run '^$' -bench 'Inception' -benchtime "${bt/10x/3x}" ./pkg/fid > "$tmp/incep" 2>&1 || true
+echo "## FID Inception-v3 on CPU (float32, batch 8 at 299x299)"
+echo
+echo "| | images/s | ms/image |"
+echo "|---|---|---|"
+printf '| nvae-go | %s | %s |\n' "$(metric "$tmp/incep" Inception images/s)" "$(metric "$tmp/incep" Inception ms/image)"
+echo "| official (PyTorch, 2 threads) | 8.5 | 118 |"
+echo
+
 if [ -z "${BENCH_QUICK:-}" ]; then
   go test -run '^$' -bench 'LoaderCelebA64' -benchtime 200x ./pkg/data > "$tmp/loader" 2>&1 || true
   NVAE_BENCH_FFHQ_N=${BENCH_FFHQ_N:-2000} go test -run '^$' -bench 'FFHQConvert' -benchtime 1x -timeout 60m ./prep > "$tmp/ffhq" 2>&1 || true
