@@ -30,6 +30,10 @@ bench:
 demo: build
 	scripts/demo.sh demo-out
 
+# GPU benchmarks need the CUDA backend, which is not written yet.
+bench-gpu:
+	@echo "bench-gpu: pending: the CUDA backend does not exist yet (nvae-train --device_info shows what GPU libraries are found)" >&2; exit 1
+
 # docs/flags.md from the binaries' --help.
 flags-doc: build
 	scripts/flags-doc.sh
