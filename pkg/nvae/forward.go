@@ -55,47 +55,29 @@ func (m *Model) Forward(c *ag.Ctx, x *ag.Var, noise Noise) *Output {
 	p := NewNormal(c, zero, zero, 1)
 	allP, allLogP := []Normal{p}, []*ag.Var{p.LogP(c, z)}
 
-	b := x.Dim(0)
-	pf := m.priorFtr0
-	s = c.BroadcastTo(c.Reshape(pf, append([]int{1}, pf.Shape()...)...), append([]int{b}, pf.Shape()...)...)
-	idx := 0
-	for _, l := range m.decTower {
-		switch v := l.(type) {
-		case *decCombiner:
-			if idx > 0 {
-				pp := c.Chunk(m.decSampler[idx-1].Forward(c, c.ELU(s)), 2, 1)
-				muP, lsP := pp[0], pp[1]
-				f := combEnc[idx-1].Forward(c, combS[idx-1], s)
-				pq := c.Chunk(m.encSampler[idx].Forward(c, f), 2, 1)
-				var q Normal
-				if m.Cfg.ResDist {
-					q = NewNormal(c, c.Add(muP, pq[0]), c.Add(lsP, pq[1]), 1)
-				} else {
-					q = NewNormal(c, pq[0], pq[1], 1)
-				}
-				z = q.Sample(c, noise.Normal(c, q.Mu.Shape()...))
-				lq := q.LogP(c, z)
-				for n := 0; n < m.Cfg.NumNF; n++ {
-					z = m.nf[nfOff+n].Forward(c, z)
-				}
-				nfOff += m.Cfg.NumNF
-				allQ, allLogQ = append(allQ, q), append(allLogQ, lq)
-				p := NewNormal(c, muP, lsP, 1)
-				allP, allLogP = append(allP, p), append(allLogP, p.LogP(c, z))
-			}
-			s = v.Forward(c, s, z)
-			idx++
-		case *Cell:
-			s = v.Forward(c, s)
+	logits := m.runDecoder(c, x.Dim(0), z, func(idx int, s *ag.Var) *ag.Var {
+		pp := c.Chunk(m.decSampler[idx-1].Forward(c, c.ELU(s)), 2, 1)
+		muP, lsP := pp[0], pp[1]
+		f := combEnc[idx-1].Forward(c, combS[idx-1], s)
+		pq := c.Chunk(m.encSampler[idx].Forward(c, f), 2, 1)
+		var q Normal
+		if m.Cfg.ResDist {
+			q = NewNormal(c, c.Add(muP, pq[0]), c.Add(lsP, pq[1]), 1)
+		} else {
+			q = NewNormal(c, pq[0], pq[1], 1)
 		}
-	}
-	if m.vanilla {
-		s = m.stemDecoder.Forward(c, z)
-	}
-	for _, cell := range m.post {
-		s = cell.Forward(c, s)
-	}
-	out := &Output{Logits: m.imageCond.Forward(c, c.ELU(s))}
+		z := q.Sample(c, noise.Normal(c, q.Mu.Shape()...))
+		lq := q.LogP(c, z)
+		for n := 0; n < m.Cfg.NumNF; n++ {
+			z = m.nf[nfOff+n].Forward(c, z)
+		}
+		nfOff += m.Cfg.NumNF
+		allQ, allLogQ = append(allQ, q), append(allLogQ, lq)
+		p := NewNormal(c, muP, lsP, 1)
+		allP, allLogP = append(allP, p), append(allLogP, p.LogP(c, z))
+		return z
+	})
+	out := &Output{Logits: logits}
 	for i := range allQ {
 		var kl *ag.Var
 		if m.Cfg.NumNF > 0 {
@@ -118,19 +100,29 @@ func (m *Model) Forward(c *ag.Ctx, x *ag.Var, noise Noise) *Output {
 
 // Sample generates n images' decoder parameters at temperature t.
 func (m *Model) Sample(c *ag.Ctx, n int, t float64, noise Noise) *ag.Var {
-	shape := append([]int{n}, m.z0Size...)
-	eps := noise.Normal(c, shape...)
-	z := c.Const(c.B.Affine(eps, 1.01*t, 0))
+	eps := noise.Normal(c, append([]int{n}, m.z0Size...)...)
+	z0 := c.Const(c.B.Affine(eps, 1.01*t, 0))
+	return m.runDecoder(c, n, z0, func(idx int, s *ag.Var) *ag.Var {
+		pp := c.Chunk(m.decSampler[idx-1].Forward(c, c.ELU(s)), 2, 1)
+		p := NewNormal(c, pp[0], pp[1], t)
+		return p.Sample(c, noise.Normal(c, p.Mu.Shape()...))
+	})
+}
+
+// runDecoder walks dec_tower from prior_ftr0 broadcast over a batch of n:
+// the first combiner takes z0, the k-th (k > 0) the z that latent(k, s)
+// draws from the current features s; then post_process and
+// image_conditional give the decoder's output.
+func (m *Model) runDecoder(c *ag.Ctx, n int, z0 *ag.Var, latent func(k int, s *ag.Var) *ag.Var) *ag.Var {
 	pf := m.priorFtr0
 	s := c.BroadcastTo(c.Reshape(pf, append([]int{1}, pf.Shape()...)...), append([]int{n}, pf.Shape()...)...)
+	z := z0
 	idx := 0
 	for _, l := range m.decTower {
 		switch v := l.(type) {
 		case *decCombiner:
 			if idx > 0 {
-				pp := c.Chunk(m.decSampler[idx-1].Forward(c, c.ELU(s)), 2, 1)
-				p := NewNormal(c, pp[0], pp[1], t)
-				z = p.Sample(c, noise.Normal(c, p.Mu.Shape()...))
+				z = latent(idx, s)
 			}
 			s = v.Forward(c, s, z)
 			idx++
