@@ -14,8 +14,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/nvaego/nvae/pkg/fsutil"
 	"github.com/nvaego/nvae/pkg/data/lmdbio"
+	"github.com/nvaego/nvae/pkg/fsutil"
 )
 
 // Source is one input file recorded in a manifest.

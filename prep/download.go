@@ -16,8 +16,8 @@ import (
 
 	"github.com/nvaego/nvae/pkg/data"
 	"github.com/nvaego/nvae/pkg/data/cifar"
-	"github.com/nvaego/nvae/pkg/fsutil"
 	"github.com/nvaego/nvae/pkg/data/idx"
+	"github.com/nvaego/nvae/pkg/fsutil"
 )
 
 // httpClient performs all downloads; tests replace it or point --url at

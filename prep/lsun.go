@@ -11,10 +11,10 @@ import (
 	"strings"
 
 	"github.com/nvaego/nvae/pkg/data/cifar"
-	"github.com/nvaego/nvae/pkg/fsutil"
 	"github.com/nvaego/nvae/pkg/data/idx"
 	"github.com/nvaego/nvae/pkg/data/imgproc"
 	"github.com/nvaego/nvae/pkg/data/lmdbio"
+	"github.com/nvaego/nvae/pkg/fsutil"
 
 	nvdata "github.com/nvaego/nvae/pkg/data"
 )
