@@ -83,17 +83,11 @@ func mergeTopManifest(dir, split string, m *Manifest) error {
 
 // hashFile returns the SHA-256 and size of a file.
 func hashFile(path string) (Source, error) {
-	f, err := os.Open(path)
+	sum, n, err := fsutil.SHA256File(path)
 	if err != nil {
 		return Source{}, err
 	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	if err != nil {
-		return Source{}, fmt.Errorf("%s: %w", path, err)
-	}
-	return Source{Path: path, SHA256: hex.EncodeToString(h.Sum(nil)), Bytes: n}, nil
+	return Source{Path: path, SHA256: sum, Bytes: n}, nil
 }
 
 func hashBytes(path string, b []byte) Source {

@@ -6,9 +6,8 @@ package main
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
+	"github.com/nvaego/nvae/pkg/fsutil"
 	"image"
 	"image/color/palette"
 	"image/draw"
@@ -193,24 +192,11 @@ func bnCachePath(checkpoint string, t float64) string {
 	return fmt.Sprintf("%s.bn_t%.3f.safetensors", checkpoint, t)
 }
 
-func fileHash(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 // readjustCached loads the cached statistics when they belong to this
 // checkpoint, temperature and schedule; otherwise it runs the official
 // re-adjustment and writes the cache. It reports whether the cache was used.
 func readjustCached(c *ag.Ctx, m *nvae.Model, o options, stderr io.Writer) (bool, error) {
-	hash, err := fileHash(o.checkpoint)
+	hash, _, err := fsutil.SHA256File(o.checkpoint)
 	if err != nil {
 		return false, err
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/nvaego/nvae/pkg/fsutil"
 	"io"
 	"net/http"
 	"os"
@@ -57,20 +58,6 @@ func OfficialFetcher(client *http.Client, progress io.Writer) *Fetcher {
 	return &Fetcher{Client: client, URL: WeightsURL, Name: WeightsFile, SHA256: WeightsSHA256, Progress: progress}
 }
 
-// fileSHA256 returns the hex sha256 of the file at path.
-func fileSHA256(path string) (string, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
 func (f *Fetcher) hashOK(sum string) bool {
 	want := strings.ToLower(f.SHA256)
 	return len(want) >= 8 && strings.HasPrefix(sum, want)
@@ -93,7 +80,7 @@ func (f *Fetcher) Path() (string, error) {
 		dir = d
 	}
 	dst := filepath.Join(dir, f.Name)
-	if sum, err := fileSHA256(dst); err == nil {
+	if sum, _, err := fsutil.SHA256File(dst); err == nil {
 		if f.hashOK(sum) {
 			return dst, nil
 		}

@@ -5,7 +5,10 @@
 package fsutil
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -117,4 +120,19 @@ func ReplaceDir(tmp, final string) error {
 		return os.RemoveAll(old)
 	}
 	return nil
+}
+
+// SHA256File returns the hex SHA-256 and the size of the file at path.
+func SHA256File(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, fmt.Errorf("%s: %w", path, err)
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
