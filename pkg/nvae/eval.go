@@ -19,34 +19,7 @@ type IWResult struct {
 // log q + log p, NELBO = recon + Σ KL (no balancing). The log-sum-exp over
 // samples is accumulated in float64.
 func (m *Model) EvalIW(c *ag.Ctx, x *ag.Var, k int, noise Noise) *IWResult {
-	b := x.Dim(0)
-	r := &IWResult{B: b, K: k}
-	for _, s := range []*[]float64{&r.LogIW, &r.Nelbo, &r.LogQ, &r.LogP, &r.Recon} {
-		*s = make([]float64, b*k)
-	}
-	for j := 0; j < k; j++ {
-		out := m.Forward(c, x, noise)
-		dec := m.DecoderOutput(c, out.Logits)
-		recon := c.B.ToHost(m.ReconLoss(c, dec, x).Value).Float64s()
-		lq := c.B.ToHost(out.LogQ.Value).Float64s()
-		lp := c.B.ToHost(out.LogP.Value).Float64s()
-		kl := make([]float64, b)
-		for _, g := range out.KLAll {
-			for i, v := range c.B.ToHost(g.Value).Float64s() {
-				kl[i] += v
-			}
-		}
-		for i := 0; i < b; i++ {
-			r.Recon[i*k+j], r.LogQ[i*k+j], r.LogP[i*k+j] = recon[i], lq[i], lp[i]
-			r.Nelbo[i*k+j] = recon[i] + kl[i]
-			r.LogIW[i*k+j] = -recon[i] - lq[i] + lp[i]
-		}
-	}
-	r.LogPx = make([]float64, b)
-	for i := 0; i < b; i++ {
-		r.LogPx[i] = LogSumExp(r.LogIW[i*k:(i+1)*k]) - math.Log(float64(k))
-	}
-	return r
+	return m.EvalIWBatched(c, x, k, 1, noise)
 }
 
 // LogSumExp is log Σ exp(v), computed stably in float64.
@@ -70,10 +43,8 @@ func LogSumExp(v []float64) float64 {
 // so the copies are independent), which amortises launches and GEMM set-up.
 // When s does not divide k the last pass takes the remainder.
 func (m *Model) EvalIWBatched(c *ag.Ctx, x *ag.Var, k, s int, noise Noise) *IWResult {
-	if s <= 1 {
-		return m.EvalIW(c, x, k, noise)
-	}
-	if m.Store.Training {
+	s = max(s, 1)
+	if s > 1 && m.Store.Training {
 		panic("nvae: EvalIWBatched needs BN in eval mode")
 	}
 	b := x.Dim(0)
@@ -83,11 +54,14 @@ func (m *Model) EvalIWBatched(c *ag.Ctx, x *ag.Var, k, s int, noise Noise) *IWRe
 	}
 	for j0 := 0; j0 < k; j0 += s {
 		n := min(s, k-j0)
-		reps := make([]*ag.Var, n)
-		for i := range reps {
-			reps[i] = x
+		xr := x
+		if n > 1 {
+			reps := make([]*ag.Var, n)
+			for i := range reps {
+				reps[i] = x
+			}
+			xr = c.Concat(0, reps...)
 		}
-		xr := c.Concat(0, reps...)
 		out := m.Forward(c, xr, noise)
 		dec := m.DecoderOutput(c, out.Logits)
 		recon := c.B.ToHost(m.ReconLoss(c, dec, xr).Value).Float64s()
