@@ -17,9 +17,13 @@ $(BIN)/nvae-%: FORCE
 
 FORCE:
 
+# test: vet, every test (oracle data from testdata/oracle), the pure-Go
+# kernel fallbacks (-tags purego), and the linux/arm64 cross-build.
 test:
 	$(GO) vet ./...
 	$(GO) test $(TESTFLAGS) ./...
+	$(GO) test $(TESTFLAGS) -tags purego ./pkg/gemm ./pkg/conv ./pkg/vmath ./pkg/backend/...
+	GO=$(GO) scripts/arm64-build.sh
 
 # Kernel, training-step and data tables (BENCH_QUICK=1 for a short run).
 bench:

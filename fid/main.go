@@ -47,7 +47,9 @@ Commands:
 
 The Inception weights are the official pt_inception-2015-12-05-6726825d.pth,
 downloaded on first use into $NVAE_CACHE (default ~/.cache/nvae-go) unless
---inception PATH (.pth or .safetensors) is given.
+--inception PATH (.pth or .safetensors) is given. --inception test-formula
+uses the offline test weights of the FID oracle (a formula, no file): for
+smoke tests only, its scores are not comparable with published FIDs.
 Run "nvae-fid <command> --help" for the flags of a command.
 `
 
@@ -263,7 +265,7 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 	dataDir := fs.String("data", "", "location of the data corpus (required)")
 	dataset := fs.String("dataset", "", "dataset name, e.g. cifar10, celeba_64, ffhq (required)")
 	fidDir := fs.String("fid_dir", "", "directory the statistics file <dataset>.npz is written to (required)")
-	inception := fs.String("inception", "", "Inception weights (.pth or .safetensors); default: the official file, downloaded once")
+	inception := fs.String("inception", "", "Inception weights (.pth or .safetensors, or test-formula for the offline test weights); default: the official file, downloaded once")
 	batch := fs.Int("batch_size", 100, "images per Inception batch")
 	maxImages := fs.Int("max_samples", 50000, "use at most this many training images (0: all), as the official script")
 	fs.IntVar(maxImages, "max_images", 50000, "alias of --max_samples")
@@ -454,7 +456,7 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	readjust := fs.Bool("readjust_bn", false, "re-adjust BN statistics first (500 sampling batches of 2 images in BN training mode, as the official evaluate_fid)")
 	numSamples := fs.Int("num_samples", 50000, "number of model samples")
 	batch := fs.Int("batch_size", 100, "samples per model / Inception batch")
-	inception := fs.String("inception", "", "Inception weights (.pth or .safetensors); default: the official file, downloaded once")
+	inception := fs.String("inception", "", "Inception weights (.pth or .safetensors, or test-formula for the offline test weights); default: the official file, downloaded once")
 	seed := fs.Uint64("seed", 1, "sampling seed")
 	out := fs.String("out", "", "where to write fid.json (default: beside the checkpoint; with --images only when given)")
 	saveStats := fs.String("save_stats", "", "also write the scored images' statistics to this .npz")

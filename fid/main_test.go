@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/nvaego/nvae/internal/testenv"
 	"image"
 	"image/color"
 	"image/png"
@@ -18,27 +17,28 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nvaego/nvae/internal/testenv"
+
 	"github.com/nvaego/nvae/pkg/ckpt"
 	"github.com/nvaego/nvae/pkg/data/lmdbio"
 	"github.com/nvaego/nvae/pkg/device"
 	"github.com/nvaego/nvae/pkg/fid"
+	"github.com/nvaego/nvae/pkg/fid/formula"
+	"github.com/nvaego/nvae/pkg/fsutil"
 	"github.com/nvaego/nvae/pkg/npz"
 	"github.com/nvaego/nvae/pkg/safetensors"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
 
-// testdata returns ../shared/testdata/<sub> beside the repository root.
-func testdata(t *testing.T, sub ...string) string {
+// fidData is the FID oracle folder ($NVAE_FID_ORACLE_DIR or testdata/oracle/fid).
+func fidData(t *testing.T) string {
 	t.Helper()
-	return testenv.Testdata(t, sub...)
+	return testenv.FIDDir(t)
 }
 
-func inceptionPath(t *testing.T) string {
-	if d := os.Getenv("NVAE_FID_ORACLE_DIR"); d != "" {
-		return filepath.Join(d, "inception_random.safetensors")
-	}
-	return testdata(t, "fid", "inception_random.safetensors")
-}
+// inceptionPath is the --inception value of the tests: the offline
+// test-formula weights, those of the FID oracle.
+func inceptionPath(t *testing.T) string { return formula.Name }
 
 // runCmd runs the command in-process and returns its exit status, stdout
 // and stderr.
@@ -93,12 +93,12 @@ func TestCLIUsageAndErrors(t *testing.T) {
 // official save_statistics) against those of nvae_f32/b give the official
 // FID, and a file against itself gives 0.
 func TestCLICompare(t *testing.T) {
-	example := testdata(t, "fid", "stats_example.npz")
+	example := testenv.File(t, fidData(t), "stats_example.npz")
 	code, out, stderr := runCmd("compare", example, example)
 	if code != 0 || out != "FID: 0.000000\n" {
 		t.Fatalf("compare identical: %d %q %q", code, out, stderr)
 	}
-	f, err := safetensors.ReadFile(testdata(t, "fid", "frechet.safetensors"))
+	f, err := safetensors.ReadFile(testenv.File(t, fidData(t), "frechet.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestCLICompare(t *testing.T) {
 	// The exact value, through the same path the command takes.
 	a, _ := readStats(example)
 	bs, _ := readStats(bPath)
-	if got, err := distance(a, bs); err != nil || math.Abs(got-want[0]) > 1e-10*want[0] {
+	if got, err := distance(a, bs); err != nil || !(math.Abs(got-want[0]) <= 1e-10*want[0]) {
 		t.Fatalf("distance = %.17g, %v; official %.17g (tolerance 1e-10 relative)", got, err, want[0])
 	}
 }
@@ -238,7 +238,7 @@ func TestCLIStatsAndScore(t *testing.T) {
 		t.Fatalf("scored %d and %d images", fromPNG.n, fromNPZ.n)
 	}
 	for i := range fromPNG.feats {
-		if d := math.Abs(float64(fromPNG.feats[i] - fromNPZ.feats[i])); d > 1e-5 {
+		if d := math.Abs(float64(fromPNG.feats[i] - fromNPZ.feats[i])); !(d <= 1e-5) {
 			t.Fatalf("feature %d: png %v, npz %v", i, fromPNG.feats[i], fromNPZ.feats[i])
 		}
 	}
@@ -256,7 +256,7 @@ func TestCLIStatsAndScore(t *testing.T) {
 // sampling path and checks their features. The full command, FID included,
 // runs in TestCLIScoreCommands.
 func TestCLIScoreCheckpoint(t *testing.T) {
-	ck := testdata(t, "nvae", "mnist_tiny_checkpoint.pt")
+	ck := testenv.Testdata(t, "nvae", "mnist_tiny_checkpoint.pt")
 	b, err := device.Open("cpu")
 	if err != nil {
 		t.Fatal(err)
@@ -301,7 +301,21 @@ func TestCLIScoreCheckpoint(t *testing.T) {
 // downloads through the (replaced) HTTP client into $NVAE_CACHE with the
 // checksum check, a second run uses the cached copy.
 func TestCLIDownloadsWeights(t *testing.T) {
-	inc := inceptionPath(t)
+	// The test-formula weights as a file stand in for the official one.
+	f := &safetensors.File{Tensors: map[string]safetensors.Tensor{}}
+	for _, k := range fid.StateDictKeys() {
+		if v, ok := formula.Tensor(k.Key, k.Shape); ok {
+			f.Tensors[k.Key] = safetensors.FromFloat32(k.Shape, v)
+		}
+	}
+	inc := filepath.Join(t.TempDir(), "w.safetensors")
+	if err := safetensors.WriteFile(inc, f); err != nil {
+		t.Fatal(err)
+	}
+	sum, _, err := fsutil.SHA256File(inc)
+	if err != nil {
+		t.Fatal(err)
+	}
 	body, err := os.ReadFile(inc)
 	if err != nil {
 		t.Fatal(err)
@@ -317,10 +331,9 @@ func TestCLIDownloadsWeights(t *testing.T) {
 	old := officialFetcher
 	defer func() { officialFetcher = old }()
 	officialFetcher = func(progress io.Writer) *fid.Fetcher {
-		// The random weights stand in for the official file: same
-		// mechanism, their own checksum (README: 5f4cdd57...).
+		// Same mechanism as for the official file, with its own checksum.
 		return &fid.Fetcher{Client: srv.Client(), URL: srv.URL + "/w.safetensors", Name: "w.safetensors",
-			SHA256: "5f4cdd57ae0cf2bf14e238d270e742298c1cc635811dafc0e8c5d2135ab0ec5b", Progress: progress}
+			SHA256: sum, Progress: progress}
 	}
 	for i := 0; i < 2; i++ {
 		m, err := loadInception("", "cpu", io.Discard)
@@ -365,7 +378,7 @@ func TestCLIScoreCommands(t *testing.T) {
 		return res
 	}
 
-	ck := testdata(t, "nvae", "mnist_tiny_checkpoint.pt")
+	ck := testenv.Testdata(t, "nvae", "mnist_tiny_checkpoint.pt")
 	out := filepath.Join(dir, "ck", "fid.json")
 	os.MkdirAll(filepath.Dir(out), 0o755)
 	code, stdout, stderr := runCmd("score", "--checkpoint", ck, "--fid_dir", dir, "--inception", inc,
@@ -410,7 +423,7 @@ func TestCLIScoreCommands(t *testing.T) {
 		d := float64(st.mu32[i] - 0.5)
 		want += d*d + st.sigma[i*fid.Dims+i]
 	}
-	if math.Abs(res.FID-want) > 1e-6*want {
+	if !(math.Abs(res.FID-want) <= 1e-6*want) {
 		t.Errorf("FID %v, |mu diff|² + tr(sigma) from the saved statistics = %v", res.FID, want)
 	}
 }

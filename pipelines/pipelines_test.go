@@ -7,7 +7,6 @@ import (
 	"archive/zip"
 	"encoding/json"
 	"fmt"
-	"github.com/nvaego/nvae/internal/testenv"
 	"image/png"
 	"math"
 	"os"
@@ -19,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/nvaego/nvae/internal/testenv"
 
 	"github.com/nvaego/nvae/pkg/nvae"
 )
@@ -75,18 +76,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// fidReady reports whether nvae-fid has its stats and score subcommands
-// (it is written in parallel with the pipelines).
-func fidReady(bin string) bool {
-	for _, sub := range []string{"stats", "score"} {
-		out, err := exec.Command(filepath.Join(bin, "nvae-fid"), sub, "--help").CombinedOutput()
-		if err != nil || !strings.Contains(string(out), "--fid_dir") {
-			return false
-		}
-	}
-	return true
-}
-
 // runMake runs make in the repository root with the given arguments and
 // extra environment, returning combined output and the exit code.
 func runMake(t *testing.T, env []string, args ...string) (string, int) {
@@ -121,10 +110,6 @@ func TestMiniPipelines(t *testing.T) {
 		t.Skip("trains two small models (about a minute)")
 	}
 	bin := tools(t)
-	withFID := fidReady(bin)
-	if !withFID {
-		t.Log("nvae-fid has no stats/score subcommands yet: running the pipelines up to the samples and checking the FID steps with make -n only")
-	}
 	for _, tc := range []struct {
 		name, dataset string
 		prep          []string // files the prep step leaves, relative to MINI_DIR
@@ -137,9 +122,6 @@ func TestMiniPipelines(t *testing.T) {
 			dir := t.TempDir()
 			vars := miniVars(bin, dir)
 			targets := []string{tc.name}
-			if !withFID {
-				targets = []string{tc.name + "-eval", tc.name + "-sample"}
-			}
 			out, code := runMake(t, nil, append(targets, vars...)...)
 			if code != 0 {
 				t.Fatalf("make %s failed (exit %d):\n%s", tc.name, code, tail(out, 4000))
@@ -159,21 +141,14 @@ func TestMiniPipelines(t *testing.T) {
 				t.Errorf("per_image.arrow is not an Arrow IPC file (starts %q)", b[:min(len(b), 8)])
 			}
 			checkPNG(t, filepath.Join(exp, "samples", "samples_t0.60.png"))
-			if withFID {
-				checkNPZ(t, filepath.Join(dir, "fid_stats", tc.dataset+".npz"))
-				checkFIDJSON(t, filepath.Join(exp, "fid.json"))
-				row := readFile(t, filepath.Join(exp, "results.row"))
-				if !strings.HasPrefix(row, "| "+tc.name+" | "+tc.dataset+" | ") {
-					t.Errorf("results.row = %q", row)
-				}
-				if table := readFile(t, filepath.Join(dir, "RESULTS.md")); !strings.Contains(table, row) || !strings.Contains(table, "| pipeline | dataset | NLL (nats) |") {
-					t.Errorf("RESULTS.md lacks the header or the row:\n%s", table)
-				}
-			} else {
-				dry, code := runMake(t, nil, append([]string{"-n", tc.name}, vars...)...)
-				if code != 0 || !strings.Contains(dry, "nvae-fid stats") || !strings.Contains(dry, "nvae-fid score") || !strings.Contains(dry, "results-row.sh") {
-					t.Errorf("make -n %s (exit %d) lacks the FID and RESULTS steps:\n%s", tc.name, code, dry)
-				}
+			checkNPZ(t, filepath.Join(dir, "fid_stats", tc.dataset+".npz"))
+			checkFIDJSON(t, filepath.Join(exp, "fid.json"))
+			row := readFile(t, filepath.Join(exp, "results.row"))
+			if !strings.HasPrefix(row, "| "+tc.name+" | "+tc.dataset+" | ") {
+				t.Errorf("results.row = %q", row)
+			}
+			if table := readFile(t, filepath.Join(dir, "RESULTS.md")); !strings.Contains(table, row) || !strings.Contains(table, "| pipeline | dataset | NLL (nats) |") {
+				t.Errorf("RESULTS.md lacks the header or the row:\n%s", table)
 			}
 
 			// A second run does nothing.

@@ -12,7 +12,7 @@ import (
 
 // TestDryRunSeedCommands runs nvae-train --dry_run with the full command line
 // of each seed configuration (--data, --root, --save and the distributed
-// flags included) and checks the official counts of ANCHORS.md.
+// flags included) and checks the official counts of docs/anchors.md.
 func TestDryRunSeedCommands(t *testing.T) {
 	want := map[string]string{
 		"mnist":       `{"params":33363134,"conv_layers":255,"bn_layers":214,"groups_per_scale":[10,5]}`,

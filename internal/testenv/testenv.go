@@ -1,5 +1,6 @@
 // Package testenv finds what tests need outside a package: the repository
-// root, the shared test data beside it, the offline MNIST files.
+// root, the oracle test data it carries (testdata/oracle), the offline
+// MNIST files.
 package testenv
 
 import (
@@ -30,19 +31,55 @@ func RepoRoot(t testing.TB) string {
 	}
 }
 
-// Testdata is ../shared/testdata/<parts...> beside the repository root.
+// Testdata is <repo>/testdata/oracle/<parts...>: the repository's copy of
+// the tensors produced by the official implementation. A missing path is
+// a test failure naming it, never a skip.
 func Testdata(t testing.TB, parts ...string) string {
 	t.Helper()
-	return filepath.Join(append([]string{RepoRoot(t), "..", "shared", "testdata"}, parts...)...)
+	p := filepath.Join(append([]string{RepoRoot(t), "testdata", "oracle"}, parts...)...)
+	mustExist(t, p, "")
+	return p
 }
 
-// OracleDir is $env when set, else Testdata(sub).
+// OracleDir is $env when set (acceptance runs other cases through it),
+// else Testdata(sub). The folder must exist.
 func OracleDir(t testing.TB, env, sub string) string {
 	t.Helper()
 	if d := os.Getenv(env); d != "" {
+		mustExist(t, d, env)
 		return d
 	}
 	return Testdata(t, sub)
+}
+
+// NVAEDir is the NVAE oracle folder: $NVAE_ORACLE_DIR or testdata/oracle/nvae.
+func NVAEDir(t testing.TB) string {
+	t.Helper()
+	return OracleDir(t, "NVAE_ORACLE_DIR", "nvae")
+}
+
+// FIDDir is the FID oracle folder: $NVAE_FID_ORACLE_DIR or testdata/oracle/fid.
+func FIDDir(t testing.TB) string {
+	t.Helper()
+	return OracleDir(t, "NVAE_FID_ORACLE_DIR", "fid")
+}
+
+// File is dir/name, failing the test with the path when it is missing.
+func File(t testing.TB, dir, name string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	mustExist(t, p, "")
+	return p
+}
+
+func mustExist(t testing.TB, p, env string) {
+	t.Helper()
+	if _, err := os.Stat(p); err != nil {
+		if env != "" {
+			t.Fatalf("test data missing: %s (from $%s): %v", p, env, err)
+		}
+		t.Fatalf("test data missing: %s: %v (the repository carries it under testdata/oracle; see its MANIFEST.sha256)", p, err)
+	}
 }
 
 // MNISTModule is the Go module whose data/ folder holds the real MNIST idx

@@ -109,7 +109,7 @@ func compare[T Float](t *testing.T, what string, got []T, want, mag []float64, t
 	t.Helper()
 	for i, w := range want {
 		g := float64(got[i])
-		if math.IsNaN(g) || math.Abs(g-w) > tol*(mag[i]+1e-3) {
+		if math.IsNaN(g) || !(math.Abs(g-w) <= tol*(mag[i]+1e-3)) {
 			t.Fatalf("%s[%d] = %v, want %v (bound %g)", what, i, g, w, tol*(mag[i]+1e-3))
 		}
 	}
@@ -280,7 +280,7 @@ func TestAdjoint(t *testing.T) {
 		BackwardFilter(p, x, gy, gw)
 		a, b, c := dot(y, gy), dot(x, gx), dot(w, gw)
 		scale := 1 + math.Abs(a)
-		if math.Abs(a-b) > 1e-10*scale || math.Abs(a-c) > 1e-10*scale {
+		if !(math.Abs(a-b) <= 1e-10*scale) || !(math.Abs(a-c) <= 1e-10*scale) {
 			t.Fatalf("%+v: <y,gy>=%v <x,gx>=%v <w,gw>=%v", p, a, b, c)
 		}
 	}

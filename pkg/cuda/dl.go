@@ -1,7 +1,7 @@
 // Package cuda loads the NVIDIA driver and libraries at run time with
 // dlopen, through small declarations of our own: the binaries build without
 // a CUDA toolkit and run on CPU-only machines, and a GPU node's libraries
-// are found wherever they live (see DESIGN.md, "CUDA without the toolkit at
+// are found wherever they live (see docs/design.md, "CUDA without the toolkit at
 // build time"). This file holds the loader and version/device queries; the
 // kernels and the backend build on it.
 package cuda

@@ -239,7 +239,7 @@ func TestMNISTBinarisation(t *testing.T) {
 		p := float64(l) / 255
 		mean := a[0] / a[1]
 		sd := math.Sqrt(p * (1 - p) / (a[1] * draws))
-		if math.Abs(mean-p) > 5*sd+1e-12 {
+		if !(math.Abs(mean-p) <= 5*sd+1e-12) {
 			t.Errorf("level %d: mean %v want %v (sd %v)", l, mean, p, sd)
 		}
 	}

@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/big"
 	"math/rand"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -45,7 +44,7 @@ func TestFIDStatsBlockedMatchesNaive(t *testing.T) {
 				s += (x[i*d+a] - mu[a]) * (x[i*d+b] - mu[b])
 			}
 			s /= n - 1
-			if got := sigma[a*d+b]; math.Abs(got-s) > 1e-13*(1+math.Abs(s)) {
+			if got := sigma[a*d+b]; !(math.Abs(got-s) <= 1e-13*(1+math.Abs(s))) {
 				t.Fatalf("sigma[%d,%d] = %v, naive %v", a, b, got, s)
 			}
 			if sigma[a*d+b] != sigma[b*d+a] {
@@ -57,7 +56,7 @@ func TestFIDStatsBlockedMatchesNaive(t *testing.T) {
 
 func TestFIDFrechetClosedForms(t *testing.T) {
 	// 1-D: (0-1)² + 4 + 9 - 2*sqrt(36) = 2.
-	if got, err := FrechetDistance([]float64{0}, []float64{4}, []float64{1}, []float64{9}, 1); err != nil || math.Abs(got-2) > 1e-14 {
+	if got, err := FrechetDistance([]float64{0}, []float64{4}, []float64{1}, []float64{9}, 1); err != nil || !(math.Abs(got-2) <= 1e-14) {
 		t.Fatalf("1-D FID = %v, %v; want 2", got, err)
 	}
 	// Diagonal: |Δμ|² + Σ (sqrt a - sqrt b)².
@@ -69,14 +68,14 @@ func TestFIDFrechetClosedForms(t *testing.T) {
 		want += (math.Sqrt(a[i]) - math.Sqrt(b[i])) * (math.Sqrt(a[i]) - math.Sqrt(b[i]))
 	}
 	got, err := FrechetDistance([]float64{1, 2, 0}, s1, []float64{0, 0, 0}, s2, 3)
-	if err != nil || math.Abs(got-want) > 1e-13 {
+	if err != nil || !(math.Abs(got-want) <= 1e-13) {
 		t.Fatalf("diagonal FID = %v, %v; want %v", got, err, want)
 	}
 	// Zero covariance on one side: tr sqrtm(0) = 0.
 	z := make([]float64, 9)
 	s2 = []float64{2, 1, 0, 1, 2, 0.5, 0, 0.5, 1}
 	got, err = FrechetDistance(make([]float64, 3), z, make([]float64, 3), s2, 3)
-	if err != nil || math.Abs(got-5) > 1e-13 {
+	if err != nil || !(math.Abs(got-5) <= 1e-13) {
 		t.Fatalf("FID against zero covariance = %v, %v; want 5", got, err)
 	}
 	// Errors.
@@ -129,7 +128,7 @@ func TestFIDTraceSqrtNonCommuting(t *testing.T) {
 		want += math.Sqrt(ev)
 	}
 	got, err := TraceSqrtProduct(s1, s2, d)
-	if err != nil || math.Abs(got-want) > 1e-11*want {
+	if err != nil || !(math.Abs(got-want) <= 1e-11*want) {
 		t.Fatalf("TraceSqrtProduct = %v, %v; Cholesky/Jacobi route %v", got, err, want)
 	}
 }
@@ -227,19 +226,9 @@ func TestFIDFma32(t *testing.T) {
 	check(1.0/(1<<20), 1.0/(1<<20)+1.0/(1<<40), 1)
 }
 
-// repoRoot walks up from the working directory to the directory holding
-// go.mod.
-func repoRoot(t *testing.T) string {
-	return testenv.RepoRoot(t)
-}
-
-// oracleDir is $NVAE_FID_ORACLE_DIR or ../shared/testdata/fid next to the
-// repository root.
+// oracleDir is $NVAE_FID_ORACLE_DIR or testdata/oracle/fid.
 func oracleDir(t *testing.T) string {
-	if d := os.Getenv("NVAE_FID_ORACLE_DIR"); d != "" {
-		return d
-	}
-	return filepath.Join(repoRoot(t), "..", "shared", "testdata", "fid")
+	return testenv.FIDDir(t)
 }
 
 // TestFIDFrechetOracle checks every case of frechet.safetensors (statistics
@@ -428,11 +417,11 @@ func compareRel(t *testing.T, name string, got, want []float64, tol float64) {
 	scale, maxd, at := 0.0, 0.0, 0
 	for i := range want {
 		scale = math.Max(scale, math.Abs(want[i]))
-		if dd := math.Abs(got[i] - want[i]); dd > maxd {
+		if dd := math.Abs(got[i] - want[i]); !(dd <= maxd) {
 			maxd, at = dd, i
 		}
 	}
-	if maxd > tol*scale {
+	if !(maxd <= tol*scale) {
 		t.Errorf("%s: max abs error %.3g at %d (%v vs official %v) > %g relative to %.3g",
 			name, maxd, at, got[at], want[at], tol, scale)
 	}
@@ -480,7 +469,7 @@ func checkEigen(t *testing.T, name string, a []float64, n int) {
 	}
 	t.Logf("%s n=%d: residual %.2g orthogonality %.2g eigenvalue diff %.2g", name, n, res/anorm, orth, dw/anorm)
 	tol := math.Max(1e-13, 2e-14*float64(n))
-	if res > tol*anorm || orth > tol || dw > tol*anorm {
+	if !(res <= tol*anorm) || !(orth <= tol) || dw > tol*anorm {
 		t.Fatalf("%s (n=%d): residual %.3g, orthogonality %.3g, eigenvalue diff vs gonum %.3g (|A| %.3g)",
 			name, n, res/anorm, orth, dw/anorm, anorm)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/nvaego/nvae/pkg/backend"
+	"github.com/nvaego/nvae/pkg/fid/formula"
 	"github.com/nvaego/nvae/pkg/par"
 	"github.com/nvaego/nvae/pkg/safetensors"
 	"github.com/nvaego/nvae/pkg/tensor"
@@ -136,6 +137,9 @@ func unitSpecs() []unitSpec {
 // BatchNorm epsilon from the safetensors metadata ("bn_eps"), or 0 when the
 // file does not say.
 func readWeights(path string) (map[string]weight, float64, error) {
+	if path == formula.Name {
+		return formulaWeights(), DefaultBNEps, nil
+	}
 	out := map[string]weight{}
 	var eps float64
 	if strings.EqualFold(filepath.Ext(path), ".safetensors") {
@@ -183,7 +187,7 @@ func readWeights(path string) (map[string]weight, float64, error) {
 
 // LoadInception reads the FID Inception weights (the official
 // pt_inception-2015-12-05-6726825d.pth, or a .safetensors file with the
-// same keys) and prepares the network on backend b in dtype dt. Every conv
+// same keys, or formula.Name for the offline test weights) and prepares the network on backend b in dtype dt. Every conv
 // unit's conv.weight and bn.{weight,bias,running_mean,running_var} must be
 // present with the expected shapes; other keys (fc.*, num_batches_tracked)
 // are ignored. BatchNorm uses eps from the file's "bn_eps" metadata when

@@ -1,8 +1,11 @@
 package fid
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
-	"github.com/nvaego/nvae/internal/testenv"
 	"math"
 	"path/filepath"
 	"sort"
@@ -11,17 +14,21 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nvaego/nvae/internal/compare"
+	"github.com/nvaego/nvae/internal/testenv"
+
 	"github.com/nvaego/nvae/pkg/backend/cpu"
+	"github.com/nvaego/nvae/pkg/fid/formula"
 	"github.com/nvaego/nvae/pkg/safetensors"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
 
 // Tolerances from the oracle README: a float64 implementation agrees with
 // the official float64 run to |d| <= 1e-9·max(1, |ref|); a float32
-// implementation with the official float32 features to 2e-3 absolute.
+// implementation with the official float32 features to 1e-4 absolute.
 const (
 	tol64 = 1e-9
-	tol32 = 2e-3
+	tol32 = 1e-4
 )
 
 var (
@@ -30,30 +37,24 @@ var (
 	modelErr  error
 )
 
-// randomInception returns the random-weight FID Inception of the oracle
-// directory on the CPU backend, float32 or float64 (loaded once).
+// randomInception returns the FID Inception with the test-formula weights
+// (those of the oracle) on the CPU backend, float32 or float64 (built once).
 func randomInception(t testing.TB, dt tensor.DType) *Inception {
 	t.Helper()
 	modelOnce.Do(func() {
-		path := filepath.Join(oracleDirTB(t), "inception_random.safetensors")
 		for i, d := range []tensor.DType{tensor.Float32, tensor.Float64} {
-			if models[i], modelErr = LoadInception(path, cpu.New(), d); modelErr != nil {
+			if models[i], modelErr = LoadInception(formula.Name, cpu.New(), d); modelErr != nil {
 				return
 			}
 		}
 	})
 	if modelErr != nil {
-		t.Fatalf("loading the oracle weights: %v", modelErr)
+		t.Fatalf("building the test-formula weights: %v", modelErr)
 	}
 	if dt == tensor.Float64 {
 		return models[1]
 	}
 	return models[0]
-}
-
-// oracleDirTB is oracleDir for benchmarks too.
-func oracleDirTB(t testing.TB) string {
-	return testenv.OracleDir(t, "NVAE_FID_ORACLE_DIR", "fid")
 }
 
 // u8Image converts an HWC uint8 RGB image to a [1, 3, H, W] tensor of
@@ -77,37 +78,9 @@ func u8Image(px []byte, h, w int, dt tensor.DType) *tensor.Tensor {
 	return out
 }
 
-// worst returns the largest violation of |got-want| <= tol·max(floor,
-// |want|) as (index, abs error, rel error, ok).
-func worst(got, want []float64, tol, floor float64) (at int, abs, rel float64, ok bool) {
-	ok = true
-	ratio := -1.0
-	for i := range want {
-		d := math.Abs(got[i] - want[i])
-		lim := tol * math.Max(floor, math.Abs(want[i]))
-		if math.IsNaN(got[i]) {
-			d = math.Inf(1)
-		}
-		if r := d / lim; r > ratio {
-			ratio, at = r, i
-			abs = d
-			rel = d / math.Max(math.Abs(want[i]), 1e-300)
-		}
-	}
-	return at, abs, rel, ratio <= 1
-}
-
 func checkClose(t *testing.T, name string, got, want []float64, tol, floor float64) {
 	t.Helper()
-	if len(got) != len(want) {
-		t.Errorf("%s: %d values, oracle has %d", name, len(got), len(want))
-		return
-	}
-	at, abs, rel, ok := worst(got, want, tol, floor)
-	if !ok {
-		t.Errorf("%s: worst element %d: got %.17g, oracle %.17g (abs err %.3g, rel err %.3g) exceeds tol %g·max(%g,|ref|)",
-			name, at, got[at], want[at], abs, rel, tol, floor)
-	}
+	compare.Check(t, name, got, want, tol, compare.Elementwise(floor))
 }
 
 // traceOf computes the oracle's per-layer traces of an NCHW tensor (batch
@@ -240,8 +213,8 @@ func TestFIDInceptionOracle(t *testing.T) {
 				checkClose(t, "act/"+img+"/"+n, got.Float64s(), want, tol64, 1)
 				checked++
 				if n == "resized" {
-					if at, abs, _, _ := worst(got.Float64s(), want, 0, 1); abs != 0 {
-						t.Errorf("act/%s/resized: not bit-exact: element %d differs by %.3g", img, at, abs)
+					if err := compare.Explain(got.Float64s(), want, 0, compare.Elementwise(1)); err != nil {
+						t.Errorf("act/%s/resized: not bit-exact: %v", img, err)
 					}
 				}
 			}
@@ -270,11 +243,10 @@ func TestFIDInceptionOracle(t *testing.T) {
 		if got32.DType() != tensor.Float32 || fmt.Sprint([]int(got32.Shape())) != fmt.Sprint([]int{1, Dims}) {
 			t.Fatalf("%s float32 features: %v %v", img, got32.DType(), got32.Shape())
 		}
-		_, abs32, _, _ := worst(got32.Float64s(), want32[row*Dims:(row+1)*Dims], 1, 1)
-		if abs32 > tol32 {
-			at, _, rel, _ := worst(got32.Float64s(), want32[row*Dims:(row+1)*Dims], 1, 1)
-			t.Errorf("%s features_f32: worst element %d: got %.9g, oracle %.9g (abs err %.3g, rel err %.3g) exceeds %g absolute",
-				img, at, got32.At(at), want32[row*Dims+at], abs32, rel, tol32)
+		w32, err := compare.Find(got32.Float64s(), want32[row*Dims:(row+1)*Dims], tol32, compare.Absolute)
+		abs32 := w32.Abs
+		if err != nil || !w32.OK() {
+			t.Errorf("%s features_f32: %v %v exceeds %g absolute", img, err, w32, tol32)
 		}
 		checked++
 		t.Logf("%s (%dx%d): f64 %v, f32 %v (max |f32 - official f32| = %.3g), %d taps", img, h, w,
@@ -285,16 +257,18 @@ func TestFIDInceptionOracle(t *testing.T) {
 
 // TestFIDInceptionPthWeights reads the 7-entry .pth fixtures (zip and legacy
 // torch.save formats) through the weights reader and checks they hold the
-// same values as the safetensors file; loading them as a network must fail
-// with a clear message naming the first missing tensor.
+// test-formula values exactly; loading them as a network must fail with a
+// clear message naming the first missing tensor.
 func TestFIDInceptionPthWeights(t *testing.T) {
 	dir := oracleDir(t)
-	full, _, err := readWeights(filepath.Join(dir, "inception_random.safetensors"))
+	full, _, err := readWeights(formula.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
+	fc, _ := formula.Tensor("fc.bias", []int{1008})
+	full["fc.bias"] = weight{[]int{1008}, f32to64(fc)}
 	for _, name := range []string{"inception_random_head.pth", "inception_random_head_legacy.pth"} {
-		path := filepath.Join(dir, name)
+		path := testenv.File(t, dir, name)
 		ws, eps, err := readWeights(path)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
@@ -303,9 +277,9 @@ func TestFIDInceptionPthWeights(t *testing.T) {
 			t.Errorf("%s: %d float tensors, eps %v; want 6, 0", name, len(ws), eps)
 		}
 		for k, w := range ws {
-			ref := full[k]
-			if fmt.Sprint(w.shape) != fmt.Sprint(ref.shape) || fmt.Sprint(w.data) != fmt.Sprint(ref.data) {
-				t.Errorf("%s: %s differs from the safetensors copy", name, k)
+			ref, ok := full[k]
+			if !ok || fmt.Sprint(w.shape) != fmt.Sprint(ref.shape) || fmt.Sprint(w.data) != fmt.Sprint(ref.data) {
+				t.Errorf("%s: %s differs from the test-formula values", name, k)
 			}
 		}
 		_, err = LoadInception(path, cpu.New(), tensor.Float32)
@@ -314,33 +288,70 @@ func TestFIDInceptionPthWeights(t *testing.T) {
 		}
 	}
 	if m := randomInception(t, tensor.Float32); m.BNEps() != 1e-3 {
-		t.Errorf("bn eps %v, want 1e-3 from the metadata", m.BNEps())
+		t.Errorf("bn eps %v, want 1e-3", m.BNEps())
 	}
 }
 
-// TestFIDInceptionBatching checks that a batch split into chunks gives the
-// same features as one image at a time, and that a one-channel batch equals
-// its RGB repetition (as get_activations repeats grey images).
-func TestFIDInceptionBatching(t *testing.T) {
-	m := randomInception(t, tensor.Float32)
-	const n, h, w = 3, 20, 24
-	x := tensor.Host(tensor.Float32, n, 1, h, w)
-	for i := range x.F32() {
-		x.F32()[i] = float32((i*37)%256) / 255
+func f32to64(v []float32) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
 	}
-	rgb := tensor.Host(tensor.Float32, n, 3, h, w)
-	for i := 0; i < n; i++ {
-		for c := 0; c < 3; c++ {
-			copy(rgb.F32()[(i*3+c)*h*w:], x.F32()[i*h*w:(i+1)*h*w])
+	return out
+}
+
+// TestFIDStateDictKeys checks StateDictKeys against the official key list
+// (metadata weight_keys of features.safetensors: key, dtype, shape, in
+// state-dict order) and the whole test-formula weight set against the
+// README's sha256 of all float32 values in that order.
+func TestFIDStateDictKeys(t *testing.T) {
+	f, err := safetensors.ReadFile(testenv.File(t, oracleDir(t), "features.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want [][3]json.RawMessage
+	if err := json.Unmarshal([]byte(f.Metadata["weight_keys"]), &want); err != nil {
+		t.Fatalf("metadata weight_keys: %v", err)
+	}
+	got := StateDictKeys()
+	if len(got) != len(want) || len(got) != 566 {
+		t.Fatalf("%d keys, the official list has %d (want 566)", len(got), len(want))
+	}
+	h := sha256.New()
+	floats := 0
+	for i, k := range got {
+		var key, dt string
+		var shape []int
+		if json.Unmarshal(want[i][0], &key) != nil || json.Unmarshal(want[i][1], &dt) != nil || json.Unmarshal(want[i][2], &shape) != nil {
+			t.Fatalf("weight_keys[%d] malformed", i)
 		}
+		wantDT := "float32"
+		if k.Int64 {
+			wantDT = "int64"
+		}
+		if k.Key != key || dt != wantDT || fmt.Sprint(k.Shape) != fmt.Sprint(shape) {
+			t.Fatalf("key %d: %s %s %v, official %s %s %v", i, k.Key, wantDT, k.Shape, key, dt, shape)
+		}
+		if k.Int64 {
+			continue
+		}
+		v, ok := formula.Tensor(k.Key, k.Shape)
+		if !ok {
+			t.Fatalf("%s: no formula", k.Key)
+		}
+		buf := make([]byte, 4*len(v))
+		for j, x := range v {
+			binary.LittleEndian.PutUint32(buf[4*j:], math.Float32bits(x))
+		}
+		h.Write(buf)
+		floats += len(v)
 	}
-	old := m.Chunk
-	m.Chunk = 2
-	grey := m.Features(x)
-	m.Chunk = old
-	for i := 0; i < n; i++ {
-		one := m.Features(tensor.FromFloat32([]int{1, 3, h, w}, rgb.F32()[i*3*h*w:(i+1)*3*h*w]))
-		checkClose(t, fmt.Sprintf("image %d chunked vs alone", i), grey.Float64s()[i*Dims:(i+1)*Dims], one.Float64s(), 1e-5, 1)
+	if floats != 23885392 {
+		t.Errorf("%d float parameters, want 23885392", floats)
+	}
+	const wantSum = "9799fb9e4abd104ea47924b46cb2b06ab43226555997ecb11afaa373ea19b639"
+	if sum := hex.EncodeToString(h.Sum(nil)); sum != wantSum {
+		t.Errorf("sha256 of the test-formula weights %s, want %s", sum, wantSum)
 	}
 }
 
@@ -348,7 +359,7 @@ func TestFIDInceptionBatching(t *testing.T) {
 // oracle images (images 0-2 against 3-5) and compares the distance with the
 // one computed from the official float64 features.
 func TestFIDInceptionEndToEnd(t *testing.T) {
-	f, err := safetensors.ReadFile(filepath.Join(oracleDir(t), "features.safetensors"))
+	f, err := safetensors.ReadFile(testenv.File(t, oracleDir(t), "features.safetensors"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -382,7 +393,7 @@ func TestFIDInceptionEndToEnd(t *testing.T) {
 		return v
 	}
 	a, b := fid(got), fid(ref)
-	if !(a > 1) || math.Abs(a-b) > 1e-6*b {
+	if !(a > 1) || !(math.Abs(a-b) <= 1e-6*b) {
 		t.Fatalf("FID from our features %.12g, from the official features %.12g", a, b)
 	}
 	t.Logf("FID(img0-2, img3-5), first 256 dims = %.10g (official features: %.10g)", a, b)

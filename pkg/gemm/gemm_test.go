@@ -99,7 +99,7 @@ func check[T Float](t *testing.T, rng *rand.Rand, s shape, tol float64,
 			w := want[i*s.n+j]
 			// Error bound grows with k and the magnitudes involved.
 			bound := tol * (math.Sqrt(float64(s.k)+1)*math.Abs(s.alpha) + math.Abs(s.beta) + 1)
-			if math.IsNaN(got) || math.Abs(got-w) > bound {
+			if math.IsNaN(got) || !(math.Abs(got-w) <= bound) {
 				t.Fatalf("%v: C[%d][%d] = %g, want %g (tol %g)", s, i, j, got, w, bound)
 			}
 		}
@@ -270,7 +270,7 @@ func TestConcurrentCalls(t *testing.T) {
 				Sgemm(false, false, m, n, k, 1, a, k, b, n, 0, c, n)
 				want := naive(false, false, m, n, k, float32(1), a, k, b, n, 0, c, n)
 				for i, w := range want {
-					if math.Abs(float64(c[i])-w) > 1e-4 {
+					if !(math.Abs(float64(c[i])-w) <= 1e-4) {
 						errs <- fmt.Sprintf("goroutine %d: C[%d] = %g, want %g", g, i, c[i], w)
 						return
 					}

@@ -17,13 +17,8 @@ import (
 	"github.com/nvaego/nvae/pkg/safetensors"
 )
 
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	return testenv.RepoRoot(t)
-}
-
 func fidData(t testing.TB, name string) string {
-	return filepath.Join(repoRoot(t), "..", "shared", "testdata", "fid", name)
+	return testenv.File(t, testenv.Testdata(t, "fid"), name)
 }
 
 func sample() map[string]npz.Array {

@@ -204,7 +204,7 @@ func (d *decCombiner) Forward(c *ag.Ctx, x1, x2 *ag.Var) *ag.Var {
 }
 
 // ConvMask is the official create_conv_mask for an autoregressive conv:
-// weight shape [cout, cin/groups, k, k]; see NVAE.md "Flows".
+// weight shape [cout, cin/groups, k, k]; see docs/model.md "Flows".
 func ConvMask(k, cin, groups, cout int, zeroDiag, mirror bool) []float64 {
 	m := (k - 1) / 2
 	ci := cin / groups

@@ -24,7 +24,7 @@ func TestLROracle(t *testing.T) {
 		s := NewLRSchedule(cfg, k.ItersPerEpoch)
 		s.FromBaseLR = true
 		got := s.LR(k.EpochIndex, k.GlobalStep)
-		if math.Abs(got-k.LR) > 1e-15*k.LR {
+		if !(math.Abs(got-k.LR) <= 1e-15*k.LR) {
 			t.Errorf("%s: lr = %.17g, oracle %.17g", c.name, got, k.LR)
 		}
 		// The official loop itself continues from the warm-up's last lr.
@@ -33,7 +33,7 @@ func TestLROracle(t *testing.T) {
 		w := float64(s.WarmupIters())
 		lr0 := cfg.LearningRate * (w - 1) / w
 		want := cfg.LearningRateMin + (lr0-cfg.LearningRateMin)*(k.LR-cfg.LearningRateMin)/(cfg.LearningRate-cfg.LearningRateMin)
-		if math.Abs(off-want) > 1e-15*want {
+		if !(math.Abs(off-want) <= 1e-15*want) {
 			t.Errorf("%s: official lr = %.17g, want %.17g", c.name, off, want)
 		}
 	}
@@ -98,7 +98,7 @@ func TestLRScheduleLoop(t *testing.T) {
 		// The last epoch reaches eta_min.
 		if tc.epochs-tc.warmup-1 > 0 {
 			last := s.LR(tc.epochs-1, tc.epochs*tc.iter-1)
-			if math.Abs(last-tc.min) > 1e-18 {
+			if !(math.Abs(last-tc.min) <= 1e-18) {
 				t.Errorf("%+v: last lr %v, want %v", tc, last, tc.min)
 			}
 		}
@@ -108,7 +108,7 @@ func TestLRScheduleLoop(t *testing.T) {
 		for e := tc.warmup; e < tc.epochs; e++ {
 			tt := float64(e - tc.warmup)
 			closed := tc.min + (tc.base-tc.min)*(1+math.Cos(math.Pi*tt/tmax))/2
-			if got := s.LR(e, w+(e-tc.warmup)*tc.iter); math.Abs(got-closed) > 1e-15*tc.base {
+			if got := s.LR(e, w+(e-tc.warmup)*tc.iter); !(math.Abs(got-closed) <= 1e-15*tc.base) {
 				t.Errorf("%+v: closed form epoch %d: %v, want %v", tc, e, got, closed)
 			}
 		}
@@ -133,7 +133,7 @@ func TestLRScheduleHelpers(t *testing.T) {
 	s.FromBaseLR = true
 	after := s.LR(100, 10000) // t = 95 = T_max + 1
 	want := 1e-4 + (1e-2-1e-4)*(1-math.Cos(math.Pi/94))/2
-	if math.IsNaN(after) || math.Abs(after-want) > 1e-15 {
+	if math.IsNaN(after) || !(math.Abs(after-want) <= 1e-15) {
 		t.Errorf("LR past T_max = %v, want %v", after, want)
 	}
 	if pyMod(-3, 2) != 1 || pyMod(3, -2) != -1 || pyMod(4, 2) != 0 || pyMod(-94, 188) != 94 {
@@ -142,7 +142,7 @@ func TestLRScheduleHelpers(t *testing.T) {
 }
 
 func TestSeedCommands(t *testing.T) {
-	// ANCHORS.md: groups per scale of the seed configurations.
+	// docs/anchors.md: groups per scale of the seed configurations.
 	anchors := map[string][]int{
 		"mnist": {10, 5}, "cifar10": {30}, "celeba_64": {20, 10, 5}, "imagenet_32": {28},
 		"celeba_256": {16, 8, 4, 4, 4}, "ffhq": {16, 8, 4, 4, 4},
@@ -174,7 +174,7 @@ func TestSeedCommands(t *testing.T) {
 			t.Errorf("%s: dataset %s", name, c.Dataset)
 		}
 		if got := c.GroupsPerScale(); !reflect.DeepEqual(got, anchors[name]) {
-			t.Errorf("%s: groups per scale %v, ANCHORS.md %v", name, got, anchors[name])
+			t.Errorf("%s: groups per scale %v, docs/anchors.md %v", name, got, anchors[name])
 		}
 		if !c.UseSE || !c.ResDist || !c.FastAdamax || c.NumLatentPerGroup != 20 {
 			t.Errorf("%s: use_se/res_dist/fast_adamax/latents: %+v", name, c)

@@ -6,7 +6,7 @@ import (
 )
 
 // TestSeedSummaries checks the structure of the seed configurations against
-// the official counts of ANCHORS.md.
+// the official counts of docs/anchors.md.
 func TestSeedSummaries(t *testing.T) {
 	want := map[string]Summary{
 		"mnist":       {33363134, 255, 214, []int{10, 5}},

@@ -216,7 +216,7 @@ func TestUniformBounds(t *testing.T) {
 		t.Fatalf("u64 range [%v, %v]", u64(0), u64(math.MaxUint32))
 	}
 	z0, _ := boxMuller(0, 0)
-	if math.IsInf(z0, 0) || math.IsNaN(z0) || math.Abs(z0) > 6.7 {
+	if math.IsInf(z0, 0) || math.IsNaN(z0) || !(math.Abs(z0) <= 6.7) {
 		t.Fatalf("extreme normal = %v", z0)
 	}
 }
@@ -259,17 +259,17 @@ func TestDistributions(t *testing.T) {
 	mz, vz := sz/n, szz/n-(sz/n)*(sz/n)
 	mu, vu := su/n, suu/n-(su/n)*(su/n)
 	// Standard errors: mean 1/sqrt(n) ≈ 0.002, variance sqrt(2/n) ≈ 0.0028.
-	if math.Abs(mz) > 0.01 || math.Abs(vz-1) > 0.015 {
+	if !(math.Abs(mz) <= 0.01) || !(math.Abs(vz-1) <= 0.015) {
 		t.Errorf("normal mean %v variance %v", mz, vz)
 	}
-	if math.Abs(mu-0.5) > 0.003 || math.Abs(vu-1.0/12) > 0.002 {
+	if !(math.Abs(mu-0.5) <= 0.003) || !(math.Abs(vu-1.0/12) <= 0.002) {
 		t.Errorf("uniform mean %v variance %v", mu, vu)
 	}
 	// KS critical value at alpha=1e-3 is about 1.95/sqrt(n) = 0.0038.
-	if d := ks(zs, func(x float64) float64 { return 0.5 * (1 + math.Erf(x/math.Sqrt2)) }); d > 0.0038 {
+	if d := ks(zs, func(x float64) float64 { return 0.5 * (1 + math.Erf(x/math.Sqrt2)) }); !(d <= 0.0038) {
 		t.Errorf("normal KS statistic %v", d)
 	}
-	if d := ks(us, func(x float64) float64 { return x }); d > 0.0038 {
+	if d := ks(us, func(x float64) float64 { return x }); !(d <= 0.0038) {
 		t.Errorf("uniform KS statistic %v", d)
 	}
 	// Consecutive pairs (cos/sin partners) must be uncorrelated.
@@ -277,7 +277,7 @@ func TestDistributions(t *testing.T) {
 	for i := 0; i+1 < n; i += 2 {
 		c += float64(z[i]) * float64(z[i+1])
 	}
-	if c /= n / 2; math.Abs(c) > 0.01 {
+	if c /= n / 2; !(math.Abs(c) <= 0.01) {
 		t.Errorf("pair correlation %v", c)
 	}
 }

@@ -12,27 +12,21 @@ import (
 	"testing"
 )
 
-// repoRoot walks up from the working directory to the folder holding go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	return testenv.RepoRoot(t)
-}
-
 func testdata(t testing.TB, parts ...string) string {
-	return filepath.Join(append([]string{repoRoot(t), "..", "shared", "testdata"}, parts...)...)
+	return testenv.Testdata(t, parts...)
 }
 
 func TestReadSharedTestdata(t *testing.T) {
 	var files []string
 	for _, sub := range []string{"nvae", "fid"} {
-		m, err := filepath.Glob(testdata(t, sub, "*.safetensors"))
+		m, err := filepath.Glob(filepath.Join(testdata(t, sub), "*.safetensors"))
 		if err != nil {
 			t.Fatal(err)
 		}
 		files = append(files, m...)
 	}
-	if len(files) < 6 {
-		t.Fatalf("expected at least 6 safetensors files in shared testdata, found %d", len(files))
+	if len(files) < 5 {
+		t.Fatalf("expected at least 5 safetensors files in testdata/oracle, found %d", len(files))
 	}
 	for _, p := range files {
 		f, err := ReadFile(p)

@@ -401,7 +401,7 @@ func TestPathsAgree(t *testing.T) {
 	a, g := make([]float32, len(xs)), make([]float32, len(xs))
 	cmp := func(name string) {
 		for i := range xs {
-			if e := ulpErr(a[i], float64(g[i])); e > 2 && math.Abs(float64(a[i]-g[i])) > 1e-7 {
+			if e := ulpErr(a[i], float64(g[i])); !(e <= 2) && !(math.Abs(float64(a[i]-g[i])) <= 1e-7) {
 				t.Errorf("%s(%v): asm %v, go %v", name, xs[i], a[i], g[i])
 				return
 			}
@@ -457,7 +457,7 @@ func TestNoAllocs(t *testing.T) {
 }
 
 func TestConstants(t *testing.T) {
-	if d := float64(ln2Hi) + float64(ln2Lo) - math.Ln2; math.Abs(d) > 1e-15 {
+	if d := float64(ln2Hi) + float64(ln2Lo) - math.Ln2; !(math.Abs(d) <= 1e-15) {
 		t.Errorf("ln2Hi + ln2Lo − ln 2 = %g", d)
 	}
 }

@@ -79,7 +79,7 @@ func TestResizeAgainstReference(t *testing.T) {
 				ref := refResize1D(col, sz[3])
 				for y := range ref {
 					g := float64(got.Pix[(y*sz[2]+x)*3+c])
-					if math.Abs(g-ref[y]) > 1 {
+					if !(math.Abs(g-ref[y]) <= 1) {
 						t.Fatalf("%v: pixel (%d,%d,%d) got %v ref %v", sz, x, y, c, g, ref[y])
 					}
 				}
@@ -173,7 +173,7 @@ func TestDecodePNGJPEG(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, v := range d.Pix {
-		if math.Abs(float64(v)-float64(flat.Pix[i])) > 3 {
+		if !(math.Abs(float64(v)-float64(flat.Pix[i])) <= 3) {
 			t.Fatalf("jpeg pixel %d = %d want %d", i, v, flat.Pix[i])
 		}
 	}
@@ -231,13 +231,13 @@ func TestFancyUpsampling(t *testing.T) {
 		r, g, b := color.YCbCrToRGB(c[0], c[1], c[2])
 		y := int32(c[0])
 		lr, lg, lb := clamp255(y+crR[c[2]]), clamp255(y+(cbG[c[1]]+crG[c[2]])>>16), clamp255(y+cbB[c[1]])
-		if d := math.Abs(float64(r) - float64(lr)); d > 1 {
+		if d := math.Abs(float64(r) - float64(lr)); !(d <= 1) {
 			t.Fatalf("%v: r %d vs %d", c, r, lr)
 		}
-		if d := math.Abs(float64(g) - float64(lg)); d > 1 {
+		if d := math.Abs(float64(g) - float64(lg)); !(d <= 1) {
 			t.Fatalf("%v: g %d vs %d", c, g, lg)
 		}
-		if d := math.Abs(float64(b) - float64(lb)); d > 1 {
+		if d := math.Abs(float64(b) - float64(lb)); !(d <= 1) {
 			t.Fatalf("%v: b %d vs %d", c, b, lb)
 		}
 	}

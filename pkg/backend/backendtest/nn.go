@@ -1,90 +1,15 @@
 package backendtest
 
+// Conformance checks of batch norm, upsampling, argmax/one-hot, pooling and resizing.
+
 import (
 	"fmt"
 	"math"
 	"testing"
 
 	"github.com/nvaego/nvae/pkg/backend"
-	"github.com/nvaego/nvae/pkg/rng"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
-
-type convCase struct {
-	n, c, h, w, k, kh, kw int
-	p                     backend.ConvParams
-}
-
-// convRef computes y, and the gradients for upstream gy, naively.
-func convRef(cc convCase, x, wt, bias, gy arr) (y, gx, gw arr) {
-	p := cc.p
-	oh, ow := p.OutSize(cc.h, cc.w, cc.kh, cc.kw)
-	cg := cc.c / p.Groups
-	kg := cc.k / p.Groups
-	y = arr{tensor.Shape{cc.n, cc.k, oh, ow}, make([]float64, cc.n*cc.k*oh*ow)}
-	gx = arr{x.shape, make([]float64, len(x.v))}
-	gw = arr{wt.shape, make([]float64, len(wt.v))}
-	for n := 0; n < cc.n; n++ {
-		for o := 0; o < cc.k; o++ {
-			g := o / kg
-			for oy := 0; oy < oh; oy++ {
-				for ox := 0; ox < ow; ox++ {
-					yi := ((n*cc.k+o)*oh+oy)*ow + ox
-					sum := 0.0
-					if bias.v != nil {
-						sum = bias.v[o]
-					}
-					for ci := 0; ci < cg; ci++ {
-						c := g*cg + ci
-						for ky := 0; ky < cc.kh; ky++ {
-							iy := oy*p.StrideH - p.PadH + ky*p.DilationH
-							if iy < 0 || iy >= cc.h {
-								continue
-							}
-							for kx := 0; kx < cc.kw; kx++ {
-								ix := ox*p.StrideW - p.PadW + kx*p.DilationW
-								if ix < 0 || ix >= cc.w {
-									continue
-								}
-								xi := ((n*cc.c+c)*cc.h+iy)*cc.w + ix
-								wi := ((o*cg+ci)*cc.kh+ky)*cc.kw + kx
-								sum += x.v[xi] * wt.v[wi]
-								gx.v[xi] += gy.v[yi] * wt.v[wi]
-								gw.v[wi] += gy.v[yi] * x.v[xi]
-							}
-						}
-					}
-					y.v[yi] = sum
-				}
-			}
-		}
-	}
-	return
-}
-
-func (s *suite) conv(t *testing.T) {
-	cases := []convCase{
-		{2, 3, 7, 6, 4, 3, 3, backend.Conv(1, 1, 1, 1)},
-		{2, 4, 8, 8, 6, 3, 3, backend.Conv(2, 1, 1, 2)},
-		{2, 4, 8, 8, 8, 1, 1, backend.Conv(2, 0, 1, 1)},
-		{1, 3, 9, 9, 2, 3, 3, backend.Conv(1, 2, 2, 1)},
-		{2, 8, 9, 9, 8, 5, 5, backend.Conv(1, 2, 1, 8)},
-		{2, 6, 9, 9, 6, 5, 5, backend.Conv(2, 2, 1, 6)},
-		{2, 16, 6, 6, 32, 1, 1, backend.Conv(1, 0, 1, 1)},
-	}
-	for _, cc := range cases {
-		x := s.rand(-1, 1, cc.n, cc.c, cc.h, cc.w)
-		w := s.rand(-1, 1, cc.k, cc.c/cc.p.Groups, cc.kh, cc.kw)
-		bias := s.rand(-1, 1, cc.k)
-		oh, ow := cc.p.OutSize(cc.h, cc.w, cc.kh, cc.kw)
-		gy := s.rand(-1, 1, cc.n, cc.k, oh, ow)
-		y, gx, gw := convRef(cc, x, w, bias, gy)
-		name := fmt.Sprintf("conv %dx%d %d→%d %+v", cc.kh, cc.kw, cc.c, cc.k, cc.p)
-		s.check(name, s.b.Conv2D(s.dev(x), s.dev(w), s.dev(bias), cc.p), y)
-		s.check(name+" backward data", s.b.Conv2DBackwardData(s.dev(gy), s.dev(w), x.shape, cc.p), gx)
-		s.check(name+" backward filter", s.b.Conv2DBackwardFilter(s.dev(x), s.dev(gy), w.shape, cc.p), gw)
-	}
-}
 
 func (s *suite) batchnorm(t *testing.T) {
 	n, c, h, w := 3, 4, 5, 6
@@ -279,42 +204,4 @@ func (s *suite) poolResize(t *testing.T) {
 			s.check(fmt.Sprintf("ResizeBilinear %v align=%v", sz, align), s.b.ResizeBilinear(s.dev(x), sz[0], sz[1], align), resize(sz[0], sz[1], align))
 		}
 	}
-}
-
-func (s *suite) random(t *testing.T) {
-	seed, off := uint64(1234), uint64(7)
-	n := 1000
-	g := rng.New(seed)
-	g.SetState(rng.State{Seed: seed, Offset: off})
-	u := arr{tensor.Shape{n}, make([]float64, n)}
-	z := arr{tensor.Shape{n}, make([]float64, n)}
-	for i := 0; i < n; i++ {
-		if s.dt == tensor.Float32 {
-			u.v[i] = float64(rng.UniformAt(seed, off+uint64(i)))
-			z.v[i] = float64(rng.NormalAt(seed, off+uint64(i)))
-		} else {
-			u.v[i] = rng.Uniform64At(seed, off+uint64(i))
-			z.v[i] = rng.Normal64At(seed, off+uint64(i))
-		}
-	}
-	s.check("RandUniform", s.b.RandUniform(s.dt, seed, off, n), u)
-	s.check("RandNormal", s.b.RandNormal(s.dt, seed, off, n), z)
-}
-
-func (s *suite) adamax(t *testing.T) {
-	p, g := s.rand(-1, 1, 5, 7), s.rand(-1, 1, 5, 7)
-	m, u := s.rand(-0.1, 0.1, 5, 7), s.rand(0, 0.02, 5, 7)
-	clr, b1, b2, eps, wd := 0.01, 0.9, 0.999, 1e-3, 3e-4
-	wp, wm, wu := arr{p.shape, make([]float64, 35)}, arr{p.shape, make([]float64, 35)}, arr{p.shape, make([]float64, 35)}
-	for i := range p.v {
-		gi := g.v[i] + wd*p.v[i]
-		wm.v[i] = b1*m.v[i] + (1-b1)*gi
-		wu.v[i] = math.Max(b2*u.v[i], math.Abs(gi)+eps)
-		wp.v[i] = p.v[i] - clr*wm.v[i]/wu.v[i]
-	}
-	dp, dm, du := s.dev(p), s.dev(m), s.dev(u)
-	s.b.AdamaxStep(dp, s.dev(g), dm, du, clr, b1, b2, eps, wd)
-	s.check("AdamaxStep p", dp, wp)
-	s.check("AdamaxStep m", dm, wm)
-	s.check("AdamaxStep u", du, wu)
 }
