@@ -89,6 +89,9 @@ type runner struct {
 	bpd    float64
 	trainL *data.Loader
 	validL *data.Loader
+	// savedStep is the global step of the checkpoint this run last wrote
+	// (-1: none yet).
+	savedStep int
 }
 
 func (r *runner) printf(format string, a ...any) {
@@ -121,7 +124,7 @@ func Run(opt Options) (*Result, error) {
 		opt.LogEvery = 50
 	}
 	cfg := opt.Cfg
-	r := &runner{opt: opt, cfg: cfg, dir: cfg.ExpDir()}
+	r := &runner{opt: opt, cfg: cfg, dir: cfg.ExpDir(), savedStep: -1}
 	// open the data first: a missing dataset fails before anything is written
 	trainDS, err := data.Open(cfg.Dataset, cfg.Data, data.Train)
 	if err != nil {
@@ -197,12 +200,27 @@ func Run(opt Options) (*Result, error) {
 }
 
 func (r *runner) save() error {
+	if what := nonFinite(r.c.B, r.m, r.adam.M, r.adam.U); what != "" {
+		return fmt.Errorf("not writing a checkpoint at global step %d: %s is not finite; %s", r.st.GlobalStep, what, r.lastSaved())
+	}
 	r.st.NoiseOffset = r.noise.Offset
 	if err := ckpt.Save(r.path, r.m, r.adam, r.st); err != nil {
 		return fmt.Errorf("writing checkpoint: %v", err)
 	}
+	r.savedStep = r.st.GlobalStep
 	r.tbw.Flush()
 	return nil
+}
+
+// lastSaved says truthfully what checkpoint is left on disk.
+func (r *runner) lastSaved() string {
+	if r.savedStep >= 0 {
+		return fmt.Sprintf("the last checkpoint %s (global step %d) holds finite weights", r.path, r.savedStep)
+	}
+	if _, err := os.Stat(r.path); err == nil {
+		return fmt.Sprintf("the checkpoint %s this run resumed from is unchanged", r.path)
+	}
+	return "no checkpoint was written"
 }
 
 func (r *runner) loop() (*Result, error) {
@@ -251,7 +269,7 @@ func (r *runner) loop() (*Result, error) {
 				r.logLine("non-finite loss or gradient at global step %d: update skipped (%d consecutive, %d total)", r.st.GlobalStep, consecutiveBad, r.st.BadSteps)
 				if consecutiveBad >= r.opt.MaxBadSteps {
 					it.Close()
-					return nil, fmt.Errorf("%d consecutive non-finite steps (limit --max_bad_steps %d): stopping; the last good checkpoint %s is intact", consecutiveBad, r.opt.MaxBadSteps, r.path)
+					return nil, fmt.Errorf("%d consecutive non-finite steps (limit --max_bad_steps %d): stopping; %s", consecutiveBad, r.opt.MaxBadSteps, r.lastSaved())
 				}
 			} else {
 				consecutiveBad = 0
@@ -345,6 +363,14 @@ func (r *runner) batchTensor(b *data.Batch) *ag.Var {
 func (r *runner) step(b *data.Batch, numTotalIter int) (bad bool, loss float64, tr *nvae.TrainResult) {
 	c := r.c
 	cfg := r.cfg
+	snap := takeSnapshot(r.m, r.noise)
+	defer func() {
+		if bad {
+			// a skipped step changes no state: BN running statistics,
+			// spectral vectors, noise position, data-init parameters
+			snap.restore(r.m, r.noise)
+		}
+	}()
 	kl := cfg.KLCoeff(r.st.GlobalStep, numTotalIter)
 	wdn := cfg.WeightDecayNormCoeff(kl)
 	r.m.Store.Training = true

@@ -10,9 +10,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nvaego/nvae/pkg/ag"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
 	"github.com/nvaego/nvae/pkg/ckpt"
 	"github.com/nvaego/nvae/pkg/nvae"
+	"github.com/nvaego/nvae/pkg/optim"
+	"github.com/nvaego/nvae/pkg/safetensors"
 	"github.com/nvaego/nvae/pkg/tb"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
@@ -184,5 +187,98 @@ func TestTruncatedCheckpoint(t *testing.T) {
 	_, err = Run(opts(cfg, 2))
 	if err == nil || !strings.Contains(err.Error(), "truncated") || !strings.Contains(err.Error(), res.CheckpointPath) {
 		t.Fatalf("truncated checkpoint: got %v", err)
+	}
+}
+
+// tensors returns every tensor of a checkpoint file by name, as float32.
+func tensors(t *testing.T, path string) map[string][]float32 {
+	t.Helper()
+	f, err := safetensors.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]float32{}
+	for name, tt := range f.Tensors {
+		v, err := tt.Float32()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[name] = v
+	}
+	return out
+}
+
+// TestSkippedStepChangesNothing (issue 14.1): steps whose loss is made
+// non-finite leave no trace. Two good steps followed by three skipped ones
+// give the same parameters, optimizer moments, BN running statistics,
+// spectral vectors and noise position as the two good steps alone.
+func TestSkippedStepChangesNothing(t *testing.T) {
+	dataDir := testenv.MNISTLayout(t)
+	root := t.TempDir()
+	good, err := Run(opts(tinyConfig(t, dataDir, root, "good"), 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := opts(tinyConfig(t, dataDir, root, "skip"), 5)
+	o.Corrupt = func(step int) bool { return step >= 2 }
+	skip, err := Run(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if skip.BadSteps != 3 {
+		t.Fatalf("bad steps %d, want 3", skip.BadSteps)
+	}
+	a, b := tensors(t, good.CheckpointPath), tensors(t, skip.CheckpointPath)
+	if len(a) != len(b) {
+		t.Fatalf("%d vs %d tensors", len(a), len(b))
+	}
+	for name, va := range a {
+		vb, ok := b[name]
+		if !ok || len(vb) != len(va) {
+			t.Fatalf("tensor %s missing or resized after skipped steps", name)
+		}
+		for i := range va {
+			if math.Float32bits(va[i]) != math.Float32bits(vb[i]) {
+				t.Fatalf("skipped steps changed %s[%d]: %v -> %v", name, i, va[i], vb[i])
+			}
+		}
+	}
+	ca, _ := ckpt.Load(good.CheckpointPath, cpu.New(), tensor.Float32)
+	cb, _ := ckpt.Load(skip.CheckpointPath, cpu.New(), tensor.Float32)
+	if ca.State.NoiseOffset != cb.State.NoiseOffset || ca.State.SROffset != cb.State.SROffset || ca.State.AdamaxStep != cb.State.AdamaxStep {
+		t.Fatalf("skipped steps moved the streams: noise %d vs %d, sr %d vs %d, adamax step %d vs %d",
+			ca.State.NoiseOffset, cb.State.NoiseOffset, ca.State.SROffset, cb.State.SROffset, ca.State.AdamaxStep, cb.State.AdamaxStep)
+	}
+}
+
+// TestNoCheckpointFromNonFiniteState (issue 14.1): save refuses a state
+// holding a NaN (here in a BN running statistic) and leaves the previous
+// checkpoint as it was, and the message says which checkpoint is left.
+func TestNoCheckpointFromNonFiniteState(t *testing.T) {
+	dataDir := testenv.MNISTLayout(t)
+	root := t.TempDir()
+	res, err := Run(opts(tinyConfig(t, dataDir, root, "nf"), 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(res.CheckpointPath)
+	ck, err := ckpt.Load(res.CheckpointPath, cpu.New(), tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := ck.Model.Store.BufferNames()[0]
+	h := ck.Model.Store.Buffer(name).Float32s()
+	h[0] = float32(math.NaN())
+	ck.Model.Store.SetBuffer(name, tensor.FromFloat32(ck.Model.Store.Buffer(name).Shape(), h))
+	b := cpu.New()
+	r := &runner{c: ag.New(b, tensor.Float32), m: ck.Model, adam: optim.NewAdamax(b, ck.Model.Store.Params(), 1e-3, 0),
+		noise: &nvae.PhiloxNoise{}, path: res.CheckpointPath, savedStep: -1}
+	err = r.save()
+	if err == nil || !strings.Contains(err.Error(), name) || !strings.Contains(err.Error(), "not finite") || !strings.Contains(err.Error(), "unchanged") {
+		t.Fatalf("save of a NaN state: got %v", err)
+	}
+	after, _ := os.ReadFile(res.CheckpointPath)
+	if string(after) != string(before) {
+		t.Fatal("a non-finite state overwrote the checkpoint")
 	}
 }
