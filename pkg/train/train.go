@@ -17,6 +17,7 @@ import (
 	"github.com/nvaego/nvae/pkg/backend"
 	"github.com/nvaego/nvae/pkg/ckpt"
 	"github.com/nvaego/nvae/pkg/data"
+	"github.com/nvaego/nvae/pkg/fsutil"
 	"github.com/nvaego/nvae/pkg/imgutil"
 	"github.com/nvaego/nvae/pkg/nvae"
 	"github.com/nvaego/nvae/pkg/optim"
@@ -138,6 +139,12 @@ func Run(opt Options) (*Result, error) {
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return nil, err
 	}
+	// one run per experiment folder: a second one fails here, at once
+	lock, err := fsutil.LockDir(r.dir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
 	_, statErr := os.Stat(r.path)
 	exists := statErr == nil
 	if exists && !cfg.ContTraining && !opt.Overwrite {

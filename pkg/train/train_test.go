@@ -2,6 +2,7 @@ package train
 
 import (
 	"errors"
+	"fmt"
 	"github.com/nvaego/nvae/internal/testenv"
 	"io"
 	"math"
@@ -13,6 +14,7 @@ import (
 	"github.com/nvaego/nvae/pkg/ag"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
 	"github.com/nvaego/nvae/pkg/ckpt"
+	"github.com/nvaego/nvae/pkg/fsutil"
 	"github.com/nvaego/nvae/pkg/nvae"
 	"github.com/nvaego/nvae/pkg/optim"
 	"github.com/nvaego/nvae/pkg/safetensors"
@@ -280,5 +282,32 @@ func TestNoCheckpointFromNonFiniteState(t *testing.T) {
 	after, _ := os.ReadFile(res.CheckpointPath)
 	if string(after) != string(before) {
 		t.Fatal("a non-finite state overwrote the checkpoint")
+	}
+}
+
+// TestConcurrentRunRefused (issue 14.2): while one run holds the experiment
+// folder, a second run with the same --root/--save fails at once, naming
+// the holder's PID, and writes nothing.
+func TestConcurrentRunRefused(t *testing.T) {
+	dataDir := testenv.MNISTLayout(t)
+	root := t.TempDir()
+	cfg := tinyConfig(t, dataDir, root, "busy")
+	if err := os.MkdirAll(cfg.ExpDir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lock, err := fsutil.LockDir(cfg.ExpDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Run(opts(cfg, 2))
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("PID %d", os.Getpid())) {
+		t.Fatalf("second run: got %v, want a refusal naming PID %d", err, os.Getpid())
+	}
+	if _, err := os.Stat(filepath.Join(cfg.ExpDir(), "log.txt")); err == nil {
+		t.Fatal("the refused run wrote log.txt")
+	}
+	lock.Unlock()
+	if _, err := Run(opts(cfg, 1)); err != nil {
+		t.Fatalf("after the holder ended: %v", err)
 	}
 }
