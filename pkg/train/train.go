@@ -21,7 +21,6 @@ import (
 	"github.com/nvaego/nvae/pkg/imgutil"
 	"github.com/nvaego/nvae/pkg/nvae"
 	"github.com/nvaego/nvae/pkg/optim"
-	"github.com/nvaego/nvae/pkg/tb"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
 
@@ -83,8 +82,10 @@ type runner struct {
 	adam   *optim.Adamax
 	st     ckpt.State
 	noise  *nvae.PhiloxNoise
-	tbw    *tb.Writer
+	tbw    *events
 	logf   *os.File
+	// werr is the first write error of log.txt or the event file.
+	werr error
 	dir    string
 	path   string
 	bpd    float64
@@ -105,13 +106,15 @@ func (r *runner) printf(format string, a ...any) {
 func (r *runner) logLine(format string, a ...any) {
 	line := time.Now().Format("01/02 03:04:05 PM") + " " + fmt.Sprintf(format, a...) + "\n"
 	if r.logf != nil {
-		r.logf.WriteString(line)
+		if _, err := r.logf.WriteString(line); err != nil {
+			r.failWrite(fmt.Errorf("writing %s: %w", r.logf.Name(), err))
+		}
 	}
 	r.printf("%s", line)
 }
 
 // Run trains according to opt.
-func Run(opt Options) (*Result, error) {
+func Run(opt Options) (res *Result, err error) {
 	if opt.MaxBadSteps <= 0 {
 		opt.MaxBadSteps = 50
 	}
@@ -196,11 +199,21 @@ func Run(opt Options) (*Result, error) {
 	if r.logf, err = os.OpenFile(filepath.Join(r.dir, "log.txt"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
 		return nil, err
 	}
-	defer r.logf.Close()
-	if r.tbw, err = tb.NewWriter(r.dir); err != nil {
+	ev, err := newEventLog(r.dir)
+	if err != nil {
+		r.logf.Close()
 		return nil, err
 	}
-	defer r.tbw.Close()
+	r.tbw = &events{w: ev, r: r}
+	defer func() {
+		r.tbw.Close()
+		if cerr := r.logf.Close(); cerr != nil {
+			r.failWrite(fmt.Errorf("closing %s: %w", r.logf.Name(), cerr))
+		}
+		if err == nil && r.werr != nil {
+			res, err = nil, fmt.Errorf("%v (the run itself finished; checkpoint %s written at global step %d)", r.werr, r.path, r.savedStep)
+		}
+	}()
 	r.logLine("args = %s", mustJSON(cfg))
 	r.logLine("param size = %fM ", float64(r.m.Store.NumParams())/1e6)
 	return r.loop()
@@ -247,6 +260,10 @@ func (r *runner) loop() (*Result, error) {
 		}
 		it := r.trainL.Epoch(epoch, r.st.StepInEpoch)
 		for {
+			if err := r.checkWrites(); err != nil {
+				it.Close()
+				return nil, err
+			}
 			if r.opt.Stop != nil && r.opt.Stop() {
 				it.Close()
 				if err := r.save(); err != nil {
@@ -339,6 +356,9 @@ func (r *runner) loop() (*Result, error) {
 			if err := r.save(); err != nil {
 				return nil, err
 			}
+		}
+		if err := r.checkWrites(); err != nil {
+			return nil, err
 		}
 	}
 	nlp, nelbo, err := r.validate(r.opt.NumIWSamplesFinal, -1)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/nvaego/nvae/pkg/ag"
@@ -309,5 +310,71 @@ func TestConcurrentRunRefused(t *testing.T) {
 	lock.Unlock()
 	if _, err := Run(opts(cfg, 1)); err != nil {
 		t.Fatalf("after the holder ended: %v", err)
+	}
+}
+
+// failingEvents passes events through until failAfter calls, then fails
+// every write like a full disk.
+type failingEvents struct {
+	eventLog
+	calls, failAfter int
+}
+
+func (f *failingEvents) fail() error {
+	f.calls++
+	if f.calls > f.failAfter {
+		return syscall.ENOSPC
+	}
+	return nil
+}
+
+func (f *failingEvents) Scalar(tag string, v float64, step int64) error {
+	if err := f.fail(); err != nil {
+		return err
+	}
+	return f.eventLog.Scalar(tag, v, step)
+}
+
+func (f *failingEvents) Flush() error {
+	if err := f.fail(); err != nil {
+		return err
+	}
+	return f.eventLog.Flush()
+}
+
+// TestWriteErrorsEndTheRun (issue 14.3): ENOSPC on log.txt (a link to
+// /dev/full) or on the event file ends the run with an error naming the
+// file, after writing the checkpoint.
+func TestWriteErrorsEndTheRun(t *testing.T) {
+	dataDir := testenv.MNISTLayout(t)
+	root := t.TempDir()
+	cfg := tinyConfig(t, dataDir, root, "full")
+	if err := os.MkdirAll(cfg.ExpDir(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/full", filepath.Join(cfg.ExpDir(), "log.txt")); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Run(opts(cfg, 3))
+	if err == nil || !strings.Contains(err.Error(), "log.txt") || !strings.Contains(err.Error(), "no space") || !strings.Contains(err.Error(), "checkpoint written") {
+		t.Fatalf("log.txt on a full device: got %v", err)
+	}
+	if _, err := ckpt.Load(filepath.Join(cfg.ExpDir(), CheckpointName), cpu.New(), tensor.Float32); err != nil {
+		t.Fatalf("no checkpoint after the log write error: %v", err)
+	}
+
+	old := newEventLog
+	defer func() { newEventLog = old }()
+	newEventLog = func(dir string) (eventLog, error) {
+		w, err := old(dir)
+		return &failingEvents{eventLog: w, failAfter: 0}, err
+	}
+	res, err := Run(opts(tinyConfig(t, dataDir, root, "events"), 3))
+	if err == nil || !strings.Contains(err.Error(), "no space") || res != nil {
+		t.Fatalf("event file on a full device: got %v, %v", res, err)
+	}
+	ck, lerr := ckpt.Load(filepath.Join(root, "eval-events", CheckpointName), cpu.New(), tensor.Float32)
+	if lerr != nil || ck.State.GlobalStep != 3 {
+		t.Fatalf("checkpoint after the event write error: %v", lerr)
 	}
 }
