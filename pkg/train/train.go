@@ -75,17 +75,17 @@ type Result struct {
 const CheckpointName = "checkpoint.nvae"
 
 type runner struct {
-	opt    Options
-	cfg    nvae.Config
-	c      *ag.Ctx
-	m      *nvae.Model
-	adam   *optim.Adamax
-	st     ckpt.State
-	noise  *nvae.PhiloxNoise
-	tbw    *events
-	logf   *os.File
+	opt   Options
+	cfg   nvae.Config
+	c     *ag.Ctx
+	m     *nvae.Model
+	adam  *optim.Adamax
+	st    ckpt.State
+	noise *nvae.PhiloxNoise
+	tbw   *events
+	logf  *os.File
 	// werr is the first write error of log.txt or the event file.
-	werr error
+	werr   error
 	dir    string
 	path   string
 	bpd    float64
