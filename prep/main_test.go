@@ -507,6 +507,19 @@ func TestImagesAndInspect(t *testing.T) {
 	}
 	w.Commit()
 	mustFail(t, []string{"inspect", bad2, "--out", filepath.Join(t.TempDir(), "g.png")}, []string{"validation.lmdb", `key "69"`, "192 bytes"})
+	// A truncated data.mdb (truncate -s 50000) is one error line naming
+	// the file, not a SIGBUS (issue 14.4).
+	cut := filepath.Join(t.TempDir(), "cut")
+	os.MkdirAll(cut, 0o755)
+	w, _ = lmdbio.Create(filepath.Join(cut, "train.lmdb"))
+	for range 200 {
+		w.Append(make([]byte, 16*16*3))
+	}
+	w.Commit()
+	if err := os.Truncate(filepath.Join(cut, "train.lmdb", "data.mdb"), 50000); err != nil {
+		t.Fatal(err)
+	}
+	mustFail(t, []string{"inspect", cut}, []string{filepath.Join(cut, "train.lmdb", "data.mdb"), "truncated"})
 }
 
 func TestLSUNCheck(t *testing.T) {

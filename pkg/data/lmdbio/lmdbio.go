@@ -184,6 +184,9 @@ func Open(dir string) (*Reader, error) {
 	if st.Size() == 0 {
 		return nil, fmt.Errorf("lmdb %s: empty data.mdb", dir)
 	}
+	if err := checkMeta(filepath.Join(dir, "data.mdb"), st.Size()); err != nil {
+		return nil, fmt.Errorf("lmdb: %w", err)
+	}
 	env, err := lmdb.NewEnv()
 	if err != nil {
 		return nil, err
