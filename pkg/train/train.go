@@ -157,7 +157,7 @@ func Run(opt Options) (res *Result, err error) {
 	if cfg.ContTraining && exists {
 		ck, err := ckpt.Load(r.path, opt.Backend, opt.DType)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%v, or pass --overwrite instead of --cont_training to start over", err)
 		}
 		if ck.Config.Dataset != cfg.Dataset {
 			return nil, fmt.Errorf("%s was trained on %s, not %s", r.path, ck.Config.Dataset, cfg.Dataset)
