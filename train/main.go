@@ -57,7 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&x.dryRun, "dry_run", false, "build the model on CPU without data, print {params, conv_layers, bn_layers, groups_per_scale} as JSON and exit")
 	fs.IntVar(&x.benchmark, "benchmark", 0, "time N training steps on synthetic data (after warm-up) and print JSON")
 	fs.IntVar(&x.benchmarkWarmup, "benchmark_warmup", 3, "warm-up steps before --benchmark timing")
-	fs.IntVar(&x.maxBadSteps, "max_bad_steps", 50, "stop after this many consecutive non-finite steps")
+	fs.IntVar(&x.maxBadSteps, "max_bad_steps", 50, "stop after this many consecutive non-finite steps (-1: never stop; 0 is refused)")
 	fs.BoolVar(&x.overwrite, "overwrite", false, "start over even if the experiment directory has a checkpoint")
 	fs.IntVar(&x.numIWFinal, "num_iw_samples_final", 1000, "importance samples of the final validation")
 	fs.IntVar(&x.numIWValid, "num_iw_samples_valid", 10, "importance samples of the per-epoch validation")
@@ -84,6 +84,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "nvae-train: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if x.maxBadSteps == 0 || x.maxBadSteps < -1 {
+		fmt.Fprintf(stderr, "nvae-train: --max_bad_steps %d: give a limit of at least 1, or -1 for no limit\n", x.maxBadSteps)
 		return 2
 	}
 	if err := cfg.Validate(); err != nil {

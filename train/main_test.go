@@ -51,3 +51,16 @@ func TestBadFlag(t *testing.T) {
 		t.Fatalf("missing data: exit %d, %q", code, errb.String())
 	}
 }
+
+// TestMaxBadStepsFlag (issue 14.14): --max_bad_steps 0 or below -1 is a
+// usage error instead of silently becoming 50 (-1 means no limit; see
+// pkg/train TestUnlimitedBadSteps).
+func TestMaxBadStepsFlag(t *testing.T) {
+	for _, v := range []string{"0", "-2"} {
+		var out, errb bytes.Buffer
+		code := run([]string{"--dataset", "mnist", "--root", t.TempDir(), "--max_bad_steps", v}, &out, &errb)
+		if code != 2 || strings.Count(errb.String(), "\n") != 1 || !strings.Contains(errb.String(), "--max_bad_steps") {
+			t.Fatalf("--max_bad_steps %s: exit %d, %q", v, code, errb.String())
+		}
+	}
+}

@@ -33,7 +33,8 @@ type Options struct {
 	Cfg     nvae.Config
 	Backend backend.Backend
 	DType   tensor.DType
-	// MaxBadSteps consecutive non-finite steps end the run.
+	// MaxBadSteps consecutive non-finite steps end the run (0: the
+	// default 50; negative: no limit).
 	MaxBadSteps int
 	// Overwrite allows starting over an existing checkpoint.
 	Overwrite bool
@@ -115,7 +116,7 @@ func (r *runner) logLine(format string, a ...any) {
 
 // Run trains according to opt.
 func Run(opt Options) (res *Result, err error) {
-	if opt.MaxBadSteps <= 0 {
+	if opt.MaxBadSteps == 0 {
 		opt.MaxBadSteps = 50
 	}
 	if opt.NumIWSamplesFinal <= 0 {
@@ -291,7 +292,7 @@ func (r *runner) loop() (*Result, error) {
 				r.st.BadSteps++
 				consecutiveBad++
 				r.logLine("non-finite loss or gradient at global step %d: update skipped (%d consecutive, %d total)", r.st.GlobalStep, consecutiveBad, r.st.BadSteps)
-				if consecutiveBad >= r.opt.MaxBadSteps {
+				if r.opt.MaxBadSteps > 0 && consecutiveBad >= r.opt.MaxBadSteps {
 					it.Close()
 					return nil, fmt.Errorf("%d consecutive non-finite steps (limit --max_bad_steps %d): stopping; %s", consecutiveBad, r.opt.MaxBadSteps, r.lastSaved())
 				}

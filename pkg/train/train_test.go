@@ -378,3 +378,19 @@ func TestWriteErrorsEndTheRun(t *testing.T) {
 		t.Fatalf("checkpoint after the event write error: %v", lerr)
 	}
 }
+
+// TestUnlimitedBadSteps (issue 14.14): MaxBadSteps -1 (--max_bad_steps -1)
+// means no limit, not the default 50.
+func TestUnlimitedBadSteps(t *testing.T) {
+	dataDir := testenv.MNISTLayout(t)
+	o := opts(tinyConfig(t, dataDir, t.TempDir(), "inf"), 53)
+	o.MaxBadSteps = -1
+	o.Corrupt = func(step int) bool { return step >= 1 }
+	res, err := Run(o)
+	if err != nil {
+		t.Fatalf("-1 must not stop the run: %v", err)
+	}
+	if res.BadSteps != 52 {
+		t.Fatalf("bad steps %d, want 52", res.BadSteps)
+	}
+}
