@@ -19,6 +19,7 @@ import (
 	"github.com/nvaego/nvae/pkg/ckpt"
 	"github.com/nvaego/nvae/pkg/data"
 	"github.com/nvaego/nvae/pkg/device"
+	"github.com/nvaego/nvae/pkg/fsutil"
 	"github.com/nvaego/nvae/pkg/nvae"
 	"github.com/nvaego/nvae/pkg/report"
 	"github.com/nvaego/nvae/pkg/tensor"
@@ -146,6 +147,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nvae-eval: %v\n", err)
 		return 1
 	}
+	fsutil.RemoveStaleTemps(outDir, []string{"results.json", "per_image.arrow"}, fsutil.StaleAge)
 	total := loader.Dataset().Len()
 	if *maxImages > 0 && *maxImages < total {
 		total = *maxImages

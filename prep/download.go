@@ -86,6 +86,7 @@ func fetch(e *env, f remoteFile, dst string, srcDirs, mirrors []string) (Source,
 		}
 	}
 	defer src.Close()
+	fsutil.RemoveStaleTemps(filepath.Dir(dst), []string{"*.gz"}, fsutil.StaleAge) // left by killed downloads
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+f.name+".tmp-*")
 	if err != nil {
 		return Source{}, err

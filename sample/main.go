@@ -114,6 +114,7 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
+	fsutil.RemoveStaleTemps(dir, []string{"samples_*.png", "sample_*.png", "interpolation.gif", "reconstruction.png", "samples.npz"}, fsutil.StaleAge)
 	bs := o.batch
 	if bs <= 0 {
 		bs = m.Cfg.BatchSize

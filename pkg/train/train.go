@@ -149,6 +149,9 @@ func Run(opt Options) (res *Result, err error) {
 		return nil, err
 	}
 	defer lock.Unlock()
+	for _, p := range fsutil.RemoveStaleTemps(r.dir, []string{CheckpointName, "samples_*.png"}, fsutil.StaleAge) {
+		r.printf("removed %s, a temporary left by a killed run\n", p)
+	}
 	_, statErr := os.Stat(r.path)
 	exists := statErr == nil
 	if exists && !cfg.ContTraining && !opt.Overwrite {

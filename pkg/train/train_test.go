@@ -11,6 +11,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/nvaego/nvae/pkg/ag"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
@@ -392,5 +393,33 @@ func TestUnlimitedBadSteps(t *testing.T) {
 	}
 	if res.BadSteps != 52 {
 		t.Fatalf("bad steps %d, want 52", res.BadSteps)
+	}
+}
+
+// TestStaleTemporariesRemoved (issue 14.10): a checkpoint-sized temporary
+// left by a killed run (older than a minute) is removed on start; a fresh
+// one, possibly a live writer's, stays.
+func TestStaleTemporariesRemoved(t *testing.T) {
+	dataDir := testenv.MNISTLayout(t)
+	cfg := tinyConfig(t, dataDir, t.TempDir(), "tmp")
+	os.MkdirAll(cfg.ExpDir(), 0o755)
+	old := time.Now().Add(-time.Hour)
+	stale := []string{filepath.Join(cfg.ExpDir(), ".checkpoint.nvae.tmp-2961541"), filepath.Join(cfg.ExpDir(), ".samples_t0.7.png.tmp-77")}
+	for _, p := range stale {
+		os.WriteFile(p, make([]byte, 1000), 0o644)
+		os.Chtimes(p, old, old)
+	}
+	fresh := filepath.Join(cfg.ExpDir(), ".checkpoint.nvae.tmp-5")
+	os.WriteFile(fresh, nil, 0o644)
+	if _, err := Run(opts(cfg, 1)); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range stale {
+		if _, err := os.Stat(p); err == nil {
+			t.Errorf("stale %s left in place", p)
+		}
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Errorf("fresh temporary removed: %v", err)
 	}
 }

@@ -41,6 +41,8 @@ type kv struct {
 // Commit succeeds. The parent of dir must exist.
 func Create(dir string) (*Writer, error) {
 	dir = filepath.Clean(dir)
+	// temporaries of this environment left by a killed writer
+	fsutil.RemoveStaleTemps(filepath.Dir(dir), []string{filepath.Base(dir)}, fsutil.StaleAge)
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-")
 	if err != nil {
 		return nil, err

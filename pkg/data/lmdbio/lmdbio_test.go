@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestWriteRead(t *testing.T) {
@@ -219,4 +220,20 @@ func FuzzOpen(f *testing.F) {
 		}
 		r.Close()
 	})
+}
+
+// TestCreateRemovesStaleTemp (issue 14.10): the temporary directory of a
+// killed writer of the same environment is removed by the next Create.
+func TestCreateRemovesStaleTemp(t *testing.T) {
+	root := t.TempDir()
+	stale := filepath.Join(root, ".train.lmdb.tmp-123")
+	os.MkdirAll(stale, 0o755)
+	os.WriteFile(filepath.Join(stale, "data.mdb"), make([]byte, 4096), 0o644)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(filepath.Join(stale, "data.mdb"), old, old)
+	os.Chtimes(stale, old, old)
+	writeTestEnv(t, filepath.Join(root, "train.lmdb"), 3, 10)
+	if _, err := os.Stat(stale); err == nil {
+		t.Fatal("stale LMDB temporary left in place")
+	}
 }
