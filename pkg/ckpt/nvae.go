@@ -226,6 +226,9 @@ func Load(path string, b backend.Backend, dt tensor.DType) (*Checkpoint, error) 
 			c.InitDone = true
 		}
 	}
+	if what := NonFinite(m); what != "" {
+		return nil, errNonFinite(path, what)
+	}
 	ck.Model = m
 	return ck, nil
 }
@@ -256,6 +259,11 @@ func LoadAny(path string, b backend.Backend, dt tensor.DType) (*nvae.Model, erro
 		// checkpoint.nvae, whatever its name (a copy renamed .pt too)
 	case bytes.HasPrefix(head, []byte("PK")) || bytes.HasPrefix(head, []byte{0x80}):
 		m, _, err := LoadOfficial(path, b, dt)
+		if err == nil {
+			if what := NonFinite(m); what != "" {
+				return nil, errNonFinite(path, what)
+			}
+		}
 		return m, err
 	default:
 		return nil, fmt.Errorf("%s is neither a checkpoint.nvae (safetensors) nor a PyTorch checkpoint (zip or pickle)", path)

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/nvaego/nvae/pkg/backend"
+	"github.com/nvaego/nvae/pkg/ckpt"
 	"github.com/nvaego/nvae/pkg/nvae"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
@@ -61,47 +62,15 @@ func (s *stepSnapshot) restore(m *nvae.Model, noise *nvae.PhiloxNoise) {
 	noise.Offset = s.noiseOff
 }
 
-// nonFinite names the first parameter, buffer, optimizer moment or
-// spectral vector holding a NaN or Inf ("" when all are finite).
+// nonFinite names the first parameter, buffer, spectral vector or
+// optimizer moment holding a NaN or Inf ("" when all are finite).
 func nonFinite(b backend.Backend, m *nvae.Model, moments ...[]*tensor.Tensor) string {
-	bad := func(t *tensor.Tensor) bool {
-		if t == nil {
-			return false
-		}
-		h := b.ToHost(t)
-		if h.DType() == tensor.Float64 {
-			for _, v := range h.F64() {
-				if !finite(v) {
-					return true
-				}
-			}
-			return false
-		}
-		for _, v := range h.F32() {
-			if !finite(float64(v)) {
-				return true
-			}
-		}
-		return false
-	}
-	for _, p := range m.Store.Params() {
-		if bad(p.Value) {
-			return "parameter " + p.Name
-		}
-	}
-	for _, name := range m.Store.BufferNames() {
-		if bad(m.Store.Buffer(name)) {
-			return "buffer " + name
-		}
-	}
-	for i, k := range m.SR.Keys {
-		if bad(m.SR.U[k]) || bad(m.SR.V[k]) {
-			return fmt.Sprintf("spectral vectors sr/%d", i)
-		}
+	if what := ckpt.NonFinite(m); what != "" {
+		return what
 	}
 	for _, ms := range moments {
 		for i, t := range ms {
-			if bad(t) {
+			if t != nil && ckpt.HasNonFinite(b.ToHost(t)) {
 				return fmt.Sprintf("optimizer moment of %s", m.Store.Params()[i].Name)
 			}
 		}

@@ -558,6 +558,9 @@ func (r *runner) validate(k, epoch int) (negLogP, nelbo float64, err error) {
 		return 0, 0, errors.New("validation split gave no images")
 	}
 	negLogP, nelbo = sumNLP/float64(n), sumNelbo/float64(n)
+	if !finite(negLogP) || !finite(nelbo) {
+		return 0, 0, fmt.Errorf("validation gave a non-finite result (NLL %v, NELBO %v) at global step %d: the model has diverged; %s", negLogP, nelbo, r.st.GlobalStep, r.lastSaved())
+	}
 	if epoch >= 0 {
 		r.logLine("valid_nelbo %f", nelbo)
 		r.logLine("valid neg log p %f", negLogP)

@@ -423,3 +423,40 @@ func TestStaleTemporariesRemoved(t *testing.T) {
 		t.Errorf("fresh temporary removed: %v", err)
 	}
 }
+
+// TestValidationNaNFails (issue 14.9): a validation giving NaN (here a
+// negative BN running variance, finite itself) ends the run with an error
+// instead of reporting "validation NLL NaN" and succeeding.
+func TestValidationNaNFails(t *testing.T) {
+	dataDir := testenv.MNISTLayout(t)
+	root := t.TempDir()
+	res, err := Run(opts(tinyConfig(t, dataDir, root, "vnan"), 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck, err := ckpt.Load(res.CheckpointPath, cpu.New(), tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range ck.Model.Store.BufferNames() {
+		if strings.HasSuffix(name, ".running_var") {
+			v := ck.Model.Store.Buffer(name)
+			h := make([]float32, v.Len())
+			for i := range h {
+				h[i] = -100
+			}
+			ck.Model.Store.SetBuffer(name, tensor.FromFloat32(v.Shape(), h))
+		}
+	}
+	adam := optim.NewAdamax(ck.Model.Store.B, ck.Model.Store.Params(), 1e-2, 0)
+	ck.RestoreOptimizer(adam)
+	if err := ckpt.Save(res.CheckpointPath, ck.Model, adam, ck.State); err != nil {
+		t.Fatal(err)
+	}
+	cfg := tinyConfig(t, dataDir, root, "vnan")
+	cfg.ContTraining = true
+	_, err = Run(opts(cfg, 2))
+	if err == nil || !strings.Contains(err.Error(), "non-finite") {
+		t.Fatalf("NaN validation: got %v", err)
+	}
+}
