@@ -77,6 +77,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.SetOutput(stdout)
 		fmt.Fprintln(stdout, "usage: nvae-train [flags]   (the official train.py flags; hyphenated spellings work too)")
 		fs.PrintDefaults()
+		fmt.Fprintf(stdout, "\n%s\n", train.ResumeHelp)
 		return 0
 	}
 	if *deviceInfo {

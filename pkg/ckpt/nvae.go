@@ -23,8 +23,11 @@ const Format = "nvae-go-checkpoint-v1"
 type State struct {
 	Epoch       int `json:"epoch"`         // epoch being trained (or next to train)
 	StepInEpoch int `json:"step_in_epoch"` // batches of Epoch already done
-	GlobalStep  int `json:"global_step"`
-	AdamaxStep  int `json:"adamax_step"`
+	// StepBatchSize is the batch size StepInEpoch counts in (0 in older
+	// checkpoints: the stored config's).
+	StepBatchSize int `json:"step_batch_size,omitempty"`
+	GlobalStep    int `json:"global_step"`
+	AdamaxStep    int `json:"adamax_step"`
 	// NoiseSeed/NoiseOffset: the Philox stream of the latent noise.
 	NoiseSeed   uint64 `json:"noise_seed"`
 	NoiseOffset uint64 `json:"noise_offset"`

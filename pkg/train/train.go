@@ -166,15 +166,27 @@ func Run(opt Options) (res *Result, err error) {
 		if ck.Config.Dataset != cfg.Dataset {
 			return nil, fmt.Errorf("%s was trained on %s, not %s", r.path, ck.Config.Dataset, cfg.Dataset)
 		}
-		// keep the stored architecture, take run settings from the flags
-		keep := ck.Config
-		keep.Data, keep.Root, keep.Save, keep.ContTraining = cfg.Data, cfg.Root, cfg.Save, true
+		// the stored architecture; --epochs, --batch_size and
+		// --learning_rate as the official train.py takes them (ResumeHelp)
+		keep := resumeConfig(ck.Config, cfg)
 		cfg, r.cfg = keep, keep
 		r.m, r.st = ck.Model, ck.State
+		oldBS := r.st.StepBatchSize
+		if oldBS == 0 {
+			oldBS = ck.Config.BatchSize
+		}
+		if step := convertPosition(r.st.StepInEpoch, oldBS, cfg.BatchSize); step != r.st.StepInEpoch {
+			r.printf("--batch_size %d (was %d): resuming epoch %d at batch %d instead of %d\n", cfg.BatchSize, oldBS, r.st.Epoch, step, r.st.StepInEpoch)
+			r.st.StepInEpoch = step
+		}
 		r.adam = optim.NewAdamax(opt.Backend, r.m.Store.Params(), cfg.LearningRate, cfg.WeightDecay)
 		ck.RestoreOptimizer(r.adam)
 		r.printf("resuming %s at epoch %d, step %d (global step %d)\n", r.path, r.st.Epoch, r.st.StepInEpoch, r.st.GlobalStep)
 	} else {
+		if cfg.ContTraining {
+			// a requeued job that had not saved yet must still start
+			r.printf("--cont_training: no checkpoint at %s yet; starting from scratch\n", r.path)
+		}
 		m, err := nvae.NewModel(cfg, opt.Backend, opt.DType, uint64(cfg.Seed))
 		if err != nil {
 			return nil, err
@@ -224,6 +236,7 @@ func Run(opt Options) (res *Result, err error) {
 }
 
 func (r *runner) save() error {
+	r.st.StepBatchSize = r.cfg.BatchSize
 	if what := nonFinite(r.c.B, r.m, r.adam.M, r.adam.U); what != "" {
 		return fmt.Errorf("not writing a checkpoint at global step %d: %s is not finite; %s", r.st.GlobalStep, what, r.lastSaved())
 	}
@@ -251,7 +264,7 @@ func (r *runner) loop() (*Result, error) {
 	cfg := r.cfg
 	itersPerEpoch := r.trainL.NumBatches()
 	numTotalIter := itersPerEpoch * cfg.Epochs
-	sched := nvae.NewLRSchedule(cfg, itersPerEpoch)
+	sched := r.schedule(itersPerEpoch)
 	res := &Result{Dir: r.dir, CheckpointPath: r.path}
 	start := time.Now()
 	startStep := r.st.GlobalStep

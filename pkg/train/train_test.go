@@ -460,3 +460,78 @@ func TestValidationNaNFails(t *testing.T) {
 		t.Fatalf("NaN validation: got %v", err)
 	}
 }
+
+// TestResumeTakesCommandLine (issue 14.6): on --cont_training the command
+// line's --epochs, --batch_size and --learning_rate are used as the
+// official train.py uses them; the position within the epoch is converted
+// to the new batch size and recorded with it.
+func TestResumeTakesCommandLine(t *testing.T) {
+	dataDir := testenv.MNISTLayout(t)
+	root := t.TempDir()
+	if _, err := Run(opts(tinyConfig(t, dataDir, root, "flags"), 2)); err != nil {
+		t.Fatal(err)
+	}
+	cfg := tinyConfig(t, dataDir, root, "flags")
+	cfg.ContTraining = true
+	cfg.Epochs, cfg.BatchSize, cfg.LearningRate = 3, 8, 5e-3
+	var log strings.Builder
+	o := opts(cfg, 3)
+	o.Log = &log
+	if _, err := Run(o); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(log.String(), "\n")
+	var args string
+	for _, l := range lines {
+		if strings.Contains(l, "args = ") {
+			args = l
+		}
+	}
+	for _, want := range []string{`"epochs":3`, `"batch_size":8`, `"learning_rate":0.005`} {
+		if !strings.Contains(args, want) {
+			t.Errorf("resumed run's args lack %s: %s", want, args)
+		}
+	}
+	if !strings.Contains(log.String(), "resuming epoch 0 at batch 1 instead of 2") {
+		t.Errorf("no position conversion line in %q", log.String())
+	}
+	ck, err := ckpt.Load(filepath.Join(root, "eval-flags", CheckpointName), cpu.New(), tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 2 batches of 4 = 1 batch of 8, then one more step
+	if ck.State.GlobalStep != 3 || ck.State.StepInEpoch != 2 || ck.State.StepBatchSize != 8 {
+		t.Fatalf("state after resume: global %d, step in epoch %d, step batch size %d; want 3, 2, 8",
+			ck.State.GlobalStep, ck.State.StepInEpoch, ck.State.StepBatchSize)
+	}
+	// the cosine phase continues the stored schedule (epochs 2, lr 1e-2),
+	// the warm-up ramp uses the command line's rate
+	r := &runner{cfg: resumeConfig(ck.Config, cfg), m: &nvae.Model{Cfg: ck.Config}}
+	r.cfg.WarmupEpochs, r.m.Cfg.WarmupEpochs = 1, 1
+	s := r.schedule(10)
+	if got, want := s.LR(0, 5), 5e-3*5/10; math.Abs(got-want) > 1e-15 {
+		t.Errorf("warm-up LR %v, want %v", got, want)
+	}
+	stored := nvae.NewLRSchedule(r.m.Cfg, 10)
+	if got, want := s.LR(1, 12), stored.LR(1, 12); got != want {
+		t.Errorf("cosine LR %v, want the stored schedule's %v", got, want)
+	}
+}
+
+// TestContTrainingWithoutCheckpoint (issue 14.13): --cont_training with no
+// checkpoint yet (a requeued Slurm job) starts from scratch and says so.
+func TestContTrainingWithoutCheckpoint(t *testing.T) {
+	dataDir := testenv.MNISTLayout(t)
+	cfg := tinyConfig(t, dataDir, t.TempDir(), "requeue")
+	cfg.ContTraining = true
+	var log strings.Builder
+	o := opts(cfg, 1)
+	o.Log = &log
+	res, err := Run(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.GlobalStep != 1 || strings.Count(log.String(), "starting from scratch") != 1 {
+		t.Fatalf("global step %d; log %q", res.GlobalStep, log.String())
+	}
+}
