@@ -139,7 +139,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGUSR1, os.Interrupt)
 	go func() {
 		s := <-sig
-		fmt.Fprintf(stderr, "nvae-train: %v: writing a checkpoint at the end of this step (send again to exit at once)\n", s)
+		fmt.Fprintf(stderr, "nvae-train: %v: writing a checkpoint at the end of this step, or now if validating (send again to exit at once)\n", s)
 		stop.Store(true)
 		s = <-sig
 		fmt.Fprintf(stderr, "nvae-train: %v again: exiting without a checkpoint\n", s)

@@ -354,10 +354,15 @@ func (r *runner) loop() (*Result, error) {
 			evalFreq = 20
 		}
 		if epoch%evalFreq == 0 || last {
-			if err := r.samples(); err != nil {
+			if err := r.samples(); err == errStopInEval {
+				return nil, r.stopNow("the sample grids")
+			} else if err != nil {
 				return nil, err
 			}
 			nlp, nelbo, err := r.validate(r.opt.NumIWSamplesValid, epoch)
+			if err == errStopInEval {
+				return nil, r.stopNow("validation")
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -379,6 +384,9 @@ func (r *runner) loop() (*Result, error) {
 		}
 	}
 	nlp, nelbo, err := r.validate(r.opt.NumIWSamplesFinal, -1)
+	if err == errStopInEval {
+		return nil, r.stopNow("the final validation")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -504,12 +512,13 @@ func (r *runner) reconstruction(tr *nvae.TrainResult) {
 }
 
 // samples writes grids at t = 0.7, 0.8, 0.9, 1.0 (tensorboard and PNG).
-func (r *runner) samples() error {
+func (r *runner) samples() (err error) {
 	c := r.c
 	r.m.Store.Training = false
 	old := c.SetGrad(false)
 	defer c.SetGrad(old)
-	noise := &nvae.PhiloxNoise{Seed: r.st.NoiseSeed ^ 0x5a5a5a5a}
+	defer catchStop(&err)
+	noise := r.stoppable(&nvae.PhiloxNoise{Seed: r.st.NoiseSeed ^ 0x5a5a5a5a})
 	for _, t := range []float64{0.7, 0.8, 0.9, 1.0} {
 		logits := r.m.Sample(c, 16, t, noise)
 		dec := r.m.DecoderOutput(c, logits)
@@ -540,13 +549,17 @@ func (r *runner) validate(k, epoch int) (negLogP, nelbo float64, err error) {
 	r.m.Store.Training = false
 	old := c.SetGrad(false)
 	defer c.SetGrad(old)
-	noise := &nvae.PhiloxNoise{Seed: r.st.NoiseSeed ^ 0x77777777}
+	noise := r.stoppable(&nvae.PhiloxNoise{Seed: r.st.NoiseSeed ^ 0x77777777})
 	it := r.validL.Epoch(0, 0)
 	defer it.Close()
+	defer catchStop(&err)
 	var sumNLP, sumNelbo float64
 	n := 0
 	t0 := time.Now()
 	for bi := 0; r.opt.MaxValidBatches <= 0 || bi < r.opt.MaxValidBatches; bi++ {
+		if r.stopRequested() {
+			return 0, 0, errStopInEval
+		}
 		b, err := it.Next()
 		if err == io.EOF {
 			break

@@ -8,7 +8,9 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -533,5 +535,75 @@ func TestContTrainingWithoutCheckpoint(t *testing.T) {
 	}
 	if res.GlobalStep != 1 || strings.Count(log.String(), "starting from scratch") != 1 {
 		t.Fatalf("global step %d; log %q", res.GlobalStep, log.String())
+	}
+}
+
+// inValidate reports whether the caller runs inside (*runner).validate.
+func inValidate() bool {
+	buf := make([]byte, 1<<16)
+	return strings.Contains(string(buf[:runtime.Stack(buf, false)]), "(*runner).validate(")
+}
+
+// syncLog is a progress log the Stop callback can read.
+type syncLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *syncLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *syncLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestStopDuringValidation (issue 14.7): a stop request inside the
+// per-epoch validation or the final evaluation is honoured there (not
+// after it): the checkpoint is written, the run ends with ErrStopped, and
+// the resumed run redoes that validation and ends with the same result as
+// an uninterrupted one.
+func TestStopDuringValidation(t *testing.T) {
+	dataDir := testenv.MNISTLayout(t)
+	root := t.TempDir()
+	ref, err := Run(opts(tinyConfig(t, dataDir, root, "ref"), 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, what string
+		final      bool
+	}{{"epoch", "during validation", false}, {"final", "during the final validation", true}} {
+		log := &syncLog{}
+		o := opts(tinyConfig(t, dataDir, root, c.name), 2)
+		o.Log = log
+		o.Stop = func() bool {
+			return inValidate() && (!c.final || strings.Contains(log.String(), "valid bpd log p"))
+		}
+		if _, err := Run(o); !errors.Is(err, ErrStopped) {
+			t.Fatalf("%s: got %v, want ErrStopped", c.name, err)
+		}
+		if !strings.Contains(log.String(), "stop requested "+c.what) {
+			t.Fatalf("%s: log lacks %q: %s", c.name, "stop requested "+c.what, log.String())
+		}
+		cfg := tinyConfig(t, dataDir, root, c.name)
+		cfg.ContTraining = true
+		log2 := &syncLog{}
+		o = opts(cfg, 2)
+		o.Log = log2
+		res, err := Run(o)
+		if err != nil {
+			t.Fatalf("%s: resume: %v", c.name, err)
+		}
+		if res.GlobalStep != 2 || !(res.ValidNegLogP == ref.ValidNegLogP) || !(res.ValidNelbo == ref.ValidNelbo) {
+			t.Fatalf("%s: resumed result %+v, uninterrupted %+v", c.name, res, ref)
+		}
+		if !c.final && !strings.Contains(log2.String(), "valid neg log p") {
+			t.Fatalf("%s: the resumed run did not redo the validation: %s", c.name, log2.String())
+		}
 	}
 }
