@@ -20,6 +20,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/nvaego/nvae/pkg/backend/cpu"
 	"github.com/nvaego/nvae/pkg/cuda"
 	"github.com/nvaego/nvae/pkg/device"
 	"github.com/nvaego/nvae/pkg/nvae"
@@ -66,6 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&x.maxValidBatches, "max_valid_batches", 0, "evaluate at most this many validation batches (0: all)")
 	fs.IntVar(&x.logEvery, "log_every", 50, "print a progress line every N steps")
 	fs.IntVar(&x.workers, "workers", 0, "data decode workers (0: all cores)")
+	memEstimate := fs.Bool("memory_estimate", false, "with --dry_run: also estimate the memory of one training step at --batch_size (two small probe passes on the CPU) and add it as \"memory\"; training refuses a batch that does not fit")
 	deviceInfo := fs.Bool("device_info", false, "print the GPU, driver, CUDA, cuDNN, cuBLAS and NCCL versions found, with their paths, and exit")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	help := fs.BoolP("help", "h", false, "show this help")
@@ -101,7 +103,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "nvae-train: %v\n", err)
 			return 1
 		}
-		json.NewEncoder(stdout).Encode(s)
+		if !*memEstimate {
+			json.NewEncoder(stdout).Encode(s)
+			return 0
+		}
+		e, err := train.DryRunMemory(cfg, cpu.New())
+		if err != nil {
+			fmt.Fprintf(stderr, "nvae-train: %v\n", err)
+			return 1
+		}
+		json.NewEncoder(stdout).Encode(struct {
+			nvae.Summary
+			Memory train.MemEstimate `json:"memory"`
+		}{s, e})
 		return 0
 	}
 	b, err := device.Open(x.device)

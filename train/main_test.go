@@ -64,3 +64,32 @@ func TestMaxBadStepsFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestDryRunMemoryEstimate (issue 14.5): --dry_run --memory_estimate adds
+// the estimated memory of a training step at --batch_size, growing with it.
+func TestDryRunMemoryEstimate(t *testing.T) {
+	tiny := strings.Fields("--dataset mnist --num_channels_enc 4 --num_channels_dec 4 --num_latent_scales 2 --num_groups_per_scale 2 " +
+		"--num_latent_per_group 4 --num_preprocess_blocks 1 --num_preprocess_cells 2 --num_postprocess_blocks 1 --num_postprocess_cells 2 " +
+		"--num_cell_per_cond_enc 1 --num_cell_per_cond_dec 1 --dry_run --memory_estimate")
+	total := map[int]float64{}
+	for _, bs := range []int{8, 32} {
+		var out, errb bytes.Buffer
+		if code := run(append(tiny, "--batch_size", fmt.Sprint(bs)), &out, &errb); code != 0 {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		var got struct {
+			Params int
+			Memory struct {
+				BatchSize  int     `json:"batch_size"`
+				TotalBytes float64 `json:"total_bytes"`
+			}
+		}
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil || got.Params == 0 || got.Memory.BatchSize != bs || !(got.Memory.TotalBytes > 0) {
+			t.Fatalf("output %q: %v", out.String(), err)
+		}
+		total[bs] = got.Memory.TotalBytes
+	}
+	if !(total[32] > 3*total[8]) {
+		t.Fatalf("estimate does not grow with the batch: %v", total)
+	}
+}

@@ -197,6 +197,9 @@ func Run(opt Options) (res *Result, err error) {
 		r.st = ckpt.State{NoiseSeed: uint64(cfg.Seed)*0x9E3779B97F4A7C15 + 1, Tool: "nvae-go"}
 	}
 	r.noise = &nvae.PhiloxNoise{Seed: r.st.NoiseSeed, Offset: r.st.NoiseOffset}
+	if err := r.checkMemory(); err != nil {
+		return nil, err
+	}
 	numOut, err := nvae.NumOutput(cfg.Dataset)
 	if err != nil {
 		return nil, err
