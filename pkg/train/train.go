@@ -360,7 +360,9 @@ func (r *runner) loop() (*Result, error) {
 			if err := r.samples(); err == errStopInEval {
 				return nil, r.stopNow("the sample grids")
 			} else if err != nil {
-				return nil, err
+				// a failed grid write: save the checkpoint first, like log.txt
+				r.failWrite(err)
+				return nil, r.checkWrites()
 			}
 			nlp, nelbo, err := r.validate(r.opt.NumIWSamplesValid, epoch)
 			if err == errStopInEval {
