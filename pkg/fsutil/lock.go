@@ -24,6 +24,12 @@ type Lock struct {
 // ErrLocked reports a folder held by another live process.
 var ErrLocked = errors.New("locked")
 
+// lockedError is the message of a held lock; it matches ErrLocked.
+type lockedError string
+
+func (e lockedError) Error() string { return string(e) }
+func (e lockedError) Unwrap() error { return ErrLocked }
+
 // LockDir takes the exclusive lock of dir without waiting and writes the
 // caller's PID into the lock file. When another process holds it, the
 // error (wrapping ErrLocked) names dir and the holder's PID.
@@ -42,7 +48,7 @@ func LockDir(dir string) (*Lock, error) {
 			if _, perr := strconv.Atoi(holder); perr != nil {
 				holder = "unknown"
 			}
-			return nil, fmt.Errorf("%s is in use by another run (PID %s, lock %s): %w", dir, holder, path, ErrLocked)
+			return nil, lockedError(fmt.Sprintf("%s is in use by another run (PID %s holds %s); wait for it to end or stop it", dir, holder, path))
 		}
 		return nil, fmt.Errorf("locking %s: %w", dir, err)
 	}
