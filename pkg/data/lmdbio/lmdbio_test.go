@@ -2,6 +2,7 @@ package lmdbio
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -174,6 +175,19 @@ func TestTruncatedRefused(t *testing.T) {
 			t.Fatalf("truncated to %d: %v", size, err)
 		}
 	}
+	// a second meta page claiming a larger page size and a newer
+	// transaction made liblmdb read past the end of the map (SIGBUS)
+	writeTestEnv(t, dir, 200, 1000)
+	b, err := os.ReadFile(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	binary.LittleEndian.PutUint32(b[4096+offPageSize:], 1<<16)
+	binary.LittleEndian.PutUint64(b[4096+offTxnID:], 1<<40)
+	os.WriteFile(data, b, 0o644)
+	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "page sizes 4096 and 65536") {
+		t.Fatalf("inconsistent meta pages: %v", err)
+	}
 	// garbage is not an LMDB file
 	if err := os.WriteFile(data, bytes.Repeat([]byte("x"), 9000), 0o644); err != nil {
 		t.Fatal(err)
@@ -199,6 +213,10 @@ func FuzzOpen(f *testing.F) {
 	f.Add(valid[:200])
 	f.Add([]byte{})
 	f.Add(bytes.Repeat([]byte{0xff}, 9000))
+	bigPage := bytes.Clone(valid)
+	binary.LittleEndian.PutUint32(bigPage[4096+offPageSize:], 1<<16)
+	binary.LittleEndian.PutUint64(bigPage[4096+offTxnID:], 1<<40)
+	f.Add(bigPage)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		d := filepath.Join(t.TempDir(), "f.lmdb")
 		if err := os.MkdirAll(d, 0o755); err != nil {

@@ -48,9 +48,16 @@ func checkMeta(path string, size int64) error {
 	if _, err := f.ReadAt(m1[:], psize); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
+	if binary.LittleEndian.Uint32(m1[offMagic:]) != metaMagic {
+		return fmt.Errorf("%s: corrupt LMDB data file (bad magic in the second meta page)", path)
+	}
+	// liblmdb takes the page size of the newer meta page and places the
+	// second one at that offset: the two must agree
+	if p1 := int64(binary.LittleEndian.Uint32(m1[offPageSize:])); p1 != psize {
+		return fmt.Errorf("%s: corrupt LMDB meta pages (page sizes %d and %d)", path, psize, p1)
+	}
 	meta := m0[:]
-	if binary.LittleEndian.Uint32(m1[offMagic:]) == metaMagic &&
-		binary.LittleEndian.Uint64(m1[offTxnID:]) > binary.LittleEndian.Uint64(m0[offTxnID:]) {
+	if binary.LittleEndian.Uint64(m1[offTxnID:]) > binary.LittleEndian.Uint64(m0[offTxnID:]) {
 		meta = m1[:]
 	}
 	last := binary.LittleEndian.Uint64(meta[offLastPage:])
