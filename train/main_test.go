@@ -4,9 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/nvaego/nvae/internal/testenv"
 	"github.com/nvaego/nvae/pkg/nvae"
 )
 
@@ -91,5 +97,70 @@ func TestDryRunMemoryEstimate(t *testing.T) {
 	}
 	if !(total[32] > 3*total[8]) {
 		t.Fatalf("estimate does not grow with the batch: %v", total)
+	}
+}
+
+// lockedBuffer is a stderr the test can read while run writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestSIGTERMDuringValidation (issue 14.7): SIGTERM while nvae-train
+// validates (here a validation of minutes: 400 importance samples) writes
+// the checkpoint and exits 0 within seconds instead of finishing it; the
+// same command plus --cont_training then redoes the validation.
+func TestSIGTERMDuringValidation(t *testing.T) {
+	root := t.TempDir()
+	args := strings.Fields("--dataset mnist --batch_size 4 --epochs 2 --warmup_epochs 0 --num_channels_enc 4 --num_channels_dec 4 " +
+		"--num_latent_scales 2 --num_groups_per_scale 2 --num_latent_per_group 4 --num_preprocess_blocks 1 --num_preprocess_cells 2 " +
+		"--num_postprocess_blocks 1 --num_postprocess_cells 2 --num_cell_per_cond_enc 1 --num_cell_per_cond_dec 1 --save sig " +
+		"--max_steps 2 --max_valid_batches 1 --num_iw_samples_final 2 --workers 1")
+	args = append(args, "--data", testenv.MNISTLayout(t), "--root", root)
+	errb := &lockedBuffer{}
+	var out bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- run(append(args, "--num_iw_samples_valid", "400"), &out, errb) }()
+	deadline := time.Now().Add(2 * time.Minute)
+	// the last sample grid is written just before the validation starts
+	grid := filepath.Join(root, "eval-sig", "samples_t1.0.png")
+	for {
+		if _, err := os.Stat(grid); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("training never reached validation: %s", errb.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t0 := time.Now()
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	select {
+	case code := <-done:
+		if code != 0 || !strings.Contains(errb.String(), "stop requested during validation") {
+			t.Fatalf("exit %d after SIGTERM; stderr %s", code, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("SIGTERM during validation did not end the run within 30 s (waited since %s)", t0.Format(time.TimeOnly))
+	}
+	out.Reset()
+	errb2 := &lockedBuffer{}
+	if code := run(append(args, "--num_iw_samples_valid", "2", "--cont_training"), &out, errb2); code != 0 {
+		t.Fatalf("resume: exit %d: %s", code, errb2.String())
+	}
+	if !strings.Contains(errb2.String(), "valid neg log p") || !strings.Contains(out.String(), "trained 2 steps") {
+		t.Fatalf("the resumed run did not redo the validation: %s %s", out.String(), errb2.String())
 	}
 }
