@@ -14,7 +14,7 @@ import (
 // must factorise, so that rounding in a singular but valid covariance
 // (fewer images than dimensions, dead units) is accepted.
 const (
-	SymmetryTol = 1e-6
+	SymmetryTol = 1e-5
 	PSDTol      = 1e-6
 )
 
