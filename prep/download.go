@@ -252,6 +252,7 @@ func untarCIFAR(tgz, dir string, m *Manifest) (map[string]int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", tgz, err)
 	}
+	fsutil.RemoveStaleTemps(dir, []string{cifar.Dir}, fsutil.StaleAge) // left by a killed unpack
 	tmp, err := os.MkdirTemp(dir, "."+cifar.Dir+".tmp-")
 	if err != nil {
 		return nil, err
