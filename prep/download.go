@@ -46,6 +46,7 @@ var (
 // valid, else copied from one of srcDirs, else downloaded from the first
 // mirror that answers. It returns the manifest entry of dst.
 func fetch(e *env, f remoteFile, dst string, srcDirs, mirrors []string) (Source, error) {
+	fsutil.RemoveStaleTemps(filepath.Dir(dst), []string{"*.gz"}, fsutil.StaleAge) // left by killed downloads
 	if ok, _ := md5Matches(dst, f.md5); ok {
 		fmt.Fprintf(e.stderr, "%s: already present, checksum ok\n", dst)
 		return hashFile(dst)
@@ -86,7 +87,6 @@ func fetch(e *env, f remoteFile, dst string, srcDirs, mirrors []string) (Source,
 		}
 	}
 	defer src.Close()
-	fsutil.RemoveStaleTemps(filepath.Dir(dst), []string{"*.gz"}, fsutil.StaleAge) // left by killed downloads
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+f.name+".tmp-*")
 	if err != nil {
 		return Source{}, err

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nvaego/nvae/pkg/data"
 	"github.com/nvaego/nvae/pkg/data/cifar"
@@ -122,6 +123,22 @@ func TestMNISTSourceAndHTTP(t *testing.T) {
 	ds, err := data.Open("mnist", dir, data.Validation)
 	if err != nil || ds.Len() != 10000 {
 		t.Fatalf("loader on prepared mnist: %v", err)
+	}
+	// A download temporary left by a killed run (older than a minute) is
+	// removed by the next run; a fresh one may be a live download's
+	// (issue 14.10).
+	raw := filepath.Join(dir, "MNIST", "raw")
+	stale, fresh := filepath.Join(raw, ".train-images-idx3-ubyte.gz.tmp-4242"), filepath.Join(raw, ".t10k-images-idx3-ubyte.gz.tmp-7")
+	os.WriteFile(stale, make([]byte, 1000), 0o644)
+	os.WriteFile(fresh, nil, 0o644)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(stale, old, old)
+	mustRun(t, "mnist", "--data", dir, "--source", src)
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("stale download temporary left in place")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Error("fresh download temporary removed")
 	}
 	var m Manifest
 	b, _ := os.ReadFile(filepath.Join(dir, "MNIST", "manifest.json"))
