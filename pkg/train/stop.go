@@ -18,7 +18,9 @@ type stopPanic struct{}
 
 // stopNoise polls the stop request at every noise draw, i.e. many times per
 // forward pass, so that even a batch with 1000 importance samples is
-// abandoned within one pass.
+// abandoned within one pass. It unwinds by panicking, which catchStop
+// recovers: the model must draw noise on the caller's goroutine (pkg/nvae
+// starts none).
 type stopNoise struct {
 	nvae.Noise
 	stop func() bool

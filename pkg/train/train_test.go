@@ -18,7 +18,6 @@ import (
 	"github.com/nvaego/nvae/pkg/ag"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
 	"github.com/nvaego/nvae/pkg/ckpt"
-	"github.com/nvaego/nvae/pkg/fsutil"
 	"github.com/nvaego/nvae/pkg/nvae"
 	"github.com/nvaego/nvae/pkg/optim"
 	"github.com/nvaego/nvae/pkg/safetensors"
@@ -289,30 +288,50 @@ func TestNoCheckpointFromNonFiniteState(t *testing.T) {
 	}
 }
 
-// TestConcurrentRunRefused (issue 14.2): while one run holds the experiment
-// folder, a second run with the same --root/--save fails at once, naming
-// the holder's PID, and writes nothing.
+// TestConcurrentRunRefused (issue 14.2): while one run trains in the
+// experiment folder, a second run with the same --root/--save fails at
+// once, naming the holder's PID, and leaves the first run's files alone.
 func TestConcurrentRunRefused(t *testing.T) {
 	dataDir := testenv.MNISTLayout(t)
 	root := t.TempDir()
 	cfg := tinyConfig(t, dataDir, root, "busy")
-	if err := os.MkdirAll(cfg.ExpDir(), 0o755); err != nil {
-		t.Fatal(err)
+	inside, release := make(chan bool), make(chan bool)
+	first := make(chan error, 1)
+	o := opts(cfg, 2)
+	once := false
+	o.Stop = func() bool {
+		if !once { // hold the first run inside its first step
+			once = true
+			inside <- true
+			<-release
+		}
+		return false
 	}
-	lock, err := fsutil.LockDir(cfg.ExpDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = Run(opts(cfg, 2))
+	go func() { _, err := Run(o); first <- err }()
+	<-inside
+	logBefore, _ := os.ReadFile(filepath.Join(cfg.ExpDir(), "log.txt"))
+	t0 := time.Now()
+	_, err := Run(opts(cfg, 1))
 	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("PID %d", os.Getpid())) {
+		close(release)
+		<-first
 		t.Fatalf("second run: got %v, want a refusal naming PID %d", err, os.Getpid())
 	}
-	if _, err := os.Stat(filepath.Join(cfg.ExpDir(), "log.txt")); err == nil {
-		t.Fatal("the refused run wrote log.txt")
+	if el := time.Since(t0); el > 5*time.Second {
+		t.Errorf("refusal took %s", el)
 	}
-	lock.Unlock()
-	if _, err := Run(opts(cfg, 1)); err != nil {
-		t.Fatalf("after the holder ended: %v", err)
+	logAfter, _ := os.ReadFile(filepath.Join(cfg.ExpDir(), "log.txt"))
+	if string(logAfter) != string(logBefore) {
+		t.Error("the refused run wrote to the first run's log.txt")
+	}
+	close(release)
+	if err := <-first; err != nil {
+		t.Fatalf("first run: %v", err)
+	}
+	// the lock is free again
+	cfg.ContTraining = true
+	if _, err := Run(opts(cfg, 3)); err != nil {
+		t.Fatalf("after the first run ended: %v", err)
 	}
 }
 
