@@ -19,6 +19,7 @@ import (
 	"github.com/nvaego/nvae/pkg/ckpt"
 	"github.com/nvaego/nvae/pkg/data"
 	"github.com/nvaego/nvae/pkg/device"
+	"github.com/nvaego/nvae/pkg/fsutil"
 	"github.com/nvaego/nvae/pkg/nvae"
 	"github.com/nvaego/nvae/pkg/report"
 	"github.com/nvaego/nvae/pkg/tensor"
@@ -142,10 +143,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if outDir == "" {
 		outDir = filepath.Dir(*checkpoint)
 	}
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		fmt.Fprintf(stderr, "nvae-eval: %v\n", err)
+	if err := fsutil.CheckWritable(outDir); err != nil { // before the work, not after
+		fmt.Fprintf(stderr, "nvae-eval: %v (choose another with --out)\n", err)
 		return 1
 	}
+	fsutil.RemoveStaleTemps(outDir, []string{"results.json", "per_image.arrow"}, fsutil.StaleAge)
 	total := loader.Dataset().Len()
 	if *maxImages > 0 && *maxImages < total {
 		total = *maxImages
@@ -158,6 +160,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	res.Checkpoint, res.Dataset, res.Split = *checkpoint, cfg.Dataset, split.String()
+	// the result first: a failing write below must not lose it
+	fmt.Fprintf(stdout, "NLL %.4f nats (%.5f bits/dim), NELBO %.4f nats (%.5f bits/dim), K=%d, %d images, %.1fs\n",
+		res.NLLNats, res.BPD, res.NelboNats, res.NelboBPD, res.K, res.NumImages, res.Seconds)
 	if err := report.WriteJSON(filepath.Join(outDir, "results.json"), res); err != nil {
 		fmt.Fprintf(stderr, "nvae-eval: %v\n", err)
 		return 1
@@ -166,8 +171,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nvae-eval: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stdout, "NLL %.4f nats (%.5f bits/dim), NELBO %.4f nats (%.5f bits/dim), K=%d, %d images, %.1fs; wrote %s\n",
-		res.NLLNats, res.BPD, res.NelboNats, res.NelboBPD, res.K, res.NumImages, res.Seconds, filepath.Join(outDir, "results.json"))
+	fmt.Fprintf(stdout, "wrote %s and %s\n", filepath.Join(outDir, "results.json"), filepath.Join(outDir, "per_image.arrow"))
 	return 0
 }
 
@@ -232,8 +236,8 @@ func evaluate(m *nvae.Model, devName string, src batchSource, total, k, s int, n
 	n := float64(len(rows))
 	res := &Results{NLLNats: sumNLL / n, NelboNats: sumNelbo / n, K: k, NumImages: len(rows), Seconds: time.Since(t0).Seconds(), Device: devName}
 	res.BPD, res.NelboBPD = res.NLLNats*bpd, res.NelboNats*bpd
-	if math.IsNaN(res.NLLNats) {
-		return nil, nil, errors.New("the estimate is NaN: the checkpoint may be corrupt")
+	if math.IsNaN(res.NLLNats) || math.IsInf(res.NLLNats, 0) || math.IsNaN(res.NelboNats) || math.IsInf(res.NelboNats, 0) {
+		return nil, nil, fmt.Errorf("the estimate is not finite (NLL %v, NELBO %v): the checkpoint may be corrupt or diverged", res.NLLNats, res.NelboNats)
 	}
 	return res, rows, nil
 }

@@ -371,6 +371,9 @@ func readStats(path string) (*stats, error) {
 	if s.sigma, err = sigma.Float64(); err != nil {
 		return nil, fmt.Errorf("%s: sigma: %w", path, err)
 	}
+	if err := fid.ValidateStats(s.mu, s.sigma, s.d); err != nil {
+		return nil, fmt.Errorf("%s: invalid statistics: %v", path, err)
+	}
 	return s, nil
 }
 

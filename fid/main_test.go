@@ -427,3 +427,34 @@ func TestCLIScoreCommands(t *testing.T) {
 		t.Errorf("FID %v, |mu diff|² + tr(sigma) from the saved statistics = %v", res.FID, want)
 	}
 }
+
+// TestCLICompareRefusesInvalidStats (issue 14.12): a negative-definite or
+// non-finite sigma is refused with one line naming the file, not scored.
+func TestCLICompareRefusesInvalidStats(t *testing.T) {
+	dir := t.TempDir()
+	const d = 3
+	mu := []float64{0.1, 0.2, 0.3}
+	good := []float64{2, 0.5, 0, 0.5, 1, 0.1, 0, 0.1, 1.5}
+	write := func(name string, sigma []float64) string {
+		p := filepath.Join(dir, name)
+		if err := npz.WriteNPZ(p, map[string]npz.Array{"mu": npz.FromFloat64([]int{d}, mu), "sigma": npz.FromFloat64([]int{d, d}, sigma)}); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	a := write("a.npz", good)
+	if code, out, stderr := runCmd("compare", a, a); code != 0 || out != "FID: 0.000000\n" {
+		t.Fatalf("valid statistics: %d %q %q", code, out, stderr)
+	}
+	neg := make([]float64, len(good))
+	for i, v := range good {
+		neg[i] = -v
+	}
+	nd := write("negdef.npz", neg)
+	oneLineErr(t, nd+": invalid statistics", 1, "compare", a, nd)
+	nan := append([]float64(nil), good...)
+	nan[4] = math.NaN()
+	oneLineErr(t, "not finite", 1, "compare", write("nan.npz", nan), a)
+	indef := []float64{1, 2, 0, 2, 1, 0, 0, 0, 1}
+	oneLineErr(t, "positive semi-definite", 1, "compare", a, write("indef.npz", indef))
+}

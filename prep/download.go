@@ -46,6 +46,7 @@ var (
 // valid, else copied from one of srcDirs, else downloaded from the first
 // mirror that answers. It returns the manifest entry of dst.
 func fetch(e *env, f remoteFile, dst string, srcDirs, mirrors []string) (Source, error) {
+	fsutil.RemoveStaleTemps(filepath.Dir(dst), []string{"*.gz"}, fsutil.StaleAge) // left by killed downloads
 	if ok, _ := md5Matches(dst, f.md5); ok {
 		fmt.Fprintf(e.stderr, "%s: already present, checksum ok\n", dst)
 		return hashFile(dst)
@@ -251,6 +252,7 @@ func untarCIFAR(tgz, dir string, m *Manifest) (map[string]int, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", tgz, err)
 	}
+	fsutil.RemoveStaleTemps(dir, []string{cifar.Dir}, fsutil.StaleAge) // left by a killed unpack
 	tmp, err := os.MkdirTemp(dir, "."+cifar.Dir+".tmp-")
 	if err != nil {
 		return nil, err

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nvaego/nvae/pkg/data"
 	"github.com/nvaego/nvae/pkg/data/cifar"
@@ -122,6 +123,22 @@ func TestMNISTSourceAndHTTP(t *testing.T) {
 	ds, err := data.Open("mnist", dir, data.Validation)
 	if err != nil || ds.Len() != 10000 {
 		t.Fatalf("loader on prepared mnist: %v", err)
+	}
+	// A download temporary left by a killed run (older than a minute) is
+	// removed by the next run; a fresh one may be a live download's
+	// (issue 14.10).
+	raw := filepath.Join(dir, "MNIST", "raw")
+	stale, fresh := filepath.Join(raw, ".train-images-idx3-ubyte.gz.tmp-4242"), filepath.Join(raw, ".t10k-images-idx3-ubyte.gz.tmp-7")
+	os.WriteFile(stale, make([]byte, 1000), 0o644)
+	os.WriteFile(fresh, nil, 0o644)
+	old := time.Now().Add(-time.Hour)
+	os.Chtimes(stale, old, old)
+	mustRun(t, "mnist", "--data", dir, "--source", src)
+	if _, err := os.Stat(stale); err == nil {
+		t.Error("stale download temporary left in place")
+	}
+	if _, err := os.Stat(fresh); err != nil {
+		t.Error("fresh download temporary removed")
 	}
 	var m Manifest
 	b, _ := os.ReadFile(filepath.Join(dir, "MNIST", "manifest.json"))
@@ -507,6 +524,19 @@ func TestImagesAndInspect(t *testing.T) {
 	}
 	w.Commit()
 	mustFail(t, []string{"inspect", bad2, "--out", filepath.Join(t.TempDir(), "g.png")}, []string{"validation.lmdb", `key "69"`, "192 bytes"})
+	// A truncated data.mdb (truncate -s 50000) is one error line naming
+	// the file, not a SIGBUS (issue 14.4).
+	cut := filepath.Join(t.TempDir(), "cut")
+	os.MkdirAll(cut, 0o755)
+	w, _ = lmdbio.Create(filepath.Join(cut, "train.lmdb"))
+	for range 200 {
+		w.Append(make([]byte, 16*16*3))
+	}
+	w.Commit()
+	if err := os.Truncate(filepath.Join(cut, "train.lmdb", "data.mdb"), 50000); err != nil {
+		t.Fatal(err)
+	}
+	mustFail(t, []string{"inspect", cut}, []string{filepath.Join(cut, "train.lmdb", "data.mdb"), "truncated"})
 }
 
 func TestLSUNCheck(t *testing.T) {

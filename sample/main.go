@@ -60,7 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.out, "out", "", "output directory (default: beside the checkpoint)")
 	fs.BoolVar(&o.individual, "individual", false, "also write one PNG per sample")
 	fs.BoolVar(&o.npzOut, "npz", false, "also write samples.npz (key samples: float32 [N,C,H,W] in [0,1])")
-	fs.BoolVar(&o.readjust, "readjust_bn", false, "re-adjust BN statistics by sampling in training mode (official: 500 batches of 36); cached next to the checkpoint per temperature")
+	fs.BoolVar(&o.readjust, "readjust_bn", false, "re-adjust BN statistics by sampling in training mode (official: 500 batches of 36); cached next to the checkpoint per temperature (in --out when the checkpoint's folder is read-only)")
 	fs.IntVar(&o.readjustIters, "readjust_iters", 500, "sampling batches of the BN re-adjustment")
 	fs.IntVar(&o.readjustBatch, "readjust_batch", 36, "batch size of the BN re-adjustment")
 	fs.IntVar(&o.interpolate, "interpolate", 0, "write interpolation.gif walking through latent space between K samples")
@@ -111,9 +111,10 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 	if dir == "" {
 		dir = filepath.Dir(o.checkpoint)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
+	if err := fsutil.CheckWritable(dir); err != nil { // before the work, not after
+		return fmt.Errorf("%v (choose another with --out)", err)
 	}
+	fsutil.RemoveStaleTemps(dir, []string{"samples_*.png", "sample_*.png", "interpolation.gif", "reconstruction.png", "samples.npz"}, fsutil.StaleAge)
 	bs := o.batch
 	if bs <= 0 {
 		bs = m.Cfg.BatchSize
@@ -122,12 +123,12 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 	c.SetGrad(false)
 	m.Store.Training = false
 	if o.readjust {
-		cached, err := readjustCached(c, m, o, stderr)
+		cached, err := readjustCached(c, m, o, dir, stderr)
 		if err != nil {
 			return err
 		}
-		if cached {
-			fmt.Fprintf(stderr, "using cached re-adjusted BN statistics %s\n", bnCachePath(o.checkpoint, o.temp))
+		if cached != "" {
+			fmt.Fprintf(stderr, "using cached re-adjusted BN statistics %s\n", cached)
 		}
 	}
 	if o.reconstruct {
@@ -137,6 +138,11 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 		return interpolate(c, m, o, dir, stdout)
 	}
 	imgs, shape := sample(c, m, o.n, bs, o.temp, o.seed)
+	for i, v := range imgs {
+		if v != v || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("sample %d holds non-finite pixels: the model or its BN statistics are broken; nothing written", i/(shape[0]*shape[1]*shape[2]))
+		}
+	}
 	cols := int(math.Ceil(math.Sqrt(float64(o.n))))
 	grid := filepath.Join(dir, fmt.Sprintf("samples_t%.2f.png", o.temp))
 	if err := imgutil.WritePNG(grid, imgutil.Grid(imgs, o.n, shape[0], shape[1], shape[2], cols)); err != nil {
@@ -194,27 +200,47 @@ func bnCachePath(checkpoint string, t float64) string {
 
 // readjustCached loads the cached statistics when they belong to this
 // checkpoint, temperature and schedule; otherwise it runs the official
-// re-adjustment and writes the cache. It reports whether the cache was used.
-func readjustCached(c *ag.Ctx, m *nvae.Model, o options, stderr io.Writer) (bool, error) {
+// re-adjustment and writes the cache: beside the checkpoint, or in the
+// output folder dir when the checkpoint's folder is read-only, or nowhere
+// (with a note) when neither is writable. It returns the cache used ("":
+// computed).
+func readjustCached(c *ag.Ctx, m *nvae.Model, o options, dir string, stderr io.Writer) (string, error) {
 	hash, _, err := fsutil.SHA256File(o.checkpoint)
 	if err != nil {
-		return false, err
+		return "", err
 	}
 	key := fmt.Sprintf("%s/t=%g/iters=%d/batch=%d/seed=%d", hash, o.temp, o.readjustIters, o.readjustBatch, o.seed)
-	path := bnCachePath(o.checkpoint, o.temp)
-	if f, err := safetensors.ReadFile(path); err == nil && f.Metadata["key"] == key {
+	beside := bnCachePath(o.checkpoint, o.temp)
+	inOut := filepath.Join(dir, filepath.Base(beside))
+	for _, path := range []string{beside, inOut} {
+		f, err := safetensors.ReadFile(path)
+		if err != nil || f.Metadata["key"] != key {
+			continue
+		}
 		for _, name := range m.Store.BufferNames() {
 			t, ok := f.Tensors[name]
 			if !ok {
-				return false, fmt.Errorf("%s: lacks %s; delete it to recompute", path, name)
+				return "", fmt.Errorf("%s: lacks %s; delete it to recompute", path, name)
 			}
 			v, err := t.Float32()
 			if err != nil {
-				return false, err
+				return "", err
 			}
 			m.Store.SetBuffer(name, c.B.FromHost(tensor.FromFloat32(t.Shape, v)))
 		}
-		return true, nil
+		return path, nil
+	}
+	path := beside
+	if err := fsutil.CheckWritable(filepath.Dir(beside)); err != nil {
+		path = ""
+		if filepath.Clean(dir) != filepath.Dir(beside) && fsutil.CheckWritable(dir) == nil {
+			path = inOut
+		}
+		where := "not caching them"
+		if path != "" {
+			where = "caching them in " + path
+		}
+		fmt.Fprintf(stderr, "note: %s is read-only: %s\n", filepath.Dir(beside), where)
 	}
 	noise := &nvae.PhiloxNoise{Seed: o.seed ^ 0xb17}
 	m.ReadjustBN(c, o.temp, o.readjustIters, o.readjustBatch, noise, func(done int) {
@@ -227,10 +253,13 @@ func readjustCached(c *ag.Ctx, m *nvae.Model, o options, stderr io.Writer) (bool
 		h := c.B.ToHost(m.Store.Buffer(name))
 		f.Tensors[name] = safetensors.FromFloat32(h.Shape(), h.Float32s())
 	}
-	if err := safetensors.WriteFile(path, f); err != nil {
-		return false, fmt.Errorf("caching BN statistics: %v", err)
+	if path == "" {
+		return "", nil
 	}
-	return false, nil
+	if err := safetensors.WriteFile(path, f); err != nil {
+		return "", fmt.Errorf("caching BN statistics: %v", err)
+	}
+	return "", nil
 }
 
 // slerpNoise hands out, for every normal draw of a sampling pass, frames

@@ -5,6 +5,7 @@ import (
 	"github.com/nvaego/nvae/internal/testenv"
 	"image/gif"
 	"image/png"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -102,5 +103,67 @@ func TestInterpolateAndReconstruct(t *testing.T) {
 	var out, errb bytes.Buffer
 	if code := run([]string{"--checkpoint", filepath.Join(dir, "missing.nvae")}, &out, &errb); code == 0 || strings.Count(errb.String(), "\n") != 1 {
 		t.Fatalf("missing checkpoint: exit %d, %q", code, errb.String())
+	}
+}
+
+// nanCheckpoint is tinyCheckpoint with one NaN weight.
+func nanCheckpoint(t *testing.T) string {
+	path := tinyCheckpoint(t, "cifar10")
+	ck, err := ckpt.Load(path, cpu.New(), tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := ck.Model.Store.Params()[3]
+	h := p.Value.Float32s()
+	h[0] = float32(math.NaN())
+	p.Value = tensor.FromFloat32(p.Value.Shape(), h)
+	if err := ckpt.Save(path, ck.Model, nil, ck.State); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestNaNCheckpointRefused (issue 14.9): a checkpoint with a NaN weight
+// ends non-zero with one line naming it, and no all-black grid is written.
+func TestNaNCheckpointRefused(t *testing.T) {
+	ck := nanCheckpoint(t)
+	dir := t.TempDir()
+	var out, errb bytes.Buffer
+	code := run([]string{"--checkpoint", ck, "--num_samples", "4", "--out", dir}, &out, &errb)
+	if code != 1 || strings.Count(errb.String(), "\n") != 1 || !strings.Contains(errb.String(), "non-finite") {
+		t.Fatalf("NaN checkpoint: exit %d, %q", code, errb.String())
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("wrote %v from a NaN checkpoint", ents)
+	}
+}
+
+// TestReadjustBNReadOnlyCheckpoint (issue 14.11): with the checkpoint in a
+// read-only folder, --readjust_bn caches in --out (saying so) instead of
+// failing after the work; a second run uses that cache. Without --out the
+// run fails at once naming the folder.
+func TestReadjustBNReadOnlyCheckpoint(t *testing.T) {
+	src := tinyCheckpoint(t, "cifar10")
+	roDir := t.TempDir()
+	ck := filepath.Join(roDir, "checkpoint.nvae")
+	b, _ := os.ReadFile(src)
+	os.WriteFile(ck, b, 0o644)
+	testenv.MakeReadOnly(t, roDir)
+	out := t.TempDir()
+	args := []string{"--checkpoint", ck, "--num_samples", "2", "--out", out, "--readjust_bn", "--readjust_iters", "2", "--readjust_batch", "2"}
+	_, e1 := runOK(t, args...)
+	if !strings.Contains(e1, "read-only") || !strings.Contains(e1, "re-adjusting BN") {
+		t.Fatalf("first run: %s", e1)
+	}
+	if _, err := os.Stat(filepath.Join(out, filepath.Base(bnCachePath(ck, 0.7)))); err != nil {
+		t.Fatalf("no cache in --out: %v", err)
+	}
+	if _, e2 := runOK(t, args...); !strings.Contains(e2, "using cached") {
+		t.Fatalf("second run did not use the cache in --out: %s", e2)
+	}
+	var o, errb bytes.Buffer
+	code := run([]string{"--checkpoint", ck, "--num_samples", "2", "--readjust_bn", "--readjust_iters", "2", "--readjust_batch", "2"}, &o, &errb)
+	if code != 1 || strings.Count(errb.String(), "\n") != 1 || !strings.Contains(errb.String(), "not writable") || strings.Contains(errb.String(), "re-adjusting") {
+		t.Fatalf("no --out, read-only checkpoint folder: exit %d, %q", code, errb.String())
 	}
 }

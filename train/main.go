@@ -20,6 +20,7 @@ import (
 
 	"github.com/spf13/pflag"
 
+	"github.com/nvaego/nvae/pkg/backend/cpu"
 	"github.com/nvaego/nvae/pkg/cuda"
 	"github.com/nvaego/nvae/pkg/device"
 	"github.com/nvaego/nvae/pkg/nvae"
@@ -57,7 +58,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&x.dryRun, "dry_run", false, "build the model on CPU without data, print {params, conv_layers, bn_layers, groups_per_scale} as JSON and exit")
 	fs.IntVar(&x.benchmark, "benchmark", 0, "time N training steps on synthetic data (after warm-up) and print JSON")
 	fs.IntVar(&x.benchmarkWarmup, "benchmark_warmup", 3, "warm-up steps before --benchmark timing")
-	fs.IntVar(&x.maxBadSteps, "max_bad_steps", 50, "stop after this many consecutive non-finite steps")
+	fs.IntVar(&x.maxBadSteps, "max_bad_steps", 50, "stop after this many consecutive non-finite steps (-1: never stop; 0 is refused)")
 	fs.BoolVar(&x.overwrite, "overwrite", false, "start over even if the experiment directory has a checkpoint")
 	fs.IntVar(&x.numIWFinal, "num_iw_samples_final", 1000, "importance samples of the final validation")
 	fs.IntVar(&x.numIWValid, "num_iw_samples_valid", 10, "importance samples of the per-epoch validation")
@@ -66,6 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&x.maxValidBatches, "max_valid_batches", 0, "evaluate at most this many validation batches (0: all)")
 	fs.IntVar(&x.logEvery, "log_every", 50, "print a progress line every N steps")
 	fs.IntVar(&x.workers, "workers", 0, "data decode workers (0: all cores)")
+	memEstimate := fs.Bool("memory_estimate", false, "with --dry_run: also estimate the memory of one training step at --batch_size (two small probe passes on the CPU) and add it as \"memory\"; training refuses a batch that does not fit")
 	deviceInfo := fs.Bool("device_info", false, "print the GPU, driver, CUDA, cuDNN, cuBLAS and NCCL versions found, with their paths, and exit")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	help := fs.BoolP("help", "h", false, "show this help")
@@ -77,6 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.SetOutput(stdout)
 		fmt.Fprintln(stdout, "usage: nvae-train [flags]   (the official train.py flags; hyphenated spellings work too)")
 		fs.PrintDefaults()
+		fmt.Fprintf(stdout, "\n%s\n", train.ResumeHelp)
 		return 0
 	}
 	if *deviceInfo {
@@ -84,6 +87,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "nvae-train: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	if x.maxBadSteps == 0 || x.maxBadSteps < -1 {
+		fmt.Fprintf(stderr, "nvae-train: --max_bad_steps %d: give a limit of at least 1, or -1 for no limit\n", x.maxBadSteps)
 		return 2
 	}
 	if err := cfg.Validate(); err != nil {
@@ -96,7 +103,19 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "nvae-train: %v\n", err)
 			return 1
 		}
-		json.NewEncoder(stdout).Encode(s)
+		if !*memEstimate {
+			json.NewEncoder(stdout).Encode(s)
+			return 0
+		}
+		e, err := train.DryRunMemory(cfg, cpu.New())
+		if err != nil {
+			fmt.Fprintf(stderr, "nvae-train: %v\n", err)
+			return 1
+		}
+		json.NewEncoder(stdout).Encode(struct {
+			nvae.Summary
+			Memory train.MemEstimate `json:"memory"`
+		}{s, e})
 		return 0
 	}
 	b, err := device.Open(x.device)
@@ -134,7 +153,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	signal.Notify(sig, syscall.SIGTERM, syscall.SIGUSR1, os.Interrupt)
 	go func() {
 		s := <-sig
-		fmt.Fprintf(stderr, "nvae-train: %v: writing a checkpoint at the end of this step (send again to exit at once)\n", s)
+		fmt.Fprintf(stderr, "nvae-train: %v: writing a checkpoint at the end of this step, or now if validating (send again to exit at once)\n", s)
 		stop.Store(true)
 		s = <-sig
 		fmt.Fprintf(stderr, "nvae-train: %v again: exiting without a checkpoint\n", s)

@@ -4,9 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/nvaego/nvae/internal/testenv"
 	"github.com/nvaego/nvae/pkg/nvae"
 )
 
@@ -49,5 +55,112 @@ func TestBadFlag(t *testing.T) {
 	// the official default --data (/tmp/nasvae/data) holds no MNIST: one line naming the file
 	if code := run([]string{"--dataset", "mnist", "--root", t.TempDir()}, &out, &errb); code != 1 || strings.Count(errb.String(), "\n") != 1 || !strings.Contains(errb.String(), "train-images-idx3-ubyte") {
 		t.Fatalf("missing data: exit %d, %q", code, errb.String())
+	}
+}
+
+// TestMaxBadStepsFlag (issue 14.14): --max_bad_steps 0 or below -1 is a
+// usage error instead of silently becoming 50 (-1 means no limit; see
+// pkg/train TestUnlimitedBadSteps).
+func TestMaxBadStepsFlag(t *testing.T) {
+	for _, v := range []string{"0", "-2"} {
+		var out, errb bytes.Buffer
+		code := run([]string{"--dataset", "mnist", "--root", t.TempDir(), "--max_bad_steps", v}, &out, &errb)
+		if code != 2 || strings.Count(errb.String(), "\n") != 1 || !strings.Contains(errb.String(), "--max_bad_steps") {
+			t.Fatalf("--max_bad_steps %s: exit %d, %q", v, code, errb.String())
+		}
+	}
+}
+
+// TestDryRunMemoryEstimate (issue 14.5): --dry_run --memory_estimate adds
+// the estimated memory of a training step at --batch_size, growing with it.
+func TestDryRunMemoryEstimate(t *testing.T) {
+	tiny := strings.Fields("--dataset mnist --num_channels_enc 4 --num_channels_dec 4 --num_latent_scales 2 --num_groups_per_scale 2 " +
+		"--num_latent_per_group 4 --num_preprocess_blocks 1 --num_preprocess_cells 2 --num_postprocess_blocks 1 --num_postprocess_cells 2 " +
+		"--num_cell_per_cond_enc 1 --num_cell_per_cond_dec 1 --dry_run --memory_estimate")
+	total := map[int]float64{}
+	for _, bs := range []int{8, 32} {
+		var out, errb bytes.Buffer
+		if code := run(append(tiny, "--batch_size", fmt.Sprint(bs)), &out, &errb); code != 0 {
+			t.Fatalf("exit %d: %s", code, errb.String())
+		}
+		var got struct {
+			Params int
+			Memory struct {
+				BatchSize  int     `json:"batch_size"`
+				TotalBytes float64 `json:"total_bytes"`
+			}
+		}
+		if err := json.Unmarshal(out.Bytes(), &got); err != nil || got.Params == 0 || got.Memory.BatchSize != bs || !(got.Memory.TotalBytes > 0) {
+			t.Fatalf("output %q: %v", out.String(), err)
+		}
+		total[bs] = got.Memory.TotalBytes
+	}
+	if !(total[32] > 3*total[8]) {
+		t.Fatalf("estimate does not grow with the batch: %v", total)
+	}
+}
+
+// lockedBuffer is a stderr the test can read while run writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestSIGTERMDuringValidation (issue 14.7): SIGTERM while nvae-train
+// validates (here a validation of minutes: 400 importance samples) writes
+// the checkpoint and exits 0 within seconds instead of finishing it; the
+// same command plus --cont_training then redoes the validation.
+func TestSIGTERMDuringValidation(t *testing.T) {
+	root := t.TempDir()
+	args := strings.Fields("--dataset mnist --batch_size 4 --epochs 2 --warmup_epochs 0 --num_channels_enc 4 --num_channels_dec 4 " +
+		"--num_latent_scales 2 --num_groups_per_scale 2 --num_latent_per_group 4 --num_preprocess_blocks 1 --num_preprocess_cells 2 " +
+		"--num_postprocess_blocks 1 --num_postprocess_cells 2 --num_cell_per_cond_enc 1 --num_cell_per_cond_dec 1 --save sig " +
+		"--max_steps 2 --max_valid_batches 1 --num_iw_samples_final 2 --workers 1")
+	args = append(args, "--data", testenv.MNISTLayout(t), "--root", root)
+	errb := &lockedBuffer{}
+	var out bytes.Buffer
+	done := make(chan int, 1)
+	go func() { done <- run(append(args, "--num_iw_samples_valid", "400"), &out, errb) }()
+	deadline := time.Now().Add(2 * time.Minute)
+	// the last sample grid is written just before the validation starts
+	grid := filepath.Join(root, "eval-sig", "samples_t1.0.png")
+	for {
+		if _, err := os.Stat(grid); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("training never reached validation: %s", errb.String())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	t0 := time.Now()
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	select {
+	case code := <-done:
+		if code != 0 || !strings.Contains(errb.String(), "stop requested during validation") {
+			t.Fatalf("exit %d after SIGTERM; stderr %s", code, errb.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("SIGTERM during validation did not end the run within 30 s (waited since %s)", t0.Format(time.TimeOnly))
+	}
+	out.Reset()
+	errb2 := &lockedBuffer{}
+	if code := run(append(args, "--num_iw_samples_valid", "2", "--cont_training"), &out, errb2); code != 0 {
+		t.Fatalf("resume: exit %d: %s", code, errb2.String())
+	}
+	if !strings.Contains(errb2.String(), "valid neg log p") || !strings.Contains(out.String(), "trained 2 steps") {
+		t.Fatalf("the resumed run did not redo the validation: %s %s", out.String(), errb2.String())
 	}
 }

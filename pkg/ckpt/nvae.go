@@ -1,10 +1,11 @@
 package ckpt
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
-	"strings"
 
 	"github.com/nvaego/nvae/pkg/backend"
 	"github.com/nvaego/nvae/pkg/nvae"
@@ -22,8 +23,11 @@ const Format = "nvae-go-checkpoint-v1"
 type State struct {
 	Epoch       int `json:"epoch"`         // epoch being trained (or next to train)
 	StepInEpoch int `json:"step_in_epoch"` // batches of Epoch already done
-	GlobalStep  int `json:"global_step"`
-	AdamaxStep  int `json:"adamax_step"`
+	// StepBatchSize is the batch size StepInEpoch counts in (0 in older
+	// checkpoints: the stored config's).
+	StepBatchSize int `json:"step_batch_size,omitempty"`
+	GlobalStep    int `json:"global_step"`
+	AdamaxStep    int `json:"adamax_step"`
 	// NoiseSeed/NoiseOffset: the Philox stream of the latent noise.
 	NoiseSeed   uint64 `json:"noise_seed"`
 	NoiseOffset uint64 `json:"noise_offset"`
@@ -95,17 +99,50 @@ func Save(path string, m *nvae.Model, opt *optim.Adamax, st State) error {
 	f.Metadata["config"] = string(cfg)
 	f.Metadata["state"] = string(state)
 	f.Metadata["sr_keys"] = string(keys)
+	f.Metadata[ChecksumKey] = checksums(f)
 	return safetensors.WriteFile(path, f)
+}
+
+// readFile reads a checkpoint.nvae's tensors and metadata, checking the
+// format and every tensor's checksum.
+func readFile(path string) (*safetensors.File, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
+	}
+	f, err := readChecked(fh, st.Size())
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint %s %v", path, err)
+	}
+	return f, nil
+}
+
+// readChecked parses a checkpoint.nvae of size bytes from r (the error
+// text follows the checkpoint's path).
+func readChecked(r io.ReaderAt, size int64) (*safetensors.File, error) {
+	f, err := safetensors.Read(r, size)
+	if err != nil {
+		return nil, fmt.Errorf("is unreadable (%v); it may be truncated: restore a good copy", err)
+	}
+	if f.Metadata["format"] != Format {
+		return nil, fmt.Errorf("is not a checkpoint.nvae (format %q, want %q)", f.Metadata["format"], Format)
+	}
+	if err := verifyChecksums(f); err != nil {
+		return nil, fmt.Errorf("is corrupt: %v; restore a good copy", err)
+	}
+	return f, nil
 }
 
 // Load reads a checkpoint.nvae and rebuilds the model on b.
 func Load(path string, b backend.Backend, dt tensor.DType) (*Checkpoint, error) {
-	f, err := safetensors.ReadFile(path)
+	f, err := readFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s is unreadable (%v); it may be truncated: restore a good copy or start without --cont_training", path, err)
-	}
-	if f.Metadata["format"] != Format {
-		return nil, fmt.Errorf("%s: not a checkpoint.nvae (format %q, want %q)", path, f.Metadata["format"], Format)
+		return nil, err
 	}
 	ck := &Checkpoint{M: map[string]*tensor.Tensor{}, U: map[string]*tensor.Tensor{}}
 	if err := json.Unmarshal([]byte(f.Metadata["config"]), &ck.Config); err != nil {
@@ -192,6 +229,9 @@ func Load(path string, b backend.Backend, dt tensor.DType) (*Checkpoint, error) 
 			c.InitDone = true
 		}
 	}
+	if what := NonFinite(m); what != "" {
+		return nil, errNonFinite(path, what)
+	}
 	ck.Model = m
 	return ck, nil
 }
@@ -213,12 +253,23 @@ func LoadAny(path string, b backend.Backend, dt tensor.DType) (*nvae.Model, erro
 	if err != nil {
 		return nil, err
 	}
-	head := make([]byte, 4)
-	_, _ = fh.Read(head)
+	head := make([]byte, 9)
+	n, _ := io.ReadFull(fh, head)
 	fh.Close()
-	if string(head[:2]) == "PK" || head[0] == 0x80 || strings.HasSuffix(path, ".pt") || strings.HasSuffix(path, ".pth") {
+	head = head[:n]
+	switch {
+	case IsSafetensors(head):
+		// checkpoint.nvae, whatever its name (a copy renamed .pt too)
+	case bytes.HasPrefix(head, []byte("PK")) || bytes.HasPrefix(head, []byte{0x80}):
 		m, _, err := LoadOfficial(path, b, dt)
+		if err == nil {
+			if what := NonFinite(m); what != "" {
+				return nil, errNonFinite(path, what)
+			}
+		}
 		return m, err
+	default:
+		return nil, fmt.Errorf("%s is neither a checkpoint.nvae (safetensors) nor a PyTorch checkpoint (zip or pickle)", path)
 	}
 	ck, err := Load(path, b, dt)
 	if err != nil {

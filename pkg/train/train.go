@@ -17,10 +17,10 @@ import (
 	"github.com/nvaego/nvae/pkg/backend"
 	"github.com/nvaego/nvae/pkg/ckpt"
 	"github.com/nvaego/nvae/pkg/data"
+	"github.com/nvaego/nvae/pkg/fsutil"
 	"github.com/nvaego/nvae/pkg/imgutil"
 	"github.com/nvaego/nvae/pkg/nvae"
 	"github.com/nvaego/nvae/pkg/optim"
-	"github.com/nvaego/nvae/pkg/tb"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
 
@@ -33,7 +33,8 @@ type Options struct {
 	Cfg     nvae.Config
 	Backend backend.Backend
 	DType   tensor.DType
-	// MaxBadSteps consecutive non-finite steps end the run.
+	// MaxBadSteps consecutive non-finite steps end the run (0: the
+	// default 50; negative: no limit).
 	MaxBadSteps int
 	// Overwrite allows starting over an existing checkpoint.
 	Overwrite bool
@@ -75,20 +76,25 @@ type Result struct {
 const CheckpointName = "checkpoint.nvae"
 
 type runner struct {
-	opt    Options
-	cfg    nvae.Config
-	c      *ag.Ctx
-	m      *nvae.Model
-	adam   *optim.Adamax
-	st     ckpt.State
-	noise  *nvae.PhiloxNoise
-	tbw    *tb.Writer
-	logf   *os.File
+	opt   Options
+	cfg   nvae.Config
+	c     *ag.Ctx
+	m     *nvae.Model
+	adam  *optim.Adamax
+	st    ckpt.State
+	noise *nvae.PhiloxNoise
+	tbw   *events
+	logf  *os.File
+	// werr is the first write error of log.txt or the event file.
+	werr   error
 	dir    string
 	path   string
 	bpd    float64
 	trainL *data.Loader
 	validL *data.Loader
+	// savedStep is the global step of the checkpoint this run last wrote
+	// (-1: none yet).
+	savedStep int
 }
 
 func (r *runner) printf(format string, a ...any) {
@@ -101,14 +107,16 @@ func (r *runner) printf(format string, a ...any) {
 func (r *runner) logLine(format string, a ...any) {
 	line := time.Now().Format("01/02 03:04:05 PM") + " " + fmt.Sprintf(format, a...) + "\n"
 	if r.logf != nil {
-		r.logf.WriteString(line)
+		if _, err := r.logf.WriteString(line); err != nil {
+			r.failWrite(fmt.Errorf("writing %s: %w", r.logf.Name(), err))
+		}
 	}
 	r.printf("%s", line)
 }
 
 // Run trains according to opt.
-func Run(opt Options) (*Result, error) {
-	if opt.MaxBadSteps <= 0 {
+func Run(opt Options) (res *Result, err error) {
+	if opt.MaxBadSteps == 0 {
 		opt.MaxBadSteps = 50
 	}
 	if opt.NumIWSamplesFinal <= 0 {
@@ -121,7 +129,7 @@ func Run(opt Options) (*Result, error) {
 		opt.LogEvery = 50
 	}
 	cfg := opt.Cfg
-	r := &runner{opt: opt, cfg: cfg, dir: cfg.ExpDir()}
+	r := &runner{opt: opt, cfg: cfg, dir: cfg.ExpDir(), savedStep: -1}
 	// open the data first: a missing dataset fails before anything is written
 	trainDS, err := data.Open(cfg.Dataset, cfg.Data, data.Train)
 	if err != nil {
@@ -135,6 +143,15 @@ func Run(opt Options) (*Result, error) {
 	if err := os.MkdirAll(r.dir, 0o755); err != nil {
 		return nil, err
 	}
+	// one run per experiment folder: a second one fails here, at once
+	lock, err := fsutil.LockDir(r.dir)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.Unlock()
+	for _, p := range fsutil.RemoveStaleTemps(r.dir, []string{CheckpointName, "samples_*.png"}, fsutil.StaleAge) {
+		r.printf("removed %s, a temporary left by a killed run\n", p)
+	}
 	_, statErr := os.Stat(r.path)
 	exists := statErr == nil
 	if exists && !cfg.ContTraining && !opt.Overwrite {
@@ -144,20 +161,32 @@ func Run(opt Options) (*Result, error) {
 	if cfg.ContTraining && exists {
 		ck, err := ckpt.Load(r.path, opt.Backend, opt.DType)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%v, or pass --overwrite instead of --cont_training to start over", err)
 		}
 		if ck.Config.Dataset != cfg.Dataset {
 			return nil, fmt.Errorf("%s was trained on %s, not %s", r.path, ck.Config.Dataset, cfg.Dataset)
 		}
-		// keep the stored architecture, take run settings from the flags
-		keep := ck.Config
-		keep.Data, keep.Root, keep.Save, keep.ContTraining = cfg.Data, cfg.Root, cfg.Save, true
+		// the stored architecture; --epochs, --batch_size and
+		// --learning_rate as the official train.py takes them (ResumeHelp)
+		keep := resumeConfig(ck.Config, cfg)
 		cfg, r.cfg = keep, keep
 		r.m, r.st = ck.Model, ck.State
+		oldBS := r.st.StepBatchSize
+		if oldBS == 0 {
+			oldBS = ck.Config.BatchSize
+		}
+		if step := convertPosition(r.st.StepInEpoch, oldBS, cfg.BatchSize); step != r.st.StepInEpoch {
+			r.printf("--batch_size %d (was %d): resuming epoch %d at batch %d instead of %d\n", cfg.BatchSize, oldBS, r.st.Epoch, step, r.st.StepInEpoch)
+			r.st.StepInEpoch = step
+		}
 		r.adam = optim.NewAdamax(opt.Backend, r.m.Store.Params(), cfg.LearningRate, cfg.WeightDecay)
 		ck.RestoreOptimizer(r.adam)
 		r.printf("resuming %s at epoch %d, step %d (global step %d)\n", r.path, r.st.Epoch, r.st.StepInEpoch, r.st.GlobalStep)
 	} else {
+		if cfg.ContTraining {
+			// a requeued job that had not saved yet must still start
+			r.printf("--cont_training: no checkpoint at %s yet; starting from scratch\n", r.path)
+		}
 		m, err := nvae.NewModel(cfg, opt.Backend, opt.DType, uint64(cfg.Seed))
 		if err != nil {
 			return nil, err
@@ -168,6 +197,9 @@ func Run(opt Options) (*Result, error) {
 		r.st = ckpt.State{NoiseSeed: uint64(cfg.Seed)*0x9E3779B97F4A7C15 + 1, Tool: "nvae-go"}
 	}
 	r.noise = &nvae.PhiloxNoise{Seed: r.st.NoiseSeed, Offset: r.st.NoiseOffset}
+	if err := r.checkMemory(); err != nil {
+		return nil, err
+	}
 	numOut, err := nvae.NumOutput(cfg.Dataset)
 	if err != nil {
 		return nil, err
@@ -186,30 +218,56 @@ func Run(opt Options) (*Result, error) {
 	if r.logf, err = os.OpenFile(filepath.Join(r.dir, "log.txt"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
 		return nil, err
 	}
-	defer r.logf.Close()
-	if r.tbw, err = tb.NewWriter(r.dir); err != nil {
+	ev, err := newEventLog(r.dir)
+	if err != nil {
+		r.logf.Close()
 		return nil, err
 	}
-	defer r.tbw.Close()
+	r.tbw = &events{w: ev, r: r}
+	defer func() {
+		r.tbw.Close()
+		if cerr := r.logf.Close(); cerr != nil {
+			r.failWrite(fmt.Errorf("closing %s: %w", r.logf.Name(), cerr))
+		}
+		if err == nil && r.werr != nil {
+			res, err = nil, fmt.Errorf("%v (the run itself finished; checkpoint %s written at global step %d)", r.werr, r.path, r.savedStep)
+		}
+	}()
 	r.logLine("args = %s", mustJSON(cfg))
 	r.logLine("param size = %fM ", float64(r.m.Store.NumParams())/1e6)
 	return r.loop()
 }
 
 func (r *runner) save() error {
+	r.st.StepBatchSize = r.cfg.BatchSize
+	if what := nonFinite(r.c.B, r.m, r.adam.M, r.adam.U); what != "" {
+		return fmt.Errorf("not writing a checkpoint at global step %d: %s is not finite; %s", r.st.GlobalStep, what, r.lastSaved())
+	}
 	r.st.NoiseOffset = r.noise.Offset
 	if err := ckpt.Save(r.path, r.m, r.adam, r.st); err != nil {
 		return fmt.Errorf("writing checkpoint: %v", err)
 	}
+	r.savedStep = r.st.GlobalStep
 	r.tbw.Flush()
 	return nil
+}
+
+// lastSaved says truthfully what checkpoint is left on disk.
+func (r *runner) lastSaved() string {
+	if r.savedStep >= 0 {
+		return fmt.Sprintf("the last checkpoint %s (global step %d) holds finite weights", r.path, r.savedStep)
+	}
+	if _, err := os.Stat(r.path); err == nil {
+		return fmt.Sprintf("the checkpoint %s this run resumed from is unchanged", r.path)
+	}
+	return "no checkpoint was written"
 }
 
 func (r *runner) loop() (*Result, error) {
 	cfg := r.cfg
 	itersPerEpoch := r.trainL.NumBatches()
 	numTotalIter := itersPerEpoch * cfg.Epochs
-	sched := nvae.NewLRSchedule(cfg, itersPerEpoch)
+	sched := r.schedule(itersPerEpoch)
 	res := &Result{Dir: r.dir, CheckpointPath: r.path}
 	start := time.Now()
 	startStep := r.st.GlobalStep
@@ -222,6 +280,10 @@ func (r *runner) loop() (*Result, error) {
 		}
 		it := r.trainL.Epoch(epoch, r.st.StepInEpoch)
 		for {
+			if err := r.checkWrites(); err != nil {
+				it.Close()
+				return nil, err
+			}
 			if r.opt.Stop != nil && r.opt.Stop() {
 				it.Close()
 				if err := r.save(); err != nil {
@@ -249,9 +311,9 @@ func (r *runner) loop() (*Result, error) {
 				r.st.BadSteps++
 				consecutiveBad++
 				r.logLine("non-finite loss or gradient at global step %d: update skipped (%d consecutive, %d total)", r.st.GlobalStep, consecutiveBad, r.st.BadSteps)
-				if consecutiveBad >= r.opt.MaxBadSteps {
+				if r.opt.MaxBadSteps > 0 && consecutiveBad >= r.opt.MaxBadSteps {
 					it.Close()
-					return nil, fmt.Errorf("%d consecutive non-finite steps (limit --max_bad_steps %d): stopping; the last good checkpoint %s is intact", consecutiveBad, r.opt.MaxBadSteps, r.path)
+					return nil, fmt.Errorf("%d consecutive non-finite steps (limit --max_bad_steps %d): stopping; %s", consecutiveBad, r.opt.MaxBadSteps, r.lastSaved())
 				}
 			} else {
 				consecutiveBad = 0
@@ -295,10 +357,17 @@ func (r *runner) loop() (*Result, error) {
 			evalFreq = 20
 		}
 		if epoch%evalFreq == 0 || last {
-			if err := r.samples(); err != nil {
-				return nil, err
+			if err := r.samples(); err == errStopInEval {
+				return nil, r.stopNow("the sample grids")
+			} else if err != nil {
+				// a failed grid write: save the checkpoint first, like log.txt
+				r.failWrite(err)
+				return nil, r.checkWrites()
 			}
 			nlp, nelbo, err := r.validate(r.opt.NumIWSamplesValid, epoch)
+			if err == errStopInEval {
+				return nil, r.stopNow("validation")
+			}
 			if err != nil {
 				return nil, err
 			}
@@ -315,8 +384,14 @@ func (r *runner) loop() (*Result, error) {
 				return nil, err
 			}
 		}
+		if err := r.checkWrites(); err != nil {
+			return nil, err
+		}
 	}
 	nlp, nelbo, err := r.validate(r.opt.NumIWSamplesFinal, -1)
+	if err == errStopInEval {
+		return nil, r.stopNow("the final validation")
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -345,6 +420,14 @@ func (r *runner) batchTensor(b *data.Batch) *ag.Var {
 func (r *runner) step(b *data.Batch, numTotalIter int) (bad bool, loss float64, tr *nvae.TrainResult) {
 	c := r.c
 	cfg := r.cfg
+	snap := takeSnapshot(r.m, r.noise)
+	defer func() {
+		if bad {
+			// a skipped step changes no state: BN running statistics,
+			// spectral vectors, noise position, data-init parameters
+			snap.restore(r.m, r.noise)
+		}
+	}()
 	kl := cfg.KLCoeff(r.st.GlobalStep, numTotalIter)
 	wdn := cfg.WeightDecayNormCoeff(kl)
 	r.m.Store.Training = true
@@ -434,12 +517,13 @@ func (r *runner) reconstruction(tr *nvae.TrainResult) {
 }
 
 // samples writes grids at t = 0.7, 0.8, 0.9, 1.0 (tensorboard and PNG).
-func (r *runner) samples() error {
+func (r *runner) samples() (err error) {
 	c := r.c
 	r.m.Store.Training = false
 	old := c.SetGrad(false)
 	defer c.SetGrad(old)
-	noise := &nvae.PhiloxNoise{Seed: r.st.NoiseSeed ^ 0x5a5a5a5a}
+	defer catchStop(&err)
+	noise := r.stoppable(&nvae.PhiloxNoise{Seed: r.st.NoiseSeed ^ 0x5a5a5a5a})
 	for _, t := range []float64{0.7, 0.8, 0.9, 1.0} {
 		logits := r.m.Sample(c, 16, t, noise)
 		dec := r.m.DecoderOutput(c, logits)
@@ -470,13 +554,17 @@ func (r *runner) validate(k, epoch int) (negLogP, nelbo float64, err error) {
 	r.m.Store.Training = false
 	old := c.SetGrad(false)
 	defer c.SetGrad(old)
-	noise := &nvae.PhiloxNoise{Seed: r.st.NoiseSeed ^ 0x77777777}
+	noise := r.stoppable(&nvae.PhiloxNoise{Seed: r.st.NoiseSeed ^ 0x77777777})
 	it := r.validL.Epoch(0, 0)
 	defer it.Close()
+	defer catchStop(&err)
 	var sumNLP, sumNelbo float64
 	n := 0
 	t0 := time.Now()
 	for bi := 0; r.opt.MaxValidBatches <= 0 || bi < r.opt.MaxValidBatches; bi++ {
+		if r.stopRequested() {
+			return 0, 0, errStopInEval
+		}
 		b, err := it.Next()
 		if err == io.EOF {
 			break
@@ -501,6 +589,9 @@ func (r *runner) validate(k, epoch int) (negLogP, nelbo float64, err error) {
 		return 0, 0, errors.New("validation split gave no images")
 	}
 	negLogP, nelbo = sumNLP/float64(n), sumNelbo/float64(n)
+	if !finite(negLogP) || !finite(nelbo) {
+		return 0, 0, fmt.Errorf("validation gave a non-finite result (NLL %v, NELBO %v) at global step %d: the model has diverged; %s", negLogP, nelbo, r.st.GlobalStep, r.lastSaved())
+	}
 	if epoch >= 0 {
 		r.logLine("valid_nelbo %f", nelbo)
 		r.logLine("valid neg log p %f", negLogP)

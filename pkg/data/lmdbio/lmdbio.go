@@ -41,6 +41,8 @@ type kv struct {
 // Commit succeeds. The parent of dir must exist.
 func Create(dir string) (*Writer, error) {
 	dir = filepath.Clean(dir)
+	// temporaries of this environment left by a killed writer
+	fsutil.RemoveStaleTemps(filepath.Dir(dir), []string{filepath.Base(dir)}, fsutil.StaleAge)
 	tmp, err := os.MkdirTemp(filepath.Dir(dir), "."+filepath.Base(dir)+".tmp-")
 	if err != nil {
 		return nil, err
@@ -183,6 +185,9 @@ func Open(dir string) (*Reader, error) {
 	}
 	if st.Size() == 0 {
 		return nil, fmt.Errorf("lmdb %s: empty data.mdb", dir)
+	}
+	if err := checkMeta(filepath.Join(dir, "data.mdb"), st.Size()); err != nil {
+		return nil, fmt.Errorf("lmdb: %w", err)
 	}
 	env, err := lmdb.NewEnv()
 	if err != nil {
