@@ -4,6 +4,7 @@
 //	nvae-train --data DIR --root DIR --save ID --dataset mnist ... [--cont_training]
 //	nvae-train --dry_run <training flags>     structure summary as JSON
 //	nvae-train --benchmark N <training flags> timing of N steps on synthetic data
+//	nvae-train export --checkpoint IN.nvae --out OUT.pt   official checkpoint.pt
 package main
 
 import (
@@ -48,6 +49,9 @@ type extra struct {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "export" {
+		return runExport(args[1:], stdout, stderr)
+	}
 	fs := pflag.NewFlagSet("nvae-train", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	cfg := nvae.DefaultConfig()
