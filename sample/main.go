@@ -39,6 +39,8 @@ func main() {
 type options struct {
 	checkpoint, out, dataDir, dev string
 	temp                          float64
+	tempSpec                      string
+	temps                         []float64 // per latent group
 	n, batch                      int
 	individual, npzOut            bool
 	readjust                      bool
@@ -54,7 +56,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	var o options
 	fs.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint.nvae or official checkpoint.pt (required)")
-	fs.Float64Var(&o.temp, "temp", 0.7, "sampling temperature")
+	fs.StringVar(&o.tempSpec, "temp", "0.7", "sampling temperature: one value, one per latent group (0.8,0.7,...), or a linear schedule FIRST:LAST over the groups")
 	fs.IntVar(&o.n, "num_samples", 64, "number of samples")
 	fs.IntVar(&o.batch, "batch_size", 0, "samples per forward pass (0: the checkpoint's batch size)")
 	fs.StringVar(&o.out, "out", "", "output directory (default: beside the checkpoint)")
@@ -76,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *help {
 		fs.SetOutput(stdout)
-		fmt.Fprintln(stdout, "usage: nvae-sample --checkpoint C [--temp 0.7] [--readjust_bn] [--num_samples N] [--out DIR] [--individual] [--npz] [--interpolate K] [--reconstruct --data D]")
+		fmt.Fprintln(stdout, "usage: nvae-sample --checkpoint C [--temp 0.7 | T1,T2,... | FIRST:LAST] [--readjust_bn] [--num_samples N] [--out DIR] [--individual] [--npz] [--interpolate K] [--reconstruct --data D]")
 		fs.PrintDefaults()
 		return 0
 	}
@@ -96,8 +98,8 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 	if o.checkpoint == "" {
 		return usageErr("--checkpoint is required")
 	}
-	if o.n < 1 || o.temp <= 0 || o.interpolate < 0 || o.frames < 1 {
-		return usageErr("--num_samples ≥ 1, --temp > 0, --interpolate ≥ 0 and --frames ≥ 1 are required")
+	if o.n < 1 || o.interpolate < 0 || o.frames < 1 {
+		return usageErr("--num_samples ≥ 1, --interpolate ≥ 0 and --frames ≥ 1 are required")
 	}
 	b, err := device.Open(o.dev)
 	if err != nil {
@@ -107,6 +109,11 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if o.temps, err = nvae.ParseTemps(o.tempSpec, m.NumGroupsTotal()); err != nil {
+		return usageErr("--temp: %v", err)
+	}
+	// the decoder's pixel sampling uses the last group's temperature
+	o.temp = o.temps[len(o.temps)-1]
 	dir := o.out
 	if dir == "" {
 		dir = filepath.Dir(o.checkpoint)
@@ -127,7 +134,7 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 			return err
 		}
 		if cached {
-			fmt.Fprintf(stderr, "using cached re-adjusted BN statistics %s\n", bnCachePath(o.checkpoint, o.temp))
+			fmt.Fprintf(stderr, "using cached re-adjusted BN statistics %s\n", o.bnCache())
 		}
 	}
 	if o.reconstruct {
@@ -136,9 +143,9 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 	if o.interpolate > 0 {
 		return interpolate(c, m, o, dir, stdout)
 	}
-	imgs, shape := sample(c, m, o.n, bs, o.temp, o.seed)
+	imgs, shape := sample(c, m, o.n, bs, o.temps, o.seed)
 	cols := int(math.Ceil(math.Sqrt(float64(o.n))))
-	grid := filepath.Join(dir, fmt.Sprintf("samples_t%.2f.png", o.temp))
+	grid := filepath.Join(dir, "samples_t"+o.label("%.2f")+".png")
 	if err := imgutil.WritePNG(grid, imgutil.Grid(imgs, o.n, shape[0], shape[1], shape[2], cols)); err != nil {
 		return err
 	}
@@ -156,7 +163,7 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "wrote %d samples at t=%.2f to %s\n", o.n, o.temp, grid)
+	fmt.Fprintf(stdout, "wrote %d samples at t=%s to %s\n", o.n, o.label("%.2f"), grid)
 	return nil
 }
 
@@ -174,17 +181,45 @@ func decodeImages(c *ag.Ctx, m *nvae.Model, logits *ag.Var, noise nvae.Noise, t 
 	return c.B.ToHost(img.Value)
 }
 
-func sample(c *ag.Ctx, m *nvae.Model, n, bs int, t float64, seed uint64) ([]float32, [3]int) {
+func sample(c *ag.Ctx, m *nvae.Model, n, bs int, temps []float64, seed uint64) ([]float32, [3]int) {
+	t := temps[len(temps)-1]
 	noise := &nvae.PhiloxNoise{Seed: seed}
 	var out []float32
 	var shape [3]int
 	for done := 0; done < n; done += bs {
 		k := min(bs, n-done)
-		h := decodeImages(c, m, m.Sample(c, k, t, noise), noise, t, false)
+		h := decodeImages(c, m, m.SampleTemps(c, k, temps, noise), noise, t, false)
 		shape = [3]int{h.Dim(1), h.Dim(2), h.Dim(3)}
 		out = append(out, h.Float32s()...)
 	}
 	return out, shape
+}
+
+// uniformTemp reports whether every group has the same temperature.
+func (o options) uniformTemp() bool {
+	for _, t := range o.temps {
+		if t != o.temps[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// label names the temperatures in file names: the value (format f) when
+// all groups share it, else the specification with ':' and ',' replaced.
+func (o options) label(f string) string {
+	if o.uniformTemp() {
+		return fmt.Sprintf(f, o.temps[0])
+	}
+	return strings.NewReplacer(":", "-", ",", "_", " ", "").Replace(o.tempSpec)
+}
+
+// bnCache is where re-adjusted BN statistics for these temperatures live.
+func (o options) bnCache() string {
+	if o.uniformTemp() {
+		return bnCachePath(o.checkpoint, o.temps[0])
+	}
+	return fmt.Sprintf("%s.bn_t%s.safetensors", o.checkpoint, o.label(""))
 }
 
 // bnCachePath is where re-adjusted BN statistics for temperature t live.
@@ -201,7 +236,10 @@ func readjustCached(c *ag.Ctx, m *nvae.Model, o options, stderr io.Writer) (bool
 		return false, err
 	}
 	key := fmt.Sprintf("%s/t=%g/iters=%d/batch=%d/seed=%d", hash, o.temp, o.readjustIters, o.readjustBatch, o.seed)
-	path := bnCachePath(o.checkpoint, o.temp)
+	if !o.uniformTemp() {
+		key = fmt.Sprintf("%s/t=%v/iters=%d/batch=%d/seed=%d", hash, o.temps, o.readjustIters, o.readjustBatch, o.seed)
+	}
+	path := o.bnCache()
 	if f, err := safetensors.ReadFile(path); err == nil && f.Metadata["key"] == key {
 		for _, name := range m.Store.BufferNames() {
 			t, ok := f.Tensors[name]
@@ -217,7 +255,7 @@ func readjustCached(c *ag.Ctx, m *nvae.Model, o options, stderr io.Writer) (bool
 		return true, nil
 	}
 	noise := &nvae.PhiloxNoise{Seed: o.seed ^ 0xb17}
-	m.ReadjustBN(c, o.temp, o.readjustIters, o.readjustBatch, noise, func(done int) {
+	m.ReadjustBNTemps(c, o.temps, o.readjustIters, o.readjustBatch, noise, func(done int) {
 		if done%50 == 0 || done == o.readjustIters {
 			fmt.Fprintf(stderr, "re-adjusting BN statistics: %d/%d batches\n", done, o.readjustIters)
 		}
@@ -280,7 +318,7 @@ func interpolate(c *ag.Ctx, m *nvae.Model, o options, dir string, stdout io.Writ
 		}
 	}
 	noise.alphas = append(noise.alphas, float64(k-1))
-	logits := m.Sample(c, len(noise.alphas), o.temp, noise)
+	logits := m.SampleTemps(c, len(noise.alphas), o.temps, noise)
 	h := decodeImages(c, m, logits, noise, o.temp, true)
 	anim := &gif.GIF{}
 	for f := 0; f < h.Dim(0); f++ {
@@ -298,7 +336,7 @@ func interpolate(c *ag.Ctx, m *nvae.Model, o options, dir string, stdout io.Writ
 	if err := imgutil.WriteFileAtomic(path, buf.Bytes()); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %d frames through %d samples at t=%.2f to %s\n", len(anim.Image), k, o.temp, path)
+	fmt.Fprintf(stdout, "wrote %d frames through %d samples at t=%s to %s\n", len(anim.Image), k, o.label("%.2f"), path)
 	return nil
 }
 

@@ -104,3 +104,25 @@ func TestInterpolateAndReconstruct(t *testing.T) {
 		t.Fatalf("missing checkpoint: exit %d, %q", code, errb.String())
 	}
 }
+
+// TestPerGroupTemps: a linear schedule and a list of the right length
+// sample (grids named after the specification, BN cache per schedule); a
+// list of the wrong length is a usage error.
+func TestPerGroupTemps(t *testing.T) {
+	ck := tinyCheckpoint(t, "cifar10")
+	dir := t.TempDir()
+	runOK(t, "--checkpoint", ck, "--num_samples", "2", "--out", dir, "--temp", "0.9:0.5", "--readjust_bn", "--readjust_iters", "1", "--readjust_batch", "2")
+	runOK(t, "--checkpoint", ck, "--num_samples", "2", "--out", dir, "--temp", "0.9,0.8,0.7,0.6")
+	for _, p := range []string{"samples_t0.9-0.5.png", "samples_t0.9_0.8_0.7_0.6.png"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			t.Errorf("missing %s", p)
+		}
+	}
+	if _, err := os.Stat(ck + ".bn_t0.9-0.5.safetensors"); err != nil {
+		t.Errorf("no BN cache for the schedule: %v", err)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"--checkpoint", ck, "--out", dir, "--temp", "0.9,0.8"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "4 latent groups") {
+		t.Errorf("wrong-length list: exit %d, %q", code, errb.String())
+	}
+}
