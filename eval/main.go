@@ -49,6 +49,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetNormalizeFunc(nvae.NormalizeFlagName)
 	fs.SetOutput(io.Discard)
 	checkpoint := fs.String("checkpoint", "", "checkpoint.nvae or official checkpoint.pt (required)")
+	weights := fs.String("weights", "auto", "weights of a checkpoint.nvae: auto (its EMA of the weights when it has one, else the trained weights), ema or raw")
 	dataDir := fs.String("data", "", "dataset directory (as given to nvae-train; default: the checkpoint's)")
 	k := fs.Int("num_iw_samples", 1000, "importance samples per image")
 	batch := fs.Int("batch_size", 0, "images per batch (0: the checkpoint's batch size)")
@@ -106,11 +107,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nvae-eval: %v\n", err)
 		return 2
 	}
-	m, err := ckpt.LoadAny(*checkpoint, b, tensor.Float32)
+	m, used, err := ckpt.LoadAnyWeights(*checkpoint, b, tensor.Float32, *weights)
 	if err != nil {
 		fmt.Fprintf(stderr, "nvae-eval: %v\n", err)
 		return 1
 	}
+	fmt.Fprintf(stderr, "nvae-eval: %s weights\n", used)
 	cfg := m.Cfg
 	if *dataDir == "" {
 		*dataDir = cfg.Data

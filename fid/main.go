@@ -436,6 +436,7 @@ type result struct {
 	Dataset    string  `json:"dataset"`
 	Reference  string  `json:"reference_stats"`
 	Checkpoint string  `json:"checkpoint,omitempty"`
+	Weights    string  `json:"weights,omitempty"`
 	Images     string  `json:"images,omitempty"`
 	Temp       float64 `json:"temp,omitempty"`
 	SampleTemp float64 `json:"sample_temp,omitempty"`
@@ -448,6 +449,7 @@ type result struct {
 func runScore(args []string, stdout, stderr io.Writer) error {
 	fs, help := newFlags("score")
 	checkpoint := fs.String("checkpoint", "", "checkpoint.nvae or official checkpoint.pt to sample from")
+	weights := fs.String("weights", "auto", "weights of a checkpoint.nvae: auto (its EMA of the weights when it has one, else the trained weights), ema or raw")
 	images := fs.String("images", "", "folder of PNG/JPEG images, or an .npz file with a samples array, to score instead of a model")
 	fidDir := fs.String("fid_dir", "", "directory holding the reference statistics <dataset>.npz (required)")
 	dataset := fs.String("dataset", "", "reference dataset name (default with --checkpoint: the checkpoint's dataset)")
@@ -494,7 +496,7 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return usageErr("%v", err)
 		}
-		if model, err = ckpt.LoadAny(*checkpoint, b, tensor.Float32); err != nil {
+		if model, res.Weights, err = ckpt.LoadAnyWeights(*checkpoint, b, tensor.Float32, *weights); err != nil {
 			return err
 		}
 		if *dataset == "" {

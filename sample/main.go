@@ -40,6 +40,7 @@ type options struct {
 	checkpoint, out, dataDir, dev string
 	temp                          float64
 	tempSpec                      string
+	weights                       string
 	temps                         []float64 // per latent group
 	n, batch                      int
 	individual, npzOut            bool
@@ -56,6 +57,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	var o options
 	fs.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint.nvae or official checkpoint.pt (required)")
+	fs.StringVar(&o.weights, "weights", "auto", "weights of a checkpoint.nvae: auto (its EMA of the weights when it has one, else the trained weights), ema or raw")
 	fs.StringVar(&o.tempSpec, "temp", "0.7", "sampling temperature: one value, one per latent group (0.8,0.7,...), or a linear schedule FIRST:LAST over the groups")
 	fs.IntVar(&o.n, "num_samples", 64, "number of samples")
 	fs.IntVar(&o.batch, "batch_size", 0, "samples per forward pass (0: the checkpoint's batch size)")
@@ -105,10 +107,11 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	m, err := ckpt.LoadAny(o.checkpoint, b, tensor.Float32)
+	m, used, err := ckpt.LoadAnyWeights(o.checkpoint, b, tensor.Float32, o.weights)
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(stderr, "nvae-sample: %s weights\n", used)
 	if o.temps, err = nvae.ParseTemps(o.tempSpec, m.NumGroupsTotal()); err != nil {
 		return usageErr("--temp: %v", err)
 	}

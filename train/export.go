@@ -19,6 +19,7 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	in := fs.String("checkpoint", "", "checkpoint.nvae to export")
 	out := fs.String("out", "", "official checkpoint.pt to write")
+	weights := fs.String("weights", "raw", "weights to export: raw, or ema (the checkpoint's EMA of the weights)")
 	help := fs.BoolP("help", "h", false, "show this help")
 	if err := fs.Parse(args); err != nil {
 		fmt.Fprintf(stderr, "nvae-train export: %v (see --help)\n", err)
@@ -38,6 +39,10 @@ func runExport(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintf(stderr, "nvae-train export: %v\n", err)
 		return 1
+	}
+	if _, err := ckpt.SelectWeights(ck, *weights); err != nil {
+		fmt.Fprintf(stderr, "nvae-train export: %v\n", err)
+		return 2
 	}
 	if ck.State.StepInEpoch > 0 {
 		fmt.Fprintf(stderr, "nvae-train export: the checkpoint is %d steps into epoch %d; the official format records whole epochs, so train.py --cont_training restarts epoch %d\n", ck.State.StepInEpoch, ck.State.Epoch, ck.State.Epoch)

@@ -59,6 +59,8 @@ type Options struct {
 	// Corrupt, for tests, replaces the loss of a step by NaN when it
 	// returns true.
 	Corrupt func(globalStep int) bool
+	// EMADecay keeps an EMA of the weights (0: off); see ema.go.
+	EMADecay float64
 }
 
 // Result summarises a finished run.
@@ -89,6 +91,7 @@ type runner struct {
 	bpd    float64
 	trainL *data.Loader
 	validL *data.Loader
+	ema    *emaState
 }
 
 func (r *runner) printf(format string, a ...any) {
@@ -156,6 +159,7 @@ func Run(opt Options) (*Result, error) {
 		r.m, r.st = ck.Model, ck.State
 		r.adam = optim.NewAdamax(opt.Backend, r.m.Store.Params(), cfg.LearningRate, cfg.WeightDecay)
 		ck.RestoreOptimizer(r.adam)
+		r.restoreEMA(ck)
 		r.printf("resuming %s at epoch %d, step %d (global step %d)\n", r.path, r.st.Epoch, r.st.StepInEpoch, r.st.GlobalStep)
 	} else {
 		m, err := nvae.NewModel(cfg, opt.Backend, opt.DType, uint64(cfg.Seed))
@@ -166,6 +170,9 @@ func Run(opt Options) (*Result, error) {
 		r.m = m
 		r.adam = optim.NewAdamax(opt.Backend, m.Store.Params(), cfg.LearningRate, cfg.WeightDecay)
 		r.st = ckpt.State{NoiseSeed: uint64(cfg.Seed)*0x9E3779B97F4A7C15 + 1, Tool: "nvae-go"}
+	}
+	if err := r.initEMA(); err != nil {
+		return nil, err
 	}
 	r.noise = &nvae.PhiloxNoise{Seed: r.st.NoiseSeed, Offset: r.st.NoiseOffset}
 	numOut, err := nvae.NumOutput(cfg.Dataset)
@@ -198,7 +205,7 @@ func Run(opt Options) (*Result, error) {
 
 func (r *runner) save() error {
 	r.st.NoiseOffset = r.noise.Offset
-	if err := ckpt.Save(r.path, r.m, r.adam, r.st); err != nil {
+	if err := ckpt.SaveEMA(r.path, r.m, r.adam, r.st, r.emaTensors()); err != nil {
 		return fmt.Errorf("writing checkpoint: %v", err)
 	}
 	r.tbw.Flush()
@@ -369,6 +376,7 @@ func (r *runner) step(b *data.Batch, numTotalIter int) (bad bool, loss float64, 
 		}
 	}
 	r.adam.StepUpdate()
+	r.updateEMA()
 	return false, loss, tr
 }
 
