@@ -47,6 +47,8 @@ type extra struct {
 	logEvery        int
 	workers         int
 	emaDecay        float64
+	gradClip        float64
+	skipThreshold   float64
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -72,6 +74,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&x.logEvery, "log_every", 50, "print a progress line every N steps")
 	fs.IntVar(&x.workers, "workers", 0, "data decode workers (0: all cores)")
 	fs.Float64Var(&x.emaDecay, "ema_decay", 0, "keep an exponential moving average of the weights with this decay (0: off, the official behaviour; VDVAE uses 0.9999 for CIFAR-10, 0.999 otherwise); eval, sample and fid use it by default")
+	fs.Float64Var(&x.gradClip, "grad_clip", 0, "scale gradients whose global L2 norm exceeds this (0: off, the official behaviour)")
+	fs.Float64Var(&x.skipThreshold, "skip_threshold", 0, "skip updates whose gradient norm is at least this (0: off, the official behaviour)")
 	deviceInfo := fs.Bool("device_info", false, "print the GPU, driver, CUDA, cuDNN, cuBLAS and NCCL versions found, with their paths, and exit")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	help := fs.BoolP("help", "h", false, "show this help")
@@ -96,8 +100,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nvae-train: %v\n", err)
 		return 2
 	}
-	if x.emaDecay < 0 || x.emaDecay >= 1 {
-		fmt.Fprintln(stderr, "nvae-train: --ema_decay must be in [0, 1)")
+	if x.emaDecay < 0 || x.emaDecay >= 1 || x.gradClip < 0 || x.skipThreshold < 0 {
+		fmt.Fprintln(stderr, "nvae-train: --ema_decay must be in [0, 1); --grad_clip and --skip_threshold must be ≥ 0")
 		return 2
 	}
 	if x.dryRun {
@@ -156,7 +160,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		NumIWSamplesFinal: x.numIWFinal, NumIWSamplesValid: x.numIWValid,
 		MaxSteps: x.maxSteps, MaxDuration: time.Duration(x.maxMinutes * float64(time.Minute)), MaxValidBatches: x.maxValidBatches, LogEvery: x.logEvery, Workers: x.workers,
 		Log: stderr, Stop: stop.Load,
-		EMADecay: x.emaDecay,
+		EMADecay: x.emaDecay, GradClip: x.gradClip, SkipThreshold: x.skipThreshold,
 	})
 	if errors.Is(err, train.ErrStopped) {
 		fmt.Fprintf(stderr, "nvae-train: stopped; resume with the same command plus --cont_training\n")

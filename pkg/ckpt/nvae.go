@@ -39,6 +39,10 @@ type State struct {
 	Tool         string `json:"tool"`
 	// EMADecay is the --ema_decay of the run (0: no EMA of the weights).
 	EMADecay float64 `json:"ema_decay,omitempty"`
+	// ClippedSteps/SkippedSteps count the updates whose gradient norm
+	// --grad_clip scaled down and those --skip_threshold skipped.
+	ClippedSteps int `json:"clipped_steps,omitempty"`
+	SkippedSteps int `json:"skipped_steps,omitempty"`
 }
 
 // Checkpoint is a loaded checkpoint.nvae.

@@ -61,6 +61,9 @@ type Options struct {
 	Corrupt func(globalStep int) bool
 	// EMADecay keeps an EMA of the weights (0: off); see ema.go.
 	EMADecay float64
+	// GradClip and SkipThreshold bound the gradient norm (0: off); see
+	// clip.go.
+	GradClip, SkipThreshold float64
 }
 
 // Result summarises a finished run.
@@ -374,6 +377,9 @@ func (r *runner) step(b *data.Batch, numTotalIter int) (bad bool, loss float64, 
 		if !finite(c.B.ToHost(c.B.Sum(p.Grad, nil, false)).At(0)) {
 			return true, loss, tr
 		}
+	}
+	if r.gradGuard() {
+		return false, loss, tr
 	}
 	r.adam.StepUpdate()
 	r.updateEMA()
