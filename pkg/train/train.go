@@ -95,6 +95,7 @@ type runner struct {
 	trainL *data.Loader
 	validL *data.Loader
 	ema    *emaState
+	lastX  *ag.Var // the last training input (reconstruction image)
 }
 
 func (r *runner) printf(format string, a ...any) {
@@ -331,6 +332,7 @@ func (r *runner) loop() (*Result, error) {
 		return nil, err
 	}
 	res.ValidNegLogP, res.ValidNelbo = nlp, nelbo
+	r.finalValEvents(nlp, nelbo)
 	res.GlobalStep, res.BadSteps = r.st.GlobalStep, r.st.BadSteps
 	r.logLine("final valid nelbo %f", nelbo)
 	r.logLine("final valid neg log p %f", nlp)
@@ -361,6 +363,7 @@ func (r *runner) step(b *data.Batch, numTotalIter int) (bad bool, loss float64, 
 	c.SetGrad(true)
 	r.m.Store.ZeroGrad()
 	x := r.batchTensor(b)
+	r.lastX = x
 	tr = r.m.TrainLoss(c, x, r.noise, kl, wdn)
 	loss = c.B.ToHost(tr.Loss.Value).At(0)
 	if r.opt.Corrupt != nil && r.opt.Corrupt(r.st.GlobalStep) {
@@ -428,25 +431,6 @@ func (r *runner) officialLog(tr *nvae.TrainResult, loss, klCoeff float64) {
 	}
 }
 
-// reconstruction logs the official input/output grid.
-func (r *runner) reconstruction(tr *nvae.TrainResult) {
-	c := r.c
-	var out *ag.Var
-	c.NoGrad(func() {
-		dec := r.m.DecoderOutput(c, tr.Out.Logits)
-		out = dec.Mean(c)
-		if out == nil {
-			out = dec.Sample(c, &nvae.PhiloxNoise{Seed: r.st.NoiseSeed ^ 0xabc}, 1)
-		}
-	})
-	h := c.B.ToHost(out.Value)
-	n := int(math.Sqrt(float64(h.Dim(0))))
-	img := imgutil.Grid(h.Float32s(), n*n, h.Dim(1), h.Dim(2), h.Dim(3), n)
-	if png, err := imgutil.EncodePNG(img); err == nil {
-		r.tbw.Image("reconstruction", png, img.Bounds().Dy(), img.Bounds().Dx(), 4, int64(r.st.GlobalStep))
-	}
-}
-
 // samples writes grids at t = 0.7, 0.8, 0.9, 1.0 (tensorboard and PNG).
 func (r *runner) samples() error {
 	c := r.c
@@ -464,12 +448,10 @@ func (r *runner) samples() error {
 			img = dec.Sample(c, noise, t)
 		}
 		h := c.B.ToHost(img.Value)
-		g := imgutil.Grid(h.Float32s(), 16, h.Dim(1), h.Dim(2), h.Dim(3), 4)
-		png, err := imgutil.EncodePNG(g)
+		png, err := r.tbImage(fmt.Sprintf("generated_%0.1f", t), tileImage(h.Float32s(), 4, h.Dim(1), h.Dim(2), h.Dim(3)), int64(r.st.GlobalStep))
 		if err != nil {
 			return err
 		}
-		r.tbw.Image(fmt.Sprintf("generated_%0.1f", t), png, g.Bounds().Dy(), g.Bounds().Dx(), 4, int64(r.st.GlobalStep))
 		if err := imgutil.WriteFileAtomic(filepath.Join(r.dir, fmt.Sprintf("samples_t%0.1f.png", t)), png); err != nil {
 			return err
 		}
