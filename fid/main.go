@@ -11,9 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
-	_ "image/jpeg" // image decoders for score --images
-	_ "image/png"
 	"io"
 	"math"
 	"net/http"
@@ -28,6 +25,7 @@ import (
 	"github.com/nvaego/nvae/pkg/ag"
 	"github.com/nvaego/nvae/pkg/ckpt"
 	"github.com/nvaego/nvae/pkg/data"
+	"github.com/nvaego/nvae/pkg/data/imgproc"
 	"github.com/nvaego/nvae/pkg/device"
 	"github.com/nvaego/nvae/pkg/fid"
 	"github.com/nvaego/nvae/pkg/imgutil"
@@ -657,29 +655,21 @@ func scoreImages(path string, set *featureSet, bs int, stderr io.Writer) error {
 	return nil
 }
 
-// readImage decodes an image file to CHW RGB float32 u8/255.
+// readImage decodes an image file to CHW RGB float32 u8/255 the way
+// pytorch-fid's PIL convert('RGB') does (JPEG through libjpeg-turbo when
+// available, alpha dropped).
 func readImage(path string) ([]float32, int, int, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
+	m, err := imgproc.Decode(data)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	r := img.Bounds()
-	h, w := r.Dy(), r.Dx()
-	out := make([]float32, 3*h*w)
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			cr, cg, cb, _ := img.At(r.Min.X+x, r.Min.Y+y).RGBA()
-			for c, v := range [3]uint32{cr, cg, cb} {
-				out[(c*h+y)*w+x] = float32(uint8(v>>8)) / 255
-			}
-		}
-	}
-	return out, h, w, nil
+	out := make([]float32, 3*m.H*m.W)
+	m.ToCHW(out)
+	return out, m.H, m.W, nil
 }
 
 // readSamplesNPZ reads the "samples" array of an .npz file as NCHW float32
