@@ -48,6 +48,7 @@ type options struct {
 	readjustIters, readjustBatch  int
 	interpolate, frames           int
 	reconstruct                   bool
+	encode, decode, latents       string
 	seed                          uint64
 }
 
@@ -70,6 +71,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.interpolate, "interpolate", 0, "write interpolation.gif walking through latent space between K samples")
 	fs.IntVar(&o.frames, "frames", 16, "frames between two samples of --interpolate")
 	fs.BoolVar(&o.reconstruct, "reconstruct", false, "encode --data images (posterior means) and decode; writes a side-by-side grid")
+	fs.StringVar(&o.encode, "encode", "", "encode an image file or a folder of images: latents.npz with each group's posterior means and samples, decoded back to encode.png")
+	fs.StringVar(&o.decode, "decode", "", "decode the latents of a latents.npz (as --encode writes it) to decoded.png and decoded.npz")
+	fs.StringVar(&o.latents, "latents", "mean", "which latents --decode uses: mean or sample")
 	fs.StringVar(&o.dataDir, "data", "", "dataset directory for --reconstruct (default: the checkpoint's)")
 	fs.StringVar(&o.dev, "device", "auto", "compute device: auto, cpu or cuda")
 	fs.Uint64Var(&o.seed, "seed", 1, "sampling seed")
@@ -80,7 +84,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *help {
 		fs.SetOutput(stdout)
-		fmt.Fprintln(stdout, "usage: nvae-sample --checkpoint C [--temp 0.7 | T1,T2,... | FIRST:LAST] [--readjust_bn] [--num_samples N] [--out DIR] [--individual] [--npz] [--interpolate K] [--reconstruct --data D]")
+		fmt.Fprintln(stdout, "usage: nvae-sample --checkpoint C [--temp 0.7 | T1,T2,... | FIRST:LAST] [--readjust_bn] [--num_samples N] [--out DIR] [--individual] [--npz] [--interpolate K] [--reconstruct --data D] [--encode IMAGES] [--decode latents.npz]")
 		fs.PrintDefaults()
 		return 0
 	}
@@ -139,6 +143,12 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 		if cached {
 			fmt.Fprintf(stderr, "using cached re-adjusted BN statistics %s\n", o.bnCache())
 		}
+	}
+	if o.encode != "" {
+		return encodeImages(c, m, o, bs, dir, stdout)
+	}
+	if o.decode != "" {
+		return decodeFile(c, m, o, bs, dir, stdout)
 	}
 	if o.reconstruct {
 		return reconstruct(c, m, o, bs, dir, stdout)
