@@ -86,6 +86,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *help {
 		fs.SetOutput(stdout)
 		fmt.Fprintln(stdout, "usage: nvae-train [flags]   (the official train.py flags; hyphenated spellings work too)")
+		fmt.Fprintln(stdout, "       nvae-train export --checkpoint IN.nvae --out OUT.pt   (an official checkpoint.pt; see export --help)")
 		fs.PrintDefaults()
 		return 0
 	}
