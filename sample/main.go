@@ -40,7 +40,7 @@ type options struct {
 	checkpoint, out, dataDir, dev string
 	temp                          float64
 	tempSpec                      string
-	weights                       string
+	weights, usedWeights          string
 	temps                         []float64 // per latent group
 	n, batch                      int
 	individual, npzOut            bool
@@ -116,6 +116,7 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stderr, "nvae-sample: %s weights\n", used)
+	o.usedWeights = used
 	if o.temps, err = nvae.ParseTemps(o.tempSpec, m.NumGroupsTotal()); err != nil {
 		return usageErr("--temp: %v", err)
 	}
@@ -227,12 +228,17 @@ func (o options) label(f string) string {
 	return strings.NewReplacer(":", "-", ",", "_", " ", "").Replace(o.tempSpec)
 }
 
-// bnCache is where re-adjusted BN statistics for these temperatures live.
+// bnCache is where re-adjusted BN statistics for these temperatures (and
+// the EMA weights, when used) live.
 func (o options) bnCache() string {
+	p := fmt.Sprintf("%s.bn_t%s.safetensors", o.checkpoint, o.label(""))
 	if o.uniformTemp() {
-		return bnCachePath(o.checkpoint, o.temps[0])
+		p = bnCachePath(o.checkpoint, o.temps[0])
 	}
-	return fmt.Sprintf("%s.bn_t%s.safetensors", o.checkpoint, o.label(""))
+	if o.usedWeights == "ema" {
+		p = strings.TrimSuffix(p, ".safetensors") + ".ema.safetensors"
+	}
+	return p
 }
 
 // bnCachePath is where re-adjusted BN statistics for temperature t live.
@@ -251,6 +257,9 @@ func readjustCached(c *ag.Ctx, m *nvae.Model, o options, stderr io.Writer) (bool
 	key := fmt.Sprintf("%s/t=%g/iters=%d/batch=%d/seed=%d", hash, o.temp, o.readjustIters, o.readjustBatch, o.seed)
 	if !o.uniformTemp() {
 		key = fmt.Sprintf("%s/t=%v/iters=%d/batch=%d/seed=%d", hash, o.temps, o.readjustIters, o.readjustBatch, o.seed)
+	}
+	if o.usedWeights == "ema" {
+		key += "/ema"
 	}
 	path := o.bnCache()
 	if f, err := safetensors.ReadFile(path); err == nil && f.Metadata["key"] == key {

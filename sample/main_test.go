@@ -203,3 +203,39 @@ func TestEncodeDecode(t *testing.T) {
 	}
 	runOK(t, "--checkpoint", ckPath, "--decode", filepath.Join(out, "latents.npz"), "--latents", "sample", "--out", out)
 }
+
+// TestWeightsChoice: a checkpoint with an EMA samples with it by default
+// (reported), --weights raw uses the trained weights, and re-adjusted BN
+// statistics are cached per choice.
+func TestWeightsChoice(t *testing.T) {
+	ckPath := tinyCheckpoint(t, "cifar10")
+	b := cpu.New()
+	ck, err := ckpt.Load(ckPath, b, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ema := map[string]*tensor.Tensor{}
+	for _, p := range ck.Model.Store.Params() {
+		ema[p.Name] = b.Affine(p.Value, 0.5, 0)
+	}
+	if err := ckpt.SaveEMA(ckPath, ck.Model, nil, ck.State, ema); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	common := []string{"--checkpoint", ckPath, "--num_samples", "2", "--out", dir, "--readjust_bn", "--readjust_iters", "1", "--readjust_batch", "2", "--temp", "0.6", "--npz"}
+	_, e1 := runOK(t, common...)
+	s1, _ := os.ReadFile(filepath.Join(dir, "samples.npz"))
+	_, e2 := runOK(t, append(common, "--weights", "raw")...)
+	s2, _ := os.ReadFile(filepath.Join(dir, "samples.npz"))
+	if !strings.Contains(e1, "ema weights") || !strings.Contains(e2, "raw weights") {
+		t.Errorf("weights not reported: %q / %q", e1, e2)
+	}
+	if bytes.Equal(s1, s2) {
+		t.Error("EMA and raw weights sample the same images")
+	}
+	for _, p := range []string{ckPath + ".bn_t0.600.ema.safetensors", ckPath + ".bn_t0.600.safetensors"} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("BN cache %s missing", p)
+		}
+	}
+}
