@@ -209,8 +209,9 @@ func TestExportOfficial(t *testing.T) {
 }
 
 // TestExportAliasKeys checks AliasKeys (the key order and the
-// weight_normalized aliases) against every official key list in the test
-// data, with the model of each case's configuration.
+// weight_normalized aliases) and the exported state dict's dtypes and
+// shapes against every official key list in the test data, with the model
+// of each case's configuration.
 func TestExportAliasKeys(t *testing.T) {
 	dir := oracle.Dir(t)
 	for _, f := range oracle.Cases(t) {
@@ -225,6 +226,22 @@ func TestExportAliasKeys(t *testing.T) {
 		}
 		got := AliasKeys(m)
 		want := readOfficialKeys(t, kf)
+		// the exported state dict: official dtypes and shapes
+		top, err := BuildOfficial(&Checkpoint{Model: m}, ExportOptions{Epoch: 1, GlobalStep: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sd := top.Vals[1].(*torchpt.OrderedDict)
+		if len(sd.Keys) != len(want) {
+			t.Errorf("%s: exported state dict has %d keys, official %d", cs.Name, len(sd.Keys), len(want))
+		}
+		for i := 0; i < min(len(sd.Keys), len(want)); i++ {
+			tt := sd.Vals[i].(*torchpt.Tensor)
+			if sd.Keys[i] != want[i].key || tt.DType != ptDType[want[i].dtype] || !reflect.DeepEqual(tt.Shape, want[i].shape) {
+				t.Errorf("%s: exported %s %s %v, official %s %s %v", cs.Name, sd.Keys[i], tt.DType, tt.Shape, want[i].key, want[i].dtype, want[i].shape)
+				break
+			}
+		}
 		if len(got) != len(want) {
 			t.Errorf("%s: %d keys, official %d", cs.Name, len(got), len(want))
 		}

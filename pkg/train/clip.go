@@ -11,7 +11,8 @@ import (
 // g ≥ skip_threshold is skipped, otherwise gradients with g > grad_clip are
 // scaled by grad_clip/(g+1e-6). Both are off (0) by default, the official
 // behaviour. Skipped and clipped updates are counted in the checkpoint
-// state, in log.txt (each skip) and in TensorBoard (train/grad_norm,
+// state, in log.txt (each skip, and the counts every 100 steps with the
+// official lines) and in TensorBoard (train/grad_norm,
 // train/clipped_updates, train/skipped_updates every 100 steps, with the
 // official scalars, and at every skipped update). It reports whether to
 // skip the update.
@@ -47,6 +48,9 @@ func (r *runner) gradGuard() (skip bool) {
 		r.tbw.Scalar("train/grad_norm", norm, step)
 		r.tbw.Scalar("train/clipped_updates", float64(r.st.ClippedSteps), step)
 		r.tbw.Scalar("train/skipped_updates", float64(r.st.SkippedSteps), step)
+	}
+	if (r.st.GlobalStep+1)%100 == 0 {
+		r.logLine("grad_norm %f clipped_updates %d skipped_updates %d", norm, r.st.ClippedSteps, r.st.SkippedSteps)
 	}
 	return skip
 }
