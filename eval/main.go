@@ -32,6 +32,7 @@ func main() {
 // Results is results.json.
 type Results struct {
 	Checkpoint string  `json:"checkpoint"`
+	Weights    string  `json:"weights"` // raw or ema
 	Dataset    string  `json:"dataset"`
 	Split      string  `json:"split"`
 	NLLNats    float64 `json:"nll_nats"`
@@ -159,7 +160,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nvae-eval: %v\n", err)
 		return 1
 	}
-	res.Checkpoint, res.Dataset, res.Split = *checkpoint, cfg.Dataset, split.String()
+	res.Checkpoint, res.Dataset, res.Split, res.Weights = *checkpoint, cfg.Dataset, split.String(), used
 	if err := report.WriteJSON(filepath.Join(outDir, "results.json"), res); err != nil {
 		fmt.Fprintf(stderr, "nvae-eval: %v\n", err)
 		return 1
