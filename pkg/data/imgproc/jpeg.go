@@ -9,9 +9,9 @@ import (
 // JPEG decoding: libjpeg-turbo when it can be loaded (the pixels then equal
 // Pillow's, which uses the same library with the same defaults), else Go's
 // image/jpeg plus libjpeg's upsampling and colour conversion (ycc.go),
-// whose IDCT differs from libjpeg's by up to 2/255 on a few percent of
-// values. NVAE_JPEG=go forces the Go decoder. The fallback is reported
-// once on stderr and by JPEGDecoder.
+// whose IDCT differs from libjpeg's by a few levels (at most 3/255 on the
+// test images) on a few percent of values. NVAE_JPEG=go forces the Go
+// decoder. The fallback is reported once on stderr and by JPEGDecoder.
 
 var (
 	fallbackOnce sync.Once
@@ -45,7 +45,7 @@ func decodeJPEG(b []byte) (img *RGB, handled bool, err error) {
 	if !handled {
 		if _, lerr := turboStatus(); lerr != nil {
 			fallbackOnce.Do(func() {
-				FallbackReport(fmt.Sprintf("nvae: decoding JPEG with the pure-Go decoder: %v; pixels may differ from Pillow's by up to 2/255", lerr))
+				FallbackReport(fmt.Sprintf("nvae: decoding JPEG with the pure-Go decoder: %v; pixels may differ from Pillow's by a few levels on a few percent of values", lerr))
 			})
 		}
 	}
