@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"fmt"
+	"image"
+	"image/color/palette"
+	"image/draw"
+	"image/gif"
 	"io"
 	"math"
 	"os"
@@ -218,6 +223,9 @@ func decodeFile(c *ag.Ctx, m *nvae.Model, o options, bs int, dir string, stdout 
 	if o.latents != "mean" && o.latents != "sample" {
 		return usageErr("--latents: want mean or sample")
 	}
+	if o.interpolate > 0 {
+		return interpolateLatents(c, m, o, arrs, bs, dir, stdout)
+	}
 	imgs, shape, err := decodeArrays(c, m, arrs, o.latents, bs)
 	if err != nil {
 		return fmt.Errorf("%s: %v", o.decode, err)
@@ -232,5 +240,70 @@ func decodeFile(c *ag.Ctx, m *nvae.Model, o options, bs int, dir string, stdout 
 		return err
 	}
 	fmt.Fprintf(stdout, "decoded %d images from the %s latents of %s to %s and decoded.npz\n", n, o.latents, o.decode, png)
+	return nil
+}
+
+// interpolateLatents walks between the first --interpolate images of a
+// latents file: --frames linear steps between consecutive images in every
+// group's latent at once (the posterior means by default), decoded to
+// interpolation.gif. Interpolating between real images is what encoding
+// them makes possible.
+func interpolateLatents(c *ag.Ctx, m *nvae.Model, o options, arrs map[string]npz.Array, bs int, dir string, stdout io.Writer) error {
+	g := m.NumGroupsTotal()
+	frames := map[string]npz.Array{}
+	var n, k, total int
+	for i := 0; i < g; i++ {
+		key := latentKey(o.latents, i)
+		a, ok := arrs[key]
+		if !ok || len(a.Shape) != 4 {
+			return fmt.Errorf("%s: no [N, C, H, W] array %s", o.decode, key)
+		}
+		v, err := a.Float32()
+		if err != nil {
+			return fmt.Errorf("%s: %v", key, err)
+		}
+		n = a.Shape[0]
+		k = min(max(o.interpolate, 2), n)
+		if k < 2 {
+			return usageErr("--interpolate needs a latents file of at least 2 images")
+		}
+		per := len(v) / n
+		var out []float32
+		total = 0
+		for j := 0; j < k-1; j++ {
+			for f := 0; f < o.frames; f++ {
+				al := float32(f) / float32(o.frames)
+				for e := 0; e < per; e++ {
+					out = append(out, (1-al)*v[j*per+e]+al*v[(j+1)*per+e])
+				}
+				total++
+			}
+		}
+		out = append(out, v[(k-1)*per:k*per]...)
+		total++
+		frames[key] = npz.FromFloat32(append([]int{total}, a.Shape[1:]...), out)
+	}
+	imgs, shape, err := decodeArrays(c, m, frames, o.latents, bs)
+	if err != nil {
+		return err
+	}
+	anim := &gif.GIF{}
+	per := shape[0] * shape[1] * shape[2]
+	for f := 0; f < len(imgs)/per; f++ {
+		img := imgutil.Image(imgs, f, shape[0], shape[1], shape[2])
+		pal := image.NewPaletted(img.Bounds(), palette.Plan9)
+		draw.FloydSteinberg.Draw(pal, img.Bounds(), img, image.Point{})
+		anim.Image = append(anim.Image, pal)
+		anim.Delay = append(anim.Delay, 8)
+	}
+	var buf bytes.Buffer
+	if err := gif.EncodeAll(&buf, anim); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, "interpolation.gif")
+	if err := imgutil.WriteFileAtomic(path, buf.Bytes()); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %d frames between %d encoded images (%s latents) to %s\n", len(anim.Image), k, o.latents, path)
 	return nil
 }

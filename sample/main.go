@@ -68,7 +68,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.readjust, "readjust_bn", false, "re-adjust BN statistics by sampling in training mode (official: 500 batches of 36); cached next to the checkpoint per temperature")
 	fs.IntVar(&o.readjustIters, "readjust_iters", 500, "sampling batches of the BN re-adjustment")
 	fs.IntVar(&o.readjustBatch, "readjust_batch", 36, "batch size of the BN re-adjustment")
-	fs.IntVar(&o.interpolate, "interpolate", 0, "write interpolation.gif walking through latent space between K samples")
+	fs.IntVar(&o.interpolate, "interpolate", 0, "write interpolation.gif walking through latent space between K samples (with --decode: between the first K encoded images)")
 	fs.IntVar(&o.frames, "frames", 16, "frames between two samples of --interpolate")
 	fs.BoolVar(&o.reconstruct, "reconstruct", false, "encode --data images (posterior means) and decode; writes a side-by-side grid")
 	fs.StringVar(&o.encode, "encode", "", "encode an image file or a folder of images: latents.npz with each group's posterior means and samples, decoded back to encode.png")

@@ -202,6 +202,21 @@ func TestEncodeDecode(t *testing.T) {
 		}
 	}
 	runOK(t, "--checkpoint", ckPath, "--decode", filepath.Join(out, "latents.npz"), "--latents", "sample", "--out", out)
+
+	// interpolation between encoded images: 2 steps x 2 gaps + the last
+	runOK(t, "--checkpoint", ckPath, "--decode", filepath.Join(out, "latents.npz"), "--interpolate", "3", "--frames", "2", "--out", out)
+	gf, err := os.Open(filepath.Join(out, "interpolation.gif"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gf.Close()
+	anim, err := gif.DecodeAll(gf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(anim.Image) != 5 {
+		t.Errorf("%d frames, want 5", len(anim.Image))
+	}
 }
 
 // TestWeightsChoice: a checkpoint with an EMA samples with it by default
