@@ -253,3 +253,52 @@ func TestExportAliasKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestExportMatchesOfficialCheckpoint: the mnist_tiny case's weights
+// exported give the official checkpoint.pt's state dict (keys, order,
+// dtypes, bytes; BN counters int64) and args Namespace exactly.
+func TestExportMatchesOfficialCheckpoint(t *testing.T) {
+	dir := oracle.Dir(t)
+	cs := oracle.Load(t, filepath.Join(dir, "mnist_tiny.safetensors"))
+	m := cs.BuildModel(t, cpu.New(), tensor.Float32)
+	out := filepath.Join(t.TempDir(), "checkpoint.pt")
+	if err := ExportOfficial(out, &Checkpoint{Model: m, State: State{Epoch: 10, GlobalStep: 1000}}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := torchpt.Load(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := torchpt.Load(filepath.Join(dir, "mnist_tiny_checkpoint.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got.StateDictOrder, want.StateDictOrder) {
+		t.Fatal("state dict key order differs from the official checkpoint's")
+	}
+	for _, k := range want.StateDictOrder {
+		g, w := got.StateDict[k], want.StateDict[k]
+		if g.DType != w.DType || !reflect.DeepEqual(g.Shape, w.Shape) || !bytes.Equal(g.Data, w.Data) {
+			t.Errorf("%s: %s %v differs from the official %s %v", k, g.DType, g.Shape, w.DType, w.Shape)
+		}
+	}
+	if !reflect.DeepEqual(got.Args, want.Args) {
+		for k, w := range want.Args {
+			if !reflect.DeepEqual(got.Args[k], w) {
+				t.Errorf("args.%s = %#v, official %#v", k, got.Args[k], w)
+			}
+		}
+		t.Errorf("args differ (%d vs %d fields)", len(got.Args), len(want.Args))
+	}
+	for _, k := range []string{"epoch", "global_step", "arch_instance"} {
+		if !reflect.DeepEqual(got.Extra[k], want.Extra[k]) {
+			t.Errorf("%s = %v, official %v", k, got.Extra[k], want.Extra[k])
+		}
+	}
+	gs, ws := got.Extra["scheduler"].(map[string]any), want.Extra["scheduler"].(map[string]any)
+	for _, k := range []string{"T_max", "eta_min", "base_lrs", "last_epoch", "_step_count", "verbose"} {
+		if !reflect.DeepEqual(gs[k], ws[k]) {
+			t.Errorf("scheduler %s = %#v, official %#v", k, gs[k], ws[k])
+		}
+	}
+}
