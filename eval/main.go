@@ -33,6 +33,7 @@ func main() {
 // Results is results.json.
 type Results struct {
 	Checkpoint string  `json:"checkpoint"`
+	Weights    string  `json:"weights"` // raw or ema
 	Dataset    string  `json:"dataset"`
 	Split      string  `json:"split"`
 	NLLNats    float64 `json:"nll_nats"`
@@ -50,6 +51,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetNormalizeFunc(nvae.NormalizeFlagName)
 	fs.SetOutput(io.Discard)
 	checkpoint := fs.String("checkpoint", "", "checkpoint.nvae or official checkpoint.pt (required)")
+	weights := fs.String("weights", "auto", "weights of a checkpoint.nvae: auto (its EMA of the weights when it has one, else the trained weights), ema or raw")
 	dataDir := fs.String("data", "", "dataset directory (as given to nvae-train; default: the checkpoint's)")
 	k := fs.Int("num_iw_samples", 1000, "importance samples per image")
 	batch := fs.Int("batch_size", 0, "images per batch (0: the checkpoint's batch size)")
@@ -107,11 +109,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nvae-eval: %v\n", err)
 		return 2
 	}
-	m, err := ckpt.LoadAny(*checkpoint, b, tensor.Float32)
+	m, used, err := ckpt.LoadAnyWeights(*checkpoint, b, tensor.Float32, *weights)
 	if err != nil {
 		fmt.Fprintf(stderr, "nvae-eval: %v\n", err)
 		return 1
 	}
+	fmt.Fprintf(stderr, "nvae-eval: %s weights\n", used)
 	cfg := m.Cfg
 	if *dataDir == "" {
 		*dataDir = cfg.Data
@@ -159,7 +162,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nvae-eval: %v\n", err)
 		return 1
 	}
-	res.Checkpoint, res.Dataset, res.Split = *checkpoint, cfg.Dataset, split.String()
+	res.Checkpoint, res.Dataset, res.Split, res.Weights = *checkpoint, cfg.Dataset, split.String(), used
 	// the result first: a failing write below must not lose it
 	fmt.Fprintf(stdout, "NLL %.4f nats (%.5f bits/dim), NELBO %.4f nats (%.5f bits/dim), K=%d, %d images, %.1fs\n",
 		res.NLLNats, res.BPD, res.NelboNats, res.NelboBPD, res.K, res.NumImages, res.Seconds)

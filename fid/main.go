@@ -11,9 +11,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image"
-	_ "image/jpeg" // image decoders for score --images
-	_ "image/png"
 	"io"
 	"math"
 	"net/http"
@@ -28,6 +25,7 @@ import (
 	"github.com/nvaego/nvae/pkg/ag"
 	"github.com/nvaego/nvae/pkg/ckpt"
 	"github.com/nvaego/nvae/pkg/data"
+	"github.com/nvaego/nvae/pkg/data/imgproc"
 	"github.com/nvaego/nvae/pkg/device"
 	"github.com/nvaego/nvae/pkg/fid"
 	"github.com/nvaego/nvae/pkg/imgutil"
@@ -439,6 +437,7 @@ type result struct {
 	Dataset    string  `json:"dataset"`
 	Reference  string  `json:"reference_stats"`
 	Checkpoint string  `json:"checkpoint,omitempty"`
+	Weights    string  `json:"weights,omitempty"`
 	Images     string  `json:"images,omitempty"`
 	Temp       float64 `json:"temp,omitempty"`
 	SampleTemp float64 `json:"sample_temp,omitempty"`
@@ -451,6 +450,7 @@ type result struct {
 func runScore(args []string, stdout, stderr io.Writer) error {
 	fs, help := newFlags("score")
 	checkpoint := fs.String("checkpoint", "", "checkpoint.nvae or official checkpoint.pt to sample from")
+	weights := fs.String("weights", "auto", "weights of a checkpoint.nvae: auto (its EMA of the weights when it has one, else the trained weights), ema or raw")
 	images := fs.String("images", "", "folder of PNG/JPEG images, or an .npz file with a samples array, to score instead of a model")
 	fidDir := fs.String("fid_dir", "", "directory holding the reference statistics <dataset>.npz (required)")
 	dataset := fs.String("dataset", "", "reference dataset name (default with --checkpoint: the checkpoint's dataset)")
@@ -497,7 +497,7 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return usageErr("%v", err)
 		}
-		if model, err = ckpt.LoadAny(*checkpoint, b, tensor.Float32); err != nil {
+		if model, res.Weights, err = ckpt.LoadAnyWeights(*checkpoint, b, tensor.Float32, *weights); err != nil {
 			return err
 		}
 		if *dataset == "" {
@@ -658,29 +658,21 @@ func scoreImages(path string, set *featureSet, bs int, stderr io.Writer) error {
 	return nil
 }
 
-// readImage decodes an image file to CHW RGB float32 u8/255.
+// readImage decodes an image file to CHW RGB float32 u8/255 the way
+// pytorch-fid's PIL convert('RGB') does (JPEG through libjpeg-turbo when
+// available, alpha dropped).
 func readImage(path string) ([]float32, int, int, error) {
-	f, err := os.Open(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, 0, 0, err
 	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
+	m, err := imgproc.Decode(data)
 	if err != nil {
 		return nil, 0, 0, fmt.Errorf("%s: %w", path, err)
 	}
-	r := img.Bounds()
-	h, w := r.Dy(), r.Dx()
-	out := make([]float32, 3*h*w)
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
-			cr, cg, cb, _ := img.At(r.Min.X+x, r.Min.Y+y).RGBA()
-			for c, v := range [3]uint32{cr, cg, cb} {
-				out[(c*h+y)*w+x] = float32(uint8(v>>8)) / 255
-			}
-		}
-	}
-	return out, h, w, nil
+	out := make([]float32, 3*m.H*m.W)
+	m.ToCHW(out)
+	return out, m.H, m.W, nil
 }
 
 // readSamplesNPZ reads the "samples" array of an .npz file as NCHW float32

@@ -7,7 +7,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"github.com/nvaego/nvae/pkg/fsutil"
 	"image"
 	"image/color/palette"
 	"image/draw"
@@ -17,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/nvaego/nvae/pkg/fsutil"
 
 	"github.com/spf13/pflag"
 
@@ -39,12 +40,16 @@ func main() {
 type options struct {
 	checkpoint, out, dataDir, dev string
 	temp                          float64
+	tempSpec                      string
+	weights, usedWeights          string
+	temps                         []float64 // per latent group
 	n, batch                      int
 	individual, npzOut            bool
 	readjust                      bool
 	readjustIters, readjustBatch  int
 	interpolate, frames           int
 	reconstruct                   bool
+	encode, decode, latents       string
 	seed                          uint64
 }
 
@@ -54,7 +59,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.SetOutput(io.Discard)
 	var o options
 	fs.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint.nvae or official checkpoint.pt (required)")
-	fs.Float64Var(&o.temp, "temp", 0.7, "sampling temperature")
+	fs.StringVar(&o.weights, "weights", "auto", "weights of a checkpoint.nvae: auto (its EMA of the weights when it has one, else the trained weights), ema or raw")
+	fs.StringVar(&o.tempSpec, "temp", "0.7", "sampling temperature: one value, one per latent group (0.8,0.7,...), or a linear schedule FIRST:LAST over the groups")
 	fs.IntVar(&o.n, "num_samples", 64, "number of samples")
 	fs.IntVar(&o.batch, "batch_size", 0, "samples per forward pass (0: the checkpoint's batch size)")
 	fs.StringVar(&o.out, "out", "", "output directory (default: beside the checkpoint)")
@@ -63,9 +69,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.readjust, "readjust_bn", false, "re-adjust BN statistics by sampling in training mode (official: 500 batches of 36); cached next to the checkpoint per temperature (in --out when the checkpoint's folder is read-only)")
 	fs.IntVar(&o.readjustIters, "readjust_iters", 500, "sampling batches of the BN re-adjustment")
 	fs.IntVar(&o.readjustBatch, "readjust_batch", 36, "batch size of the BN re-adjustment")
-	fs.IntVar(&o.interpolate, "interpolate", 0, "write interpolation.gif walking through latent space between K samples")
+	fs.IntVar(&o.interpolate, "interpolate", 0, "write interpolation.gif walking through latent space between K samples (with --decode: between the first K encoded images)")
 	fs.IntVar(&o.frames, "frames", 16, "frames between two samples of --interpolate")
 	fs.BoolVar(&o.reconstruct, "reconstruct", false, "encode --data images (posterior means) and decode; writes a side-by-side grid")
+	fs.StringVar(&o.encode, "encode", "", "encode an image file or a folder of images: latents.npz with each group's posterior means and samples, decoded back to encode.png")
+	fs.StringVar(&o.decode, "decode", "", "decode the latents of a latents.npz (as --encode writes it) to decoded.png and decoded.npz")
+	fs.StringVar(&o.latents, "latents", "mean", "which latents --decode uses: mean or sample")
 	fs.StringVar(&o.dataDir, "data", "", "dataset directory for --reconstruct (default: the checkpoint's)")
 	fs.StringVar(&o.dev, "device", "auto", "compute device: auto, cpu or cuda")
 	fs.Uint64Var(&o.seed, "seed", 1, "sampling seed")
@@ -76,7 +85,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *help {
 		fs.SetOutput(stdout)
-		fmt.Fprintln(stdout, "usage: nvae-sample --checkpoint C [--temp 0.7] [--readjust_bn] [--num_samples N] [--out DIR] [--individual] [--npz] [--interpolate K] [--reconstruct --data D]")
+		fmt.Fprintln(stdout, "usage: nvae-sample --checkpoint C [--temp 0.7 | T1,T2,... | FIRST:LAST] [--readjust_bn] [--num_samples N] [--out DIR] [--individual] [--npz] [--interpolate K] [--reconstruct --data D] [--encode IMAGES] [--decode latents.npz]")
 		fs.PrintDefaults()
 		return 0
 	}
@@ -96,17 +105,24 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 	if o.checkpoint == "" {
 		return usageErr("--checkpoint is required")
 	}
-	if o.n < 1 || o.temp <= 0 || o.interpolate < 0 || o.frames < 1 {
-		return usageErr("--num_samples ≥ 1, --temp > 0, --interpolate ≥ 0 and --frames ≥ 1 are required")
+	if o.n < 1 || o.interpolate < 0 || o.frames < 1 {
+		return usageErr("--num_samples ≥ 1, --interpolate ≥ 0 and --frames ≥ 1 are required")
 	}
 	b, err := device.Open(o.dev)
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	m, err := ckpt.LoadAny(o.checkpoint, b, tensor.Float32)
+	m, used, err := ckpt.LoadAnyWeights(o.checkpoint, b, tensor.Float32, o.weights)
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(stderr, "nvae-sample: %s weights\n", used)
+	o.usedWeights = used
+	if o.temps, err = nvae.ParseTemps(o.tempSpec, m.NumGroupsTotal()); err != nil {
+		return usageErr("--temp: %v", err)
+	}
+	// the decoder's pixel sampling uses the last group's temperature
+	o.temp = o.temps[len(o.temps)-1]
 	dir := o.out
 	if dir == "" {
 		dir = filepath.Dir(o.checkpoint)
@@ -131,20 +147,26 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "using cached re-adjusted BN statistics %s\n", cached)
 		}
 	}
+	if o.encode != "" {
+		return encodeImages(c, m, o, bs, dir, stdout)
+	}
+	if o.decode != "" {
+		return decodeFile(c, m, o, bs, dir, stdout)
+	}
 	if o.reconstruct {
 		return reconstruct(c, m, o, bs, dir, stdout)
 	}
 	if o.interpolate > 0 {
 		return interpolate(c, m, o, dir, stdout)
 	}
-	imgs, shape := sample(c, m, o.n, bs, o.temp, o.seed)
+	imgs, shape := sample(c, m, o.n, bs, o.temps, o.seed)
 	for i, v := range imgs {
 		if v != v || math.IsInf(float64(v), 0) {
 			return fmt.Errorf("sample %d holds non-finite pixels: the model or its BN statistics are broken; nothing written", i/(shape[0]*shape[1]*shape[2]))
 		}
 	}
 	cols := int(math.Ceil(math.Sqrt(float64(o.n))))
-	grid := filepath.Join(dir, fmt.Sprintf("samples_t%.2f.png", o.temp))
+	grid := filepath.Join(dir, "samples_t"+o.label("%.2f")+".png")
 	if err := imgutil.WritePNG(grid, imgutil.Grid(imgs, o.n, shape[0], shape[1], shape[2], cols)); err != nil {
 		return err
 	}
@@ -162,7 +184,7 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "wrote %d samples at t=%.2f to %s\n", o.n, o.temp, grid)
+	fmt.Fprintf(stdout, "wrote %d samples at t=%s to %s\n", o.n, o.label("%.2f"), grid)
 	return nil
 }
 
@@ -180,17 +202,50 @@ func decodeImages(c *ag.Ctx, m *nvae.Model, logits *ag.Var, noise nvae.Noise, t 
 	return c.B.ToHost(img.Value)
 }
 
-func sample(c *ag.Ctx, m *nvae.Model, n, bs int, t float64, seed uint64) ([]float32, [3]int) {
+func sample(c *ag.Ctx, m *nvae.Model, n, bs int, temps []float64, seed uint64) ([]float32, [3]int) {
+	t := temps[len(temps)-1]
 	noise := &nvae.PhiloxNoise{Seed: seed}
 	var out []float32
 	var shape [3]int
 	for done := 0; done < n; done += bs {
 		k := min(bs, n-done)
-		h := decodeImages(c, m, m.Sample(c, k, t, noise), noise, t, false)
+		h := decodeImages(c, m, m.SampleTemps(c, k, temps, noise), noise, t, false)
 		shape = [3]int{h.Dim(1), h.Dim(2), h.Dim(3)}
 		out = append(out, h.Float32s()...)
 	}
 	return out, shape
+}
+
+// uniformTemp reports whether every group has the same temperature.
+func (o options) uniformTemp() bool {
+	for _, t := range o.temps {
+		if t != o.temps[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// label names the temperatures in file names: the value (format f) when
+// all groups share it, else the specification with ':' and ',' replaced.
+func (o options) label(f string) string {
+	if o.uniformTemp() {
+		return fmt.Sprintf(f, o.temps[0])
+	}
+	return strings.NewReplacer(":", "-", ",", "_", " ", "").Replace(o.tempSpec)
+}
+
+// bnCache is where re-adjusted BN statistics for these temperatures (and
+// the EMA weights, when used) live.
+func (o options) bnCache() string {
+	p := fmt.Sprintf("%s.bn_t%s.safetensors", o.checkpoint, o.label(""))
+	if o.uniformTemp() {
+		p = bnCachePath(o.checkpoint, o.temps[0])
+	}
+	if o.usedWeights == "ema" {
+		p = strings.TrimSuffix(p, ".safetensors") + ".ema.safetensors"
+	}
+	return p
 }
 
 // bnCachePath is where re-adjusted BN statistics for temperature t live.
@@ -210,7 +265,13 @@ func readjustCached(c *ag.Ctx, m *nvae.Model, o options, dir string, stderr io.W
 		return "", err
 	}
 	key := fmt.Sprintf("%s/t=%g/iters=%d/batch=%d/seed=%d", hash, o.temp, o.readjustIters, o.readjustBatch, o.seed)
-	beside := bnCachePath(o.checkpoint, o.temp)
+	if !o.uniformTemp() {
+		key = fmt.Sprintf("%s/t=%v/iters=%d/batch=%d/seed=%d", hash, o.temps, o.readjustIters, o.readjustBatch, o.seed)
+	}
+	if o.usedWeights == "ema" {
+		key += "/ema"
+	}
+	beside := o.bnCache()
 	inOut := filepath.Join(dir, filepath.Base(beside))
 	for _, path := range []string{beside, inOut} {
 		f, err := safetensors.ReadFile(path)
@@ -243,7 +304,7 @@ func readjustCached(c *ag.Ctx, m *nvae.Model, o options, dir string, stderr io.W
 		fmt.Fprintf(stderr, "note: %s is read-only: %s\n", filepath.Dir(beside), where)
 	}
 	noise := &nvae.PhiloxNoise{Seed: o.seed ^ 0xb17}
-	m.ReadjustBN(c, o.temp, o.readjustIters, o.readjustBatch, noise, func(done int) {
+	m.ReadjustBNTemps(c, o.temps, o.readjustIters, o.readjustBatch, noise, func(done int) {
 		if done%50 == 0 || done == o.readjustIters {
 			fmt.Fprintf(stderr, "re-adjusting BN statistics: %d/%d batches\n", done, o.readjustIters)
 		}
@@ -309,7 +370,7 @@ func interpolate(c *ag.Ctx, m *nvae.Model, o options, dir string, stdout io.Writ
 		}
 	}
 	noise.alphas = append(noise.alphas, float64(k-1))
-	logits := m.Sample(c, len(noise.alphas), o.temp, noise)
+	logits := m.SampleTemps(c, len(noise.alphas), o.temps, noise)
 	h := decodeImages(c, m, logits, noise, o.temp, true)
 	anim := &gif.GIF{}
 	for f := 0; f < h.Dim(0); f++ {
@@ -327,7 +388,7 @@ func interpolate(c *ag.Ctx, m *nvae.Model, o options, dir string, stdout io.Writ
 	if err := imgutil.WriteFileAtomic(path, buf.Bytes()); err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %d frames through %d samples at t=%.2f to %s\n", len(anim.Image), k, o.temp, path)
+	fmt.Fprintf(stdout, "wrote %d frames through %d samples at t=%s to %s\n", len(anim.Image), k, o.label("%.2f"), path)
 	return nil
 }
 

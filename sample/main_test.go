@@ -2,7 +2,7 @@ package main
 
 import (
 	"bytes"
-	"github.com/nvaego/nvae/internal/testenv"
+	"fmt"
 	"image/gif"
 	"image/png"
 	"math"
@@ -11,8 +11,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nvaego/nvae/internal/testenv"
+
+	"github.com/nvaego/nvae/pkg/ag"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
 	"github.com/nvaego/nvae/pkg/ckpt"
+	"github.com/nvaego/nvae/pkg/data/imgproc"
+	"github.com/nvaego/nvae/pkg/npz"
 	"github.com/nvaego/nvae/pkg/nvae"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
@@ -165,5 +170,151 @@ func TestReadjustBNReadOnlyCheckpoint(t *testing.T) {
 	code := run([]string{"--checkpoint", ck, "--num_samples", "2", "--readjust_bn", "--readjust_iters", "2", "--readjust_batch", "2"}, &o, &errb)
 	if code != 1 || strings.Count(errb.String(), "\n") != 1 || !strings.Contains(errb.String(), "not writable") || strings.Contains(errb.String(), "re-adjusting") {
 		t.Fatalf("no --out, read-only checkpoint folder: exit %d, %q", code, errb.String())
+	}
+}
+
+// TestPerGroupTemps: a linear schedule and a list of the right length
+// sample (grids named after the specification, BN cache per schedule); a
+// list of the wrong length is a usage error.
+func TestPerGroupTemps(t *testing.T) {
+	ck := tinyCheckpoint(t, "cifar10")
+	dir := t.TempDir()
+	runOK(t, "--checkpoint", ck, "--num_samples", "2", "--out", dir, "--temp", "0.9:0.5", "--readjust_bn", "--readjust_iters", "1", "--readjust_batch", "2")
+	runOK(t, "--checkpoint", ck, "--num_samples", "2", "--out", dir, "--temp", "0.9,0.8,0.7,0.6")
+	for _, p := range []string{"samples_t0.9-0.5.png", "samples_t0.9_0.8_0.7_0.6.png"} {
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			t.Errorf("missing %s", p)
+		}
+	}
+	if _, err := os.Stat(ck + ".bn_t0.9-0.5.safetensors"); err != nil {
+		t.Errorf("no BN cache for the schedule: %v", err)
+	}
+	var out, errb bytes.Buffer
+	if code := run([]string{"--checkpoint", ck, "--out", dir, "--temp", "0.9,0.8"}, &out, &errb); code != 2 || !strings.Contains(errb.String(), "4 latent groups") {
+		t.Errorf("wrong-length list: exit %d, %q", code, errb.String())
+	}
+}
+
+// TestEncodeDecode: --encode writes every group's posterior means and
+// samples for a folder of images (one needing a resize) and decodes them
+// back; --decode of the mean latents gives exactly the model's
+// reconstruction from posterior means (Forward with zero noise).
+func TestEncodeDecode(t *testing.T) {
+	ckPath := tinyCheckpoint(t, "cifar10")
+	imgDir, out := t.TempDir(), t.TempDir()
+	for i := 0; i < 3; i++ {
+		m := imgproc.NewRGB(32, 32)
+		for j := range m.Pix {
+			m.Pix[j] = uint8(j*(i+3) + i*40)
+		}
+		var buf bytes.Buffer
+		if err := m.EncodePNG(&buf); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(imgDir, fmt.Sprintf("img%d.png", i)), buf.Bytes(), 0o644)
+	}
+	big := imgproc.NewRGB(48, 40)
+	for j := range big.Pix {
+		big.Pix[j] = uint8(j * 7)
+	}
+	var jb bytes.Buffer
+	if err := big.EncodeJPEG(&jb, 90); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(imgDir, "big.jpg"), jb.Bytes(), 0o644)
+
+	runOK(t, "--checkpoint", ckPath, "--encode", imgDir, "--out", out, "--batch_size", "3")
+	arrs, err := npz.ReadNPZ(filepath.Join(out, "latents.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := cpu.New()
+	ck, err := ckpt.Load(ckPath, b, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := ck.Model
+	m.Store.Training = false
+	for k := 0; k < m.NumGroupsTotal(); k++ {
+		for _, kind := range []string{"mu", "sigma", "mean", "sample"} {
+			a, ok := arrs[fmt.Sprintf("%s_%02d", kind, k)]
+			if !ok || a.Shape[0] != 4 || a.Shape[1] != 4 {
+				t.Fatalf("%s_%02d: %v", kind, k, a.Shape)
+			}
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "encode.png")); err != nil {
+		t.Fatal(err)
+	}
+	runOK(t, "--checkpoint", ckPath, "--decode", filepath.Join(out, "latents.npz"), "--out", out)
+	dec, err := npz.ReadNPZ(filepath.Join(out, "decoded.npz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := dec["samples"].Float32()
+	xs, _ := arrs["images"].Float32()
+	c := ag.New(b, tensor.Float32)
+	c.SetGrad(false)
+	x := c.Const(b.FromHost(tensor.FromFloat32(arrs["images"].Shape, xs)))
+	want := decodeImages(c, m, m.Forward(c, x, zeroNoise{}).Logits, zeroNoise{}, 1, true).Float32s()
+	if len(got) != len(want) {
+		t.Fatalf("%d decoded values, want %d", len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("decoded mean latents differ from the reconstruction at %d: %v vs %v", i, got[i], want[i])
+		}
+	}
+	runOK(t, "--checkpoint", ckPath, "--decode", filepath.Join(out, "latents.npz"), "--latents", "sample", "--out", out)
+
+	// interpolation between encoded images: 2 steps x 2 gaps + the last
+	runOK(t, "--checkpoint", ckPath, "--decode", filepath.Join(out, "latents.npz"), "--interpolate", "3", "--frames", "2", "--out", out)
+	gf, err := os.Open(filepath.Join(out, "interpolation.gif"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer gf.Close()
+	anim, err := gif.DecodeAll(gf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(anim.Image) != 5 {
+		t.Errorf("%d frames, want 5", len(anim.Image))
+	}
+}
+
+// TestWeightsChoice: a checkpoint with an EMA samples with it by default
+// (reported), --weights raw uses the trained weights, and re-adjusted BN
+// statistics are cached per choice.
+func TestWeightsChoice(t *testing.T) {
+	ckPath := tinyCheckpoint(t, "cifar10")
+	b := cpu.New()
+	ck, err := ckpt.Load(ckPath, b, tensor.Float32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ema := map[string]*tensor.Tensor{}
+	for _, p := range ck.Model.Store.Params() {
+		ema[p.Name] = b.Affine(p.Value, 0.5, 0)
+	}
+	if err := ckpt.SaveEMA(ckPath, ck.Model, nil, ck.State, ema); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	common := []string{"--checkpoint", ckPath, "--num_samples", "2", "--out", dir, "--readjust_bn", "--readjust_iters", "1", "--readjust_batch", "2", "--temp", "0.6", "--npz"}
+	_, e1 := runOK(t, common...)
+	s1, _ := os.ReadFile(filepath.Join(dir, "samples.npz"))
+	_, e2 := runOK(t, append(common, "--weights", "raw")...)
+	s2, _ := os.ReadFile(filepath.Join(dir, "samples.npz"))
+	if !strings.Contains(e1, "ema weights") || !strings.Contains(e2, "raw weights") {
+		t.Errorf("weights not reported: %q / %q", e1, e2)
+	}
+	if bytes.Equal(s1, s2) {
+		t.Error("EMA and raw weights sample the same images")
+	}
+	for _, p := range []string{ckPath + ".bn_t0.600.ema.safetensors", ckPath + ".bn_t0.600.safetensors"} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("BN cache %s missing", p)
+		}
 	}
 }

@@ -28,6 +28,11 @@ help() {
 		echo "## nvae-$b"
 		echo
 		help "$BIN/nvae-$b" --help
+		if [ "$b" = train ]; then
+			echo "### nvae-train export"
+			echo
+			help "$BIN/nvae-train" export --help
+		fi
 	done
 	echo "## nvae-prep"
 	echo

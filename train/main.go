@@ -4,6 +4,7 @@
 //	nvae-train --data DIR --root DIR --save ID --dataset mnist ... [--cont_training]
 //	nvae-train --dry_run <training flags>     structure summary as JSON
 //	nvae-train --benchmark N <training flags> timing of N steps on synthetic data
+//	nvae-train export --checkpoint IN.nvae --out OUT.pt   official checkpoint.pt
 package main
 
 import (
@@ -46,9 +47,15 @@ type extra struct {
 	maxValidBatches int
 	logEvery        int
 	workers         int
+	emaDecay        float64
+	gradClip        float64
+	skipThreshold   float64
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "export" {
+		return runExport(args[1:], stdout, stderr)
+	}
 	fs := pflag.NewFlagSet("nvae-train", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	cfg := nvae.DefaultConfig()
@@ -68,6 +75,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&x.logEvery, "log_every", 50, "print a progress line every N steps")
 	fs.IntVar(&x.workers, "workers", 0, "data decode workers (0: all cores)")
 	memEstimate := fs.Bool("memory_estimate", false, "with --dry_run: also estimate the memory of one training step at --batch_size (two small probe passes on the CPU) and add it as \"memory\"; training refuses a batch that does not fit")
+	fs.Float64Var(&x.emaDecay, "ema_decay", 0, "keep an exponential moving average of the weights with this decay (0: off, the official behaviour; VDVAE uses 0.9999 for CIFAR-10, 0.999 otherwise); eval, sample and fid use it by default")
+	fs.Float64Var(&x.gradClip, "grad_clip", 0, "scale gradients whose global L2 norm exceeds this (0: off, the official behaviour)")
+	fs.Float64Var(&x.skipThreshold, "skip_threshold", 0, "skip updates whose gradient norm is at least this (0: off, the official behaviour)")
 	deviceInfo := fs.Bool("device_info", false, "print the GPU, driver, CUDA, cuDNN, cuBLAS and NCCL versions found, with their paths, and exit")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	help := fs.BoolP("help", "h", false, "show this help")
@@ -78,6 +88,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if *help {
 		fs.SetOutput(stdout)
 		fmt.Fprintln(stdout, "usage: nvae-train [flags]   (the official train.py flags; hyphenated spellings work too)")
+		fmt.Fprintln(stdout, "       nvae-train export --checkpoint IN.nvae --out OUT.pt   (an official checkpoint.pt; see export --help)")
 		fs.PrintDefaults()
 		fmt.Fprintf(stdout, "\n%s\n", train.ResumeHelp)
 		return 0
@@ -95,6 +106,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := cfg.Validate(); err != nil {
 		fmt.Fprintf(stderr, "nvae-train: %v\n", err)
+		return 2
+	}
+	if x.emaDecay < 0 || x.emaDecay >= 1 || x.gradClip < 0 || x.skipThreshold < 0 {
+		fmt.Fprintln(stderr, "nvae-train: --ema_decay must be in [0, 1); --grad_clip and --skip_threshold must be ≥ 0")
 		return 2
 	}
 	if x.dryRun {
@@ -165,6 +180,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		NumIWSamplesFinal: x.numIWFinal, NumIWSamplesValid: x.numIWValid,
 		MaxSteps: x.maxSteps, MaxDuration: time.Duration(x.maxMinutes * float64(time.Minute)), MaxValidBatches: x.maxValidBatches, LogEvery: x.logEvery, Workers: x.workers,
 		Log: stderr, Stop: stop.Load,
+		EMADecay: x.emaDecay, GradClip: x.gradClip, SkipThreshold: x.skipThreshold,
 	})
 	if errors.Is(err, train.ErrStopped) {
 		fmt.Fprintf(stderr, "nvae-train: stopped; resume with the same command plus --cont_training\n")

@@ -41,6 +41,12 @@ type State struct {
 	// DataInitDone records that res_elu convs ran their data-dependent init.
 	DataInitDone bool   `json:"data_init_done"`
 	Tool         string `json:"tool"`
+	// EMADecay is the --ema_decay of the run (0: no EMA of the weights).
+	EMADecay float64 `json:"ema_decay,omitempty"`
+	// ClippedSteps/SkippedSteps count the updates whose gradient norm
+	// --grad_clip scaled down and those --skip_threshold skipped.
+	ClippedSteps int `json:"clipped_steps,omitempty"`
+	SkippedSteps int `json:"skipped_steps,omitempty"`
 }
 
 // Checkpoint is a loaded checkpoint.nvae.
@@ -50,6 +56,9 @@ type Checkpoint struct {
 	Model  *nvae.Model
 	// Adamax moments by parameter name (absent before the first step).
 	M, U map[string]*tensor.Tensor
+	// EMA holds the exponential moving average of each parameter, by
+	// name, when the run kept one (--ema_decay); nil otherwise.
+	EMA map[string]*tensor.Tensor
 }
 
 func toSafe(b backend.Backend, t *tensor.Tensor) safetensors.Tensor {
@@ -63,8 +72,17 @@ func toSafe(b backend.Backend, t *tensor.Tensor) safetensors.Tensor {
 // Save writes the model, optimizer and state to path atomically (temporary
 // file in the same directory, fsync, rename).
 func Save(path string, m *nvae.Model, opt *optim.Adamax, st State) error {
+	return SaveEMA(path, m, opt, st, nil)
+}
+
+// SaveEMA is Save that also stores an EMA of the weights (by parameter
+// name; tensors ema/<name>), when ema is not nil.
+func SaveEMA(path string, m *nvae.Model, opt *optim.Adamax, st State, ema map[string]*tensor.Tensor) error {
 	b := m.Store.B
 	f := &safetensors.File{Tensors: map[string]safetensors.Tensor{}, Metadata: map[string]string{}}
+	for name, t := range ema {
+		f.Tensors["ema/"+name] = toSafe(b, t)
+	}
 	for i, p := range m.Store.Params() {
 		f.Tensors["param/"+p.Name] = toSafe(b, p.Value)
 		if opt != nil && opt.M[i] != nil {
@@ -185,6 +203,14 @@ func Load(path string, b backend.Backend, dt tensor.DType) (*Checkpoint, error) 
 			return nil, err
 		}
 		p.Value = v
+		if _, ok := f.Tensors["ema/"+p.Name]; ok {
+			if ck.EMA == nil {
+				ck.EMA = map[string]*tensor.Tensor{}
+			}
+			if ck.EMA[p.Name], err = get("ema/"+p.Name, p.Shape()); err != nil {
+				return nil, err
+			}
+		}
 		if _, ok := f.Tensors["adamax/m/"+p.Name]; ok {
 			if ck.M[p.Name], err = get("adamax/m/"+p.Name, p.Shape()); err != nil {
 				return nil, err
@@ -247,11 +273,20 @@ func (ck *Checkpoint) RestoreOptimizer(opt *optim.Adamax) {
 }
 
 // LoadAny loads a checkpoint.nvae or an official PyTorch checkpoint.pt
-// (recognised by content: safetensors vs zip/pickle).
+// (recognised by content: safetensors vs zip/pickle), with its EMA weights
+// when it has them (see LoadAnyWeights).
 func LoadAny(path string, b backend.Backend, dt tensor.DType) (*nvae.Model, error) {
+	m, _, err := LoadAnyWeights(path, b, dt, WeightsAuto)
+	return m, err
+}
+
+func loadAny(path string, b backend.Backend, dt tensor.DType, weights string) (*nvae.Model, string, error) {
+	if weights != WeightsAuto && weights != WeightsEMA && weights != WeightsRaw {
+		return nil, "", fmt.Errorf("weights %q: want auto, ema or raw", weights)
+	}
 	fh, err := os.Open(path)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	head := make([]byte, 9)
 	n, _ := io.ReadFull(fh, head)
@@ -261,19 +296,29 @@ func LoadAny(path string, b backend.Backend, dt tensor.DType) (*nvae.Model, erro
 	case IsSafetensors(head):
 		// checkpoint.nvae, whatever its name (a copy renamed .pt too)
 	case bytes.HasPrefix(head, []byte("PK")) || bytes.HasPrefix(head, []byte{0x80}):
+		if weights == WeightsEMA {
+			return nil, "", fmt.Errorf("%s: an official checkpoint has no EMA weights", path)
+		}
 		m, _, err := LoadOfficial(path, b, dt)
 		if err == nil {
 			if what := NonFinite(m); what != "" {
-				return nil, errNonFinite(path, what)
+				return nil, "", errNonFinite(path, what)
 			}
 		}
-		return m, err
+		return m, WeightsRaw, err
 	default:
-		return nil, fmt.Errorf("%s is neither a checkpoint.nvae (safetensors) nor a PyTorch checkpoint (zip or pickle)", path)
+		return nil, "", fmt.Errorf("%s is neither a checkpoint.nvae (safetensors) nor a PyTorch checkpoint (zip or pickle)", path)
 	}
 	ck, err := Load(path, b, dt)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return ck.Model, nil
+	used, err := SelectWeights(ck, weights)
+	if err != nil {
+		return nil, "", fmt.Errorf("%s: %v", path, err)
+	}
+	if what := NonFinite(ck.Model); what != "" {
+		return nil, "", errNonFinite(path, what)
+	}
+	return ck.Model, used, nil
 }

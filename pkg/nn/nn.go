@@ -25,6 +25,7 @@ type Store struct {
 	byName   map[string]*ag.Var
 	bufNames []string
 	bufs     map[string]*tensor.Tensor
+	keys     []string // params and buffers in registration order
 	Convs    []*Conv2D
 	BNs      []*BatchNorm
 	init     *rng.Gen
@@ -61,6 +62,10 @@ func (s *Store) Params() []*ag.Var { return s.params }
 // Param looks a parameter up by its state-dict key.
 func (s *Store) Param(name string) *ag.Var { return s.byName[name] }
 
+// Keys returns parameter and buffer keys together in registration order
+// (the official state-dict order, without weight_normalized aliases).
+func (s *Store) Keys() []string { return s.keys }
+
 // BufferNames returns buffer keys in registration order.
 func (s *Store) BufferNames() []string { return s.bufNames }
 
@@ -96,6 +101,7 @@ func (s *Store) NewParam(name string, shape []int, v []float64) *ag.Var {
 	if _, dup := s.byName[name]; dup {
 		panic("nn: duplicate parameter " + name)
 	}
+	s.keys = append(s.keys, name)
 	if s.Meta {
 		p := &ag.Var{Value: tensor.New(shape, metaStorage{tensor.Shape(shape).NumElements(), s.DType}), Name: name}
 		s.params = append(s.params, p)
@@ -118,6 +124,7 @@ func (s *Store) NewBuffer(name string, shape []int, v []float64) {
 	if _, dup := s.bufs[name]; dup {
 		panic("nn: duplicate buffer " + name)
 	}
+	s.keys = append(s.keys, name)
 	if s.Meta {
 		s.bufNames = append(s.bufNames, name)
 		s.bufs[name] = tensor.New(shape, metaStorage{tensor.Shape(shape).NumElements(), s.DType})

@@ -60,6 +60,11 @@ type Options struct {
 	// Corrupt, for tests, replaces the loss of a step by NaN when it
 	// returns true.
 	Corrupt func(globalStep int) bool
+	// EMADecay keeps an EMA of the weights (0: off); see ema.go.
+	EMADecay float64
+	// GradClip and SkipThreshold bound the gradient norm (0: off); see
+	// clip.go.
+	GradClip, SkipThreshold float64
 }
 
 // Result summarises a finished run.
@@ -95,6 +100,8 @@ type runner struct {
 	// savedStep is the global step of the checkpoint this run last wrote
 	// (-1: none yet).
 	savedStep int
+	ema       *emaState
+	lastX     *ag.Var // the last training input (reconstruction image)
 }
 
 func (r *runner) printf(format string, a ...any) {
@@ -181,6 +188,7 @@ func Run(opt Options) (res *Result, err error) {
 		}
 		r.adam = optim.NewAdamax(opt.Backend, r.m.Store.Params(), cfg.LearningRate, cfg.WeightDecay)
 		ck.RestoreOptimizer(r.adam)
+		r.restoreEMA(ck)
 		r.printf("resuming %s at epoch %d, step %d (global step %d)\n", r.path, r.st.Epoch, r.st.StepInEpoch, r.st.GlobalStep)
 	} else {
 		if cfg.ContTraining {
@@ -195,6 +203,9 @@ func Run(opt Options) (res *Result, err error) {
 		r.m = m
 		r.adam = optim.NewAdamax(opt.Backend, m.Store.Params(), cfg.LearningRate, cfg.WeightDecay)
 		r.st = ckpt.State{NoiseSeed: uint64(cfg.Seed)*0x9E3779B97F4A7C15 + 1, Tool: "nvae-go"}
+	}
+	if err := r.initEMA(); err != nil {
+		return nil, err
 	}
 	r.noise = &nvae.PhiloxNoise{Seed: r.st.NoiseSeed, Offset: r.st.NoiseOffset}
 	if err := r.checkMemory(); err != nil {
@@ -244,7 +255,7 @@ func (r *runner) save() error {
 		return fmt.Errorf("not writing a checkpoint at global step %d: %s is not finite; %s", r.st.GlobalStep, what, r.lastSaved())
 	}
 	r.st.NoiseOffset = r.noise.Offset
-	if err := ckpt.Save(r.path, r.m, r.adam, r.st); err != nil {
+	if err := ckpt.SaveEMA(r.path, r.m, r.adam, r.st, r.emaTensors()); err != nil {
 		return fmt.Errorf("writing checkpoint: %v", err)
 	}
 	r.savedStep = r.st.GlobalStep
@@ -396,6 +407,7 @@ func (r *runner) loop() (*Result, error) {
 		return nil, err
 	}
 	res.ValidNegLogP, res.ValidNelbo = nlp, nelbo
+	r.finalValEvents(nlp, nelbo)
 	res.GlobalStep, res.BadSteps = r.st.GlobalStep, r.st.BadSteps
 	r.logLine("final valid nelbo %f", nelbo)
 	r.logLine("final valid neg log p %f", nlp)
@@ -434,6 +446,7 @@ func (r *runner) step(b *data.Batch, numTotalIter int) (bad bool, loss float64, 
 	c.SetGrad(true)
 	r.m.Store.ZeroGrad()
 	x := r.batchTensor(b)
+	r.lastX = x
 	tr = r.m.TrainLoss(c, x, r.noise, kl, wdn)
 	loss = c.B.ToHost(tr.Loss.Value).At(0)
 	if r.opt.Corrupt != nil && r.opt.Corrupt(r.st.GlobalStep) {
@@ -451,7 +464,11 @@ func (r *runner) step(b *data.Batch, numTotalIter int) (bad bool, loss float64, 
 			return true, loss, tr
 		}
 	}
+	if r.gradGuard() {
+		return false, loss, tr
+	}
 	r.adam.StepUpdate()
+	r.updateEMA()
 	return false, loss, tr
 }
 
@@ -497,25 +514,6 @@ func (r *runner) officialLog(tr *nvae.TrainResult, loss, klCoeff float64) {
 	}
 }
 
-// reconstruction logs the official input/output grid.
-func (r *runner) reconstruction(tr *nvae.TrainResult) {
-	c := r.c
-	var out *ag.Var
-	c.NoGrad(func() {
-		dec := r.m.DecoderOutput(c, tr.Out.Logits)
-		out = dec.Mean(c)
-		if out == nil {
-			out = dec.Sample(c, &nvae.PhiloxNoise{Seed: r.st.NoiseSeed ^ 0xabc}, 1)
-		}
-	})
-	h := c.B.ToHost(out.Value)
-	n := int(math.Sqrt(float64(h.Dim(0))))
-	img := imgutil.Grid(h.Float32s(), n*n, h.Dim(1), h.Dim(2), h.Dim(3), n)
-	if png, err := imgutil.EncodePNG(img); err == nil {
-		r.tbw.Image("reconstruction", png, img.Bounds().Dy(), img.Bounds().Dx(), 4, int64(r.st.GlobalStep))
-	}
-}
-
 // samples writes grids at t = 0.7, 0.8, 0.9, 1.0 (tensorboard and PNG).
 func (r *runner) samples() (err error) {
 	c := r.c
@@ -534,12 +532,10 @@ func (r *runner) samples() (err error) {
 			img = dec.Sample(c, noise, t)
 		}
 		h := c.B.ToHost(img.Value)
-		g := imgutil.Grid(h.Float32s(), 16, h.Dim(1), h.Dim(2), h.Dim(3), 4)
-		png, err := imgutil.EncodePNG(g)
+		png, err := r.tbImage(fmt.Sprintf("generated_%0.1f", t), tileImage(h.Float32s(), 4, h.Dim(1), h.Dim(2), h.Dim(3)), int64(r.st.GlobalStep))
 		if err != nil {
 			return err
 		}
-		r.tbw.Image(fmt.Sprintf("generated_%0.1f", t), png, g.Bounds().Dy(), g.Bounds().Dx(), 4, int64(r.st.GlobalStep))
 		if err := imgutil.WriteFileAtomic(filepath.Join(r.dir, fmt.Sprintf("samples_t%0.1f.png", t)), png); err != nil {
 			return err
 		}

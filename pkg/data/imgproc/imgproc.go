@@ -52,8 +52,14 @@ func isqrt(n int) int {
 }
 
 // Decode decodes an encoded image (JPEG, PNG, WebP, GIF, BMP) to RGB.
-// Alpha is dropped without compositing, like PIL's convert('RGB').
+// Alpha is dropped without compositing, like PIL's convert('RGB'). JPEG
+// goes through libjpeg-turbo when available (jpeg.go).
 func Decode(b []byte) (*RGB, error) {
+	if isJPEG(b) {
+		if m, ok, err := decodeJPEG(b); ok {
+			return m, err
+		}
+	}
 	img, _, err := image.Decode(bytes.NewReader(b))
 	if err != nil {
 		return nil, err
