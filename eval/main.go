@@ -114,7 +114,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nvae-eval: %v\n", err)
 		return 1
 	}
-	fmt.Fprintf(stderr, "nvae-eval: %s weights\n", used)
 	cfg := m.Cfg
 	if *dataDir == "" {
 		*dataDir = cfg.Data
@@ -150,6 +149,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "nvae-eval: %v (choose another with --out)\n", err)
 		return 1
 	}
+	fmt.Fprintf(stderr, "nvae-eval: %s weights\n", used)
 	fsutil.RemoveStaleTemps(outDir, []string{"results.json", "per_image.arrow"}, fsutil.StaleAge)
 	total := loader.Dataset().Len()
 	if *maxImages > 0 && *maxImages < total {

@@ -116,7 +116,6 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "nvae-sample: %s weights\n", used)
 	o.usedWeights = used
 	if o.temps, err = nvae.ParseTemps(o.tempSpec, m.NumGroupsTotal()); err != nil {
 		return usageErr("--temp: %v", err)
@@ -130,6 +129,7 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 	if err := fsutil.CheckWritable(dir); err != nil { // before the work, not after
 		return fmt.Errorf("%v (choose another with --out)", err)
 	}
+	fmt.Fprintf(stderr, "nvae-sample: %s weights\n", used)
 	fsutil.RemoveStaleTemps(dir, []string{"samples_*.png", "sample_*.png", "interpolation.gif", "reconstruction.png", "samples.npz"}, fsutil.StaleAge)
 	bs := o.batch
 	if bs <= 0 {
