@@ -9,10 +9,10 @@ import (
 	"testing"
 
 	"github.com/nvaego/nvae/internal/compare"
+	"github.com/nvaego/nvae/internal/oracle"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
 	"github.com/nvaego/nvae/pkg/ckpt"
 	"github.com/nvaego/nvae/pkg/data"
-	"github.com/nvaego/nvae/pkg/oracle"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
 
