@@ -13,8 +13,7 @@ import (
 	"runtime/pprof"
 	"time"
 
-	"github.com/spf13/pflag"
-
+	"github.com/nvaego/nvae/internal/cli"
 	"github.com/nvaego/nvae/pkg/ag"
 	"github.com/nvaego/nvae/pkg/ckpt"
 	"github.com/nvaego/nvae/pkg/data"
@@ -45,9 +44,7 @@ type Results struct {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("nvae-eval", pflag.ContinueOnError)
-	fs.SetNormalizeFunc(nvae.NormalizeFlagName)
-	fs.SetOutput(io.Discard)
+	fs := cli.NewFlagSet("nvae-eval")
 	checkpoint := fs.String("checkpoint", "", "checkpoint.nvae or official checkpoint.pt (required)")
 	dataDir := fs.String("data", "", "dataset directory (as given to nvae-train; default: the checkpoint's)")
 	k := fs.Int("num_iw_samples", 1000, "importance samples per image")

@@ -7,6 +7,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"github.com/nvaego/nvae/internal/cli"
 	"github.com/nvaego/nvae/pkg/fsutil"
 	"image"
 	"image/color/palette"
@@ -16,9 +17,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
-
-	"github.com/spf13/pflag"
 
 	"github.com/nvaego/nvae/pkg/ag"
 	"github.com/nvaego/nvae/pkg/ckpt"
@@ -49,9 +47,7 @@ type options struct {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("nvae-sample", pflag.ContinueOnError)
-	fs.SetNormalizeFunc(nvae.NormalizeFlagName)
-	fs.SetOutput(io.Discard)
+	fs := cli.NewFlagSet("nvae-sample")
 	var o options
 	fs.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint.nvae or official checkpoint.pt (required)")
 	fs.Float64Var(&o.temp, "temp", 0.7, "sampling temperature")
@@ -80,17 +76,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 		return 0
 	}
-	if err := sampleMain(o, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "nvae-sample: %v\n", err)
-		if strings.HasPrefix(err.Error(), "usage: ") {
-			return 2
-		}
-		return 1
-	}
-	return 0
+	return cli.Exit(stderr, "nvae-sample", sampleMain(o, stdout, stderr))
 }
 
-func usageErr(format string, a ...any) error { return fmt.Errorf("usage: "+format, a...) }
+// usageErr is a usage error (exit status 2), reported as "usage: ...".
+func usageErr(format string, a ...any) error { return cli.Usagef("usage: "+format, a...) }
 
 func sampleMain(o options, stdout, stderr io.Writer) error {
 	if o.checkpoint == "" {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"github.com/nvaego/nvae/internal/cli"
 	"github.com/nvaego/nvae/internal/testenv"
 	"image/gif"
 	"image/png"
@@ -20,7 +21,7 @@ func tinyCheckpoint(t *testing.T, dataset string) string {
 	args := "--dataset " + dataset + " --batch_size 4 --num_channels_enc 4 --num_channels_dec 4 --num_latent_scales 2 " +
 		"--num_groups_per_scale 2 --num_latent_per_group 4 --num_preprocess_blocks 1 --num_preprocess_cells 2 " +
 		"--num_postprocess_blocks 1 --num_postprocess_cells 2 --num_cell_per_cond_enc 1 --num_cell_per_cond_dec 1 --use_se --res_dist --num_mixture_dec 3"
-	cfg, err := nvae.ParseArgs(strings.Fields(args))
+	cfg, err := cli.ParseStruct(strings.Fields(args), nvae.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

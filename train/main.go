@@ -14,12 +14,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/spf13/pflag"
-
+	"github.com/nvaego/nvae/internal/cli"
 	"github.com/nvaego/nvae/pkg/cuda"
 	"github.com/nvaego/nvae/pkg/device"
 	"github.com/nvaego/nvae/pkg/nvae"
@@ -48,10 +48,9 @@ type extra struct {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("nvae-train", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	cfg := nvae.DefaultConfig()
-	cfg.RegisterFlags(fs)
+	fs := cli.NewFlagSet("nvae-train")
+	var cfg nvae.Config
+	cli.RegisterStruct(fs, &cfg, nvae.DefaultConfig(), map[string]string{"dataset": " (one of " + strings.Join(nvae.Datasets, ", ") + ")"})
 	var x extra
 	fs.StringVar(&x.device, "device", "auto", "compute device: auto, cpu or cuda")
 	fs.BoolVar(&x.dryRun, "dry_run", false, "build the model on CPU without data, print {params, conv_layers, bn_layers, groups_per_scale} as JSON and exit")
