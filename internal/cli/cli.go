@@ -1,7 +1,7 @@
 // Package cli holds the command-line conventions shared by the five nvae-*
 // binaries: flag sets with the official underscore names (hyphenated
 // spellings accepted), the official train.py options (RegisterStruct),
-// --help, usage errors and exit codes (Exit), and progress lines (Progress).
+// --help, usage errors and exit codes (Exit), and progress lines (internal/progress).
 // Library packages know nothing of it: mains parse their flags here and
 // call into pkg/.
 package cli

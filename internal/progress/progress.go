@@ -1,4 +1,6 @@
-package cli
+// Package progress prints the progress lines of every binary and library
+// loop: conversions, feature extraction, sampling and downloads.
+package progress
 
 import (
 	"fmt"
@@ -6,14 +8,14 @@ import (
 	"time"
 )
 
-// ProgressInterval is how often progress lines are printed.
-var ProgressInterval = 2 * time.Second
+// Interval is how often progress lines are printed.
+var Interval = 2 * time.Second
 
-// Progress prints "label: n/total unit (p%), rate unit/s, ETA d" lines at
+// Printer prints "label: n/total unit (p%), rate unit/s, ETA d" lines at
 // most once per ProgressInterval and when the total is reached, and a
 // summary on Done. One printer for conversions, feature extraction,
 // sampling and downloads. A nil writer prints nothing.
-type Progress struct {
+type Printer struct {
 	w           io.Writer
 	label, unit string
 	total, n    int64
@@ -23,23 +25,23 @@ type Progress struct {
 }
 
 // NewProgress counts items (total ≤ 0: unknown).
-func NewProgress(w io.Writer, label, unit string, total int) *Progress {
+func New(w io.Writer, label, unit string, total int) *Printer {
 	now := time.Now()
-	return &Progress{w: w, label: label, unit: unit, total: int64(total), scale: 1, start: now, last: now, interval: ProgressInterval}
+	return &Printer{w: w, label: label, unit: unit, total: int64(total), scale: 1, start: now, last: now, interval: Interval}
 }
 
 // NewByteProgress counts bytes and prints megabytes.
-func NewByteProgress(w io.Writer, label string, total int64) *Progress {
-	p := NewProgress(w, label, "MB", 0)
+func NewBytes(w io.Writer, label string, total int64) *Printer {
+	p := New(w, label, "MB", 0)
 	p.total, p.scale = total, 1e6
 	return p
 }
 
 // Add counts k more items.
-func (p *Progress) Add(k int) { p.Set(int(p.n) + k) }
+func (p *Printer) Add(k int) { p.Set(int(p.n) + k) }
 
 // Set records that n items are done.
-func (p *Progress) Set(n int) {
+func (p *Printer) Set(n int) {
 	p.n = int64(n)
 	now := time.Now()
 	final := p.total > 0 && p.n >= p.total
@@ -61,7 +63,7 @@ func (p *Progress) Set(n int) {
 	}
 }
 
-func (p *Progress) num(n int64) string {
+func (p *Printer) num(n int64) string {
 	if p.scale == 1 {
 		return fmt.Sprint(n)
 	}
@@ -69,7 +71,7 @@ func (p *Progress) num(n int64) string {
 }
 
 // Done prints the summary line and returns the seconds since the start.
-func (p *Progress) Done() float64 {
+func (p *Printer) Done() float64 {
 	el := time.Since(p.start).Seconds()
 	if p.w != nil {
 		fmt.Fprintf(p.w, "%s: done, %s %s in %.1fs (%.1f %s/s)\n", p.label, p.num(p.n), p.unit, el, float64(p.n)/p.scale/max(el, 1e-9), p.unit)
@@ -78,11 +80,11 @@ func (p *Progress) Done() float64 {
 }
 
 // Reader counts the bytes read through r.
-func (p *Progress) Reader(r io.Reader) io.Reader { return &progressReader{r, p} }
+func (p *Printer) Reader(r io.Reader) io.Reader { return &progressReader{r, p} }
 
 type progressReader struct {
 	r io.Reader
-	p *Progress
+	p *Printer
 }
 
 func (r *progressReader) Read(b []byte) (int, error) {
