@@ -1,4 +1,4 @@
-package main
+package convert
 
 import (
 	"bytes"
@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nvaego/nvae/internal/progress"
 	"github.com/nvaego/nvae/pkg/data/cifar"
 	"github.com/nvaego/nvae/pkg/data/idx"
 	"github.com/nvaego/nvae/pkg/data/imgproc"
@@ -41,34 +42,23 @@ func lmdbDirs(dir string, suffix string) ([]string, error) {
 	return out, nil
 }
 
-func runLSUN(args []string, e *env) error {
-	fs := newFlags(e, "[--check] DIR",
-		"LSUN classes come as LMDBs of WebP/JPEG images (bedroom_train_lmdb/, church_outdoor_val_lmdb/,\n"+
-			"tower_train_lmdb/ ...). They need no conversion: nvae-train --dataset lsun_bedroom_128\n"+
-			"--data DIR reads DIR/bedroom_train_lmdb directly (keys in database order, like the\n"+
-			"official loader). Without --check this lists the class LMDBs in DIR with their counts;\n"+
-			"with --check every image is decoded and the first unreadable one is reported.")
-	check := fs.Bool("check", false, "decode every image and report the first unreadable one")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usagef("want exactly one directory argument, got %d", fs.NArg())
-	}
-	dirs, err := lmdbDirs(fs.Arg(0), "_lmdb")
+// LSUN lists the LSUN class LMDBs in dir with their counts; with check it
+// decodes every image and reports the first unreadable one.
+func LSUN(e *Env, dir string, check bool) error {
+	dirs, err := lmdbDirs(dir, "_lmdb")
 	if err != nil {
 		return err
 	}
 	if len(dirs) == 0 {
-		return fmt.Errorf("%s: no LSUN *_lmdb environments found", fs.Arg(0))
+		return fmt.Errorf("%s: no LSUN *_lmdb environments found", dir)
 	}
 	for _, d := range dirs {
 		r, err := lmdbio.Open(d)
 		if err != nil {
 			return err
 		}
-		if !*check {
-			fmt.Fprintf(e.stdout, "%s: %d images\n", d, r.Len())
+		if !check {
+			fmt.Fprintf(e.Stdout, "%s: %d images\n", d, r.Len())
 			r.Close()
 			continue
 		}
@@ -77,7 +67,7 @@ func runLSUN(args []string, e *env) error {
 			r.Close()
 			return err
 		}
-		p := newProgress(e.stderr, "lsun --check "+filepath.Base(d), "images", len(keys))
+		p := progress.New(e.Stderr, "lsun --check "+filepath.Base(d), "images", len(keys))
 		minW, minH, maxW, maxH := 1<<30, 1<<30, 0, 0
 		err = ordered(len(keys), func(i int) ([2]int, error) {
 			v, err := r.Get(keys[i], nil)
@@ -91,34 +81,25 @@ func runLSUN(args []string, e *env) error {
 			return [2]int{m.W, m.H}, nil
 		}, func(i int, s [2]int) error {
 			minW, minH, maxW, maxH = min(minW, s[0]), min(minH, s[1]), max(maxW, s[0]), max(maxH, s[1])
-			p.add(1)
+			p.Add(1)
 			return nil
 		})
-		p.done()
+		p.Done()
 		r.Close()
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%s: %d images ok, width %d..%d, height %d..%d\n", d, len(keys), minW, maxW, minH, maxH)
+		fmt.Fprintf(e.Stdout, "%s: %d images ok, width %d..%d, height %d..%d\n", d, len(keys), minW, maxW, minH, maxH)
 	}
 	return nil
 }
 
-func runInspect(args []string, e *env) error {
-	fs := newFlags(e, "DIR [--out FILE]",
-		"Prints the number of images per split and the image size of a prepared dataset folder\n"+
-			"(train.lmdb/validation.lmdb/test.lmdb, LSUN *_lmdb, MNIST/raw, cifar-10-batches-bin) and\n"+
-			"writes an 8x8 PNG grid of the first 64 images of the first split.")
-	out := fs.String("out", "", "grid PNG path (default DIR/grid.png)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usagef("want exactly one directory argument, got %d", fs.NArg())
-	}
-	dir := fs.Arg(0)
-	if *out == "" {
-		*out = filepath.Join(dir, "grid.png")
+// Inspect prints the number of images per split and the image size of a
+// prepared dataset folder and writes an 8x8 PNG grid of the first 64
+// images to out (default dir/grid.png).
+func Inspect(e *Env, dir, out string) error {
+	if out == "" {
+		out = filepath.Join(dir, "grid.png")
 	}
 	var first []*imgproc.RGB
 	found := false
@@ -133,7 +114,7 @@ func runInspect(args []string, e *env) error {
 			return err
 		}
 		found = true
-		fmt.Fprintf(e.stdout, "mnist %s: %d images, %dx%d gray (%s)\n", sp.name, f.Dims[0], f.Dims[2], f.Dims[1], p)
+		fmt.Fprintf(e.Stdout, "mnist %s: %d images, %dx%d gray (%s)\n", sp.name, f.Dims[0], f.Dims[2], f.Dims[1], p)
 		for i := 0; i < f.Dims[0] && len(first) < 64; i++ {
 			m := imgproc.NewRGB(28, 28)
 			for k := range 784 {
@@ -149,7 +130,7 @@ func runInspect(args []string, e *env) error {
 			continue
 		}
 		found = true
-		fmt.Fprintf(e.stdout, "cifar10 %s: %d images, 32x32 RGB\n", map[bool]string{true: "train", false: "test"}[train], s.Len())
+		fmt.Fprintf(e.Stdout, "cifar10 %s: %d images, 32x32 RGB\n", map[bool]string{true: "train", false: "test"}[train], s.Len())
 		for i := 0; i < s.Len() && len(first) < 64; i++ {
 			m := imgproc.NewRGB(32, 32)
 			for k := range 1024 {
@@ -215,7 +196,7 @@ func runInspect(args []string, e *env) error {
 			r.Close()
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%s: %d images, %s\n", d, r.Len(), desc)
+		fmt.Fprintf(e.Stdout, "%s: %d images, %s\n", d, r.Len(), desc)
 		r.Close()
 	}
 	if !found {
@@ -229,10 +210,10 @@ func runInspect(args []string, e *env) error {
 	if err := png.Encode(&b, g.Image()); err != nil {
 		return err
 	}
-	if err := fsutil.WriteFileAtomic(*out, b.Bytes(), 0o644); err != nil {
+	if err := fsutil.WriteFileAtomic(out, b.Bytes(), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "grid of %d images: %s\n", len(first), *out)
+	fmt.Fprintf(e.Stdout, "grid of %d images: %s\n", len(first), out)
 	return nil
 }
 

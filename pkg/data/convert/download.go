@@ -1,4 +1,4 @@
-package main
+package convert
 
 import (
 	"archive/tar"
@@ -24,49 +24,49 @@ import (
 // an httptest server.
 var httpClient = http.DefaultClient
 
-// remoteFile is a distribution file with its published MD5 (the
+// RemoteFile is a distribution file with its published MD5 (the
 // checksums torchvision verifies).
-type remoteFile struct {
-	name, md5 string
+type RemoteFile struct {
+	Name, MD5 string
 }
 
 var (
 	mnistMirrors = []string{"https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"}
-	mnistFiles   = []remoteFile{
+	mnistFiles   = []RemoteFile{
 		{"train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"},
 		{"train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"},
 		{"t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"},
 		{"t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"},
 	}
 	cifarMirrors = []string{"https://www.cs.toronto.edu/~kriz/"}
-	cifarFile    = remoteFile{"cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530"}
+	CIFARFile    = RemoteFile{"cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530"}
 )
 
 // fetch places a verified copy of f at dst: kept if already there and
 // valid, else copied from one of srcDirs, else downloaded from the first
 // mirror that answers. It returns the manifest entry of dst.
-func fetch(e *env, f remoteFile, dst string, srcDirs, mirrors []string) (Source, error) {
-	if ok, _ := md5Matches(dst, f.md5); ok {
-		fmt.Fprintf(e.stderr, "%s: already present, checksum ok\n", dst)
+func fetch(e *Env, f RemoteFile, dst string, srcDirs, mirrors []string) (Source, error) {
+	if ok, _ := md5Matches(dst, f.MD5); ok {
+		fmt.Fprintf(e.Stderr, "%s: already present, checksum ok\n", dst)
 		return hashFile(dst)
 	}
 	var src io.ReadCloser
 	var from string
 	if len(srcDirs) > 0 {
 		for _, d := range srcDirs {
-			p := filepath.Join(d, f.name)
+			p := filepath.Join(d, f.Name)
 			if r, err := os.Open(p); err == nil {
 				src, from = r, p
 				break
 			}
 		}
 		if src == nil {
-			return Source{}, fmt.Errorf("%s not found in --source %s", f.name, srcDirs[0])
+			return Source{}, fmt.Errorf("%s not found in --source %s", f.Name, srcDirs[0])
 		}
 	} else {
 		var errs []string
 		for _, m := range mirrors {
-			u := strings.TrimSuffix(m, "/") + "/" + f.name
+			u := strings.TrimSuffix(m, "/") + "/" + f.Name
 			resp, err := httpClient.Get(u)
 			if err != nil {
 				errs = append(errs, err.Error())
@@ -78,15 +78,15 @@ func fetch(e *env, f remoteFile, dst string, srcDirs, mirrors []string) (Source,
 				continue
 			}
 			src, from = resp.Body, u
-			fmt.Fprintf(e.stderr, "downloading %s\n", u)
+			fmt.Fprintf(e.Stderr, "downloading %s\n", u)
 			break
 		}
 		if src == nil {
-			return Source{}, fmt.Errorf("download %s failed: %s", f.name, strings.Join(errs, "; "))
+			return Source{}, fmt.Errorf("download %s failed: %s", f.Name, strings.Join(errs, "; "))
 		}
 	}
 	defer src.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+f.name+".tmp-*")
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+f.Name+".tmp-*")
 	if err != nil {
 		return Source{}, err
 	}
@@ -102,8 +102,8 @@ func fetch(e *env, f remoteFile, dst string, srcDirs, mirrors []string) (Source,
 	if err != nil {
 		return Source{}, fmt.Errorf("%s: %w", from, err)
 	}
-	if got := hex.EncodeToString(hm.Sum(nil)); got != f.md5 {
-		return Source{}, fmt.Errorf("%s: MD5 %s does not match the published %s", from, got, f.md5)
+	if got := hex.EncodeToString(hm.Sum(nil)); got != f.MD5 {
+		return Source{}, fmt.Errorf("%s: MD5 %s does not match the published %s", from, got, f.MD5)
 	}
 	if err := os.Rename(tmp.Name(), dst); err != nil {
 		return Source{}, err
@@ -127,39 +127,35 @@ func md5Matches(path, want string) (bool, error) {
 	return hex.EncodeToString(h.Sum(nil)) == want, nil
 }
 
-func runMNIST(args []string, e *env) error {
-	fs := newFlags(e, "--data DIR [--source DIR] [--url BASE]",
-		"Downloads the four MNIST idx gz files into DIR/"+data.MNISTRawDir+"/ (torchvision's layout, which\n"+
-			"nvae-train --dataset mnist --data DIR reads), verifying the published MD5 checksums.\n"+
-			"With --source the files are copied from a local folder instead (no network).")
-	dir := fs.String("data", "", "target data directory (required)")
-	source := fs.String("source", "", "offline source folder holding the .gz files (searched also in its MNIST/raw/)")
-	url := fs.String("url", "", "download base URL overriding the default mirrors")
-	if err := parse(fs, args); err != nil {
-		return err
+// DownloadOptions are the settings of MNIST and CIFAR10: the target data
+// directory, an offline source folder, a base URL replacing the mirrors.
+type DownloadOptions struct{ Data, Source, URL string }
+
+// MNIST places the four MNIST idx gz files in Data/MNIST/raw/, verifying
+// the published MD5 checksums.
+func MNIST(e *Env, o DownloadOptions) error {
+	if o.Data == "" {
+		return optionf("--data is required")
 	}
-	if *dir == "" {
-		return usagef("--data is required")
-	}
-	raw := filepath.Join(*dir, data.MNISTRawDir)
+	raw := filepath.Join(o.Data, data.MNISTRawDir)
 	cleanup, err := outDir(raw)
 	if err != nil {
 		return err
 	}
 	err = func() error {
-		m := newManifest(e, args, "mnist")
+		m := newManifest(e, "mnist")
 		m.Format = "idx-gz"
 		var srcDirs []string
-		if *source != "" {
-			srcDirs = []string{*source, filepath.Join(*source, data.MNISTRawDir), filepath.Join(*source, "raw")}
+		if o.Source != "" {
+			srcDirs = []string{o.Source, filepath.Join(o.Source, data.MNISTRawDir), filepath.Join(o.Source, "raw")}
 		}
 		mirrors := mnistMirrors
-		if *url != "" {
-			mirrors = []string{*url}
+		if o.URL != "" {
+			mirrors = []string{o.URL}
 		}
 		m.Counts = map[string]int{}
 		for _, f := range mnistFiles {
-			dst := filepath.Join(raw, f.name)
+			dst := filepath.Join(raw, f.Name)
 			s, err := fetch(e, f, dst, srcDirs, mirrors)
 			if err != nil {
 				return err
@@ -169,70 +165,62 @@ func runMNIST(args []string, e *env) error {
 			if err != nil {
 				return err
 			}
-			if strings.Contains(f.name, "images") {
-				split := map[bool]string{true: "train", false: "test"}[strings.HasPrefix(f.name, "train")]
+			if strings.Contains(f.Name, "images") {
+				split := map[bool]string{true: "train", false: "test"}[strings.HasPrefix(f.Name, "train")]
 				m.Counts[split] = file.Dims[0]
 				m.Count += file.Dims[0]
 			}
 		}
-		if err := writeJSON(filepath.Join(*dir, "MNIST", "manifest.json"), m); err != nil {
+		if err := writeJSON(filepath.Join(o.Data, "MNIST", "manifest.json"), m); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "mnist: %d train and %d test images in %s\n", m.Counts["train"], m.Counts["test"], raw)
+		fmt.Fprintf(e.Stdout, "mnist: %d train and %d test images in %s\n", m.Counts["train"], m.Counts["test"], raw)
 		return nil
 	}()
 	cleanup(err != nil)
 	return err
 }
 
-func runCIFAR10(args []string, e *env) error {
-	fs := newFlags(e, "--data DIR [--source DIR] [--url BASE]",
-		"Downloads cifar-10-binary.tar.gz into DIR, verifies its published MD5 and unpacks\n"+
-			"DIR/"+cifar.Dir+"/ (read by nvae-train --dataset cifar10 --data DIR).\n"+
-			"With --source the tarball is copied from a local folder instead (no network).")
-	dir := fs.String("data", "", "target data directory (required)")
-	source := fs.String("source", "", "offline source folder holding cifar-10-binary.tar.gz")
-	url := fs.String("url", "", "download base URL overriding the default mirror")
-	if err := parse(fs, args); err != nil {
-		return err
+// CIFAR10 places cifar-10-binary.tar.gz in Data, verifies its published
+// MD5 and unpacks Data/cifar-10-batches-bin/.
+func CIFAR10(e *Env, o DownloadOptions) error {
+	if o.Data == "" {
+		return optionf("--data is required")
 	}
-	if *dir == "" {
-		return usagef("--data is required")
-	}
-	cleanup, err := outDir(*dir)
+	cleanup, err := outDir(o.Data)
 	if err != nil {
 		return err
 	}
 	err = func() error {
 		var srcDirs []string
-		if *source != "" {
-			srcDirs = []string{*source}
-			if _, err := os.Stat(filepath.Join(*source, cifarFile.name)); err != nil {
-				if _, err := os.Stat(filepath.Join(*source, "cifar-10-python.tar.gz")); err == nil {
-					return fmt.Errorf("%s: only the binary version (cifar-10-binary.tar.gz) is supported", filepath.Join(*source, "cifar-10-python.tar.gz"))
+		if o.Source != "" {
+			srcDirs = []string{o.Source}
+			if _, err := os.Stat(filepath.Join(o.Source, CIFARFile.Name)); err != nil {
+				if _, err := os.Stat(filepath.Join(o.Source, "cifar-10-python.tar.gz")); err == nil {
+					return fmt.Errorf("%s: only the binary version (cifar-10-binary.tar.gz) is supported", filepath.Join(o.Source, "cifar-10-python.tar.gz"))
 				}
 			}
 		}
 		mirrors := cifarMirrors
-		if *url != "" {
-			mirrors = []string{*url}
+		if o.URL != "" {
+			mirrors = []string{o.URL}
 		}
-		tgz := filepath.Join(*dir, cifarFile.name)
-		s, err := fetch(e, cifarFile, tgz, srcDirs, mirrors)
+		tgz := filepath.Join(o.Data, CIFARFile.Name)
+		s, err := fetch(e, CIFARFile, tgz, srcDirs, mirrors)
 		if err != nil {
 			return err
 		}
-		m := newManifest(e, args, "cifar10")
+		m := newManifest(e, "cifar10")
 		m.Format = "cifar10-binary"
 		m.Sources = []Source{s}
 		m.ImageSize = []int{32, 32, 3}
-		counts, err := untarCIFAR(tgz, *dir, m)
+		counts, err := untarCIFAR(tgz, o.Data, m)
 		if err != nil {
 			return err
 		}
 		m.Counts = counts
 		m.Count = counts["train"] + counts["test"]
-		fmt.Fprintf(e.stdout, "cifar10: %d train and %d test images in %s\n", counts["train"], counts["test"], filepath.Join(*dir, cifar.Dir))
+		fmt.Fprintf(e.Stdout, "cifar10: %d train and %d test images in %s\n", counts["train"], counts["test"], filepath.Join(o.Data, cifar.Dir))
 		return nil
 	}()
 	cleanup(err != nil)
