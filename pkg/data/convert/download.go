@@ -3,9 +3,6 @@ package convert
 import (
 	"archive/tar"
 	"compress/gzip"
-	"crypto/md5"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +14,7 @@ import (
 	"github.com/nvaego/nvae/pkg/data"
 	"github.com/nvaego/nvae/pkg/data/cifar"
 	"github.com/nvaego/nvae/pkg/data/idx"
+	"github.com/nvaego/nvae/pkg/fetch"
 	"github.com/nvaego/nvae/pkg/fsutil"
 )
 
@@ -24,107 +22,29 @@ import (
 // an httptest server.
 var httpClient = http.DefaultClient
 
-// RemoteFile is a distribution file with its published MD5 (the
-// checksums torchvision verifies).
-type RemoteFile struct {
-	Name, MD5 string
-}
-
 var (
 	mnistMirrors = []string{"https://ossci-datasets.s3.amazonaws.com/mnist/", "http://yann.lecun.com/exdb/mnist/"}
-	mnistFiles   = []RemoteFile{
-		{"train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873"},
-		{"train-labels-idx1-ubyte.gz", "d53e105ee54ea40749a09fcbcd1e9432"},
-		{"t10k-images-idx3-ubyte.gz", "9fb629c4189551a2d022fa330f9573f3"},
-		{"t10k-labels-idx1-ubyte.gz", "ec29112dd5afa0611ce80d1b7f02629c"},
+	mnistFiles   = []fetch.File{
+		{Name: "train-images-idx3-ubyte.gz", MD5: "f68b3c2dcbeaaa9fbdd348bbdeb94873"},
+		{Name: "train-labels-idx1-ubyte.gz", MD5: "d53e105ee54ea40749a09fcbcd1e9432"},
+		{Name: "t10k-images-idx3-ubyte.gz", MD5: "9fb629c4189551a2d022fa330f9573f3"},
+		{Name: "t10k-labels-idx1-ubyte.gz", MD5: "ec29112dd5afa0611ce80d1b7f02629c"},
 	}
 	cifarMirrors = []string{"https://www.cs.toronto.edu/~kriz/"}
-	CIFARFile    = RemoteFile{"cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530"}
+	// CIFARFile is the CIFAR-10 binary tarball (tests replace its MD5).
+	CIFARFile = fetch.File{Name: "cifar-10-binary.tar.gz", MD5: "c32a1d4ab5d03f1284b67883e8d87530"}
 )
 
-// fetch places a verified copy of f at dst: kept if already there and
-// valid, else copied from one of srcDirs, else downloaded from the first
-// mirror that answers. It returns the manifest entry of dst.
-func fetch(e *Env, f RemoteFile, dst string, srcDirs, mirrors []string) (Source, error) {
-	if ok, _ := md5Matches(dst, f.MD5); ok {
-		fmt.Fprintf(e.Stderr, "%s: already present, checksum ok\n", dst)
-		return hashFile(dst)
+// fetchFile places a verified copy of f at dst (see fetch.Fetcher.Get),
+// from srcDirs or else from the first mirror that answers, and returns the
+// manifest entry of dst.
+func fetchFile(e *Env, f fetch.File, dst string, srcDirs, mirrors []string) (Source, error) {
+	urls := make([]string, len(mirrors))
+	for i, m := range mirrors {
+		urls[i] = strings.TrimSuffix(m, "/") + "/" + f.Name
 	}
-	var src io.ReadCloser
-	var from string
-	if len(srcDirs) > 0 {
-		for _, d := range srcDirs {
-			p := filepath.Join(d, f.Name)
-			if r, err := os.Open(p); err == nil {
-				src, from = r, p
-				break
-			}
-		}
-		if src == nil {
-			return Source{}, fmt.Errorf("%s not found in --source %s", f.Name, srcDirs[0])
-		}
-	} else {
-		var errs []string
-		for _, m := range mirrors {
-			u := strings.TrimSuffix(m, "/") + "/" + f.Name
-			resp, err := httpClient.Get(u)
-			if err != nil {
-				errs = append(errs, err.Error())
-				continue
-			}
-			if resp.StatusCode != http.StatusOK {
-				resp.Body.Close()
-				errs = append(errs, fmt.Sprintf("%s: HTTP %s", u, resp.Status))
-				continue
-			}
-			src, from = resp.Body, u
-			fmt.Fprintf(e.Stderr, "downloading %s\n", u)
-			break
-		}
-		if src == nil {
-			return Source{}, fmt.Errorf("download %s failed: %s", f.Name, strings.Join(errs, "; "))
-		}
-	}
-	defer src.Close()
-	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+f.Name+".tmp-*")
-	if err != nil {
-		return Source{}, err
-	}
-	defer os.Remove(tmp.Name())
-	hm, hs := md5.New(), sha256.New()
-	n, err := io.Copy(io.MultiWriter(tmp, hm, hs), src)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return Source{}, fmt.Errorf("%s: %w", from, err)
-	}
-	if got := hex.EncodeToString(hm.Sum(nil)); got != f.MD5 {
-		return Source{}, fmt.Errorf("%s: MD5 %s does not match the published %s", from, got, f.MD5)
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return Source{}, err
-	}
-	if err := fsutil.SyncDir(filepath.Dir(dst)); err != nil {
-		return Source{}, err
-	}
-	return Source{Path: dst, SHA256: hex.EncodeToString(hs.Sum(nil)), Bytes: n}, nil
-}
-
-func md5Matches(path, want string) (bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return false, err
-	}
-	defer f.Close()
-	h := md5.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return false, err
-	}
-	return hex.EncodeToString(h.Sum(nil)) == want, nil
+	r, err := fetch.Fetcher{Client: httpClient, Log: e.Stderr}.Get(f, dst, srcDirs, urls)
+	return Source{Path: r.Path, SHA256: r.SHA256, Bytes: r.Bytes}, err
 }
 
 // DownloadOptions are the settings of MNIST and CIFAR10: the target data
@@ -156,7 +76,7 @@ func MNIST(e *Env, o DownloadOptions) error {
 		m.Counts = map[string]int{}
 		for _, f := range mnistFiles {
 			dst := filepath.Join(raw, f.Name)
-			s, err := fetch(e, f, dst, srcDirs, mirrors)
+			s, err := fetchFile(e, f, dst, srcDirs, mirrors)
 			if err != nil {
 				return err
 			}
@@ -206,7 +126,7 @@ func CIFAR10(e *Env, o DownloadOptions) error {
 			mirrors = []string{o.URL}
 		}
 		tgz := filepath.Join(o.Data, CIFARFile.Name)
-		s, err := fetch(e, CIFARFile, tgz, srcDirs, mirrors)
+		s, err := fetchFile(e, CIFARFile, tgz, srcDirs, mirrors)
 		if err != nil {
 			return err
 		}
