@@ -3,6 +3,7 @@ package convert
 import (
 	"bytes"
 	"fmt"
+	"image"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"github.com/nvaego/nvae/pkg/data/imgproc"
 	"github.com/nvaego/nvae/pkg/data/lmdbio"
 	"github.com/nvaego/nvae/pkg/fsutil"
+	"github.com/nvaego/nvae/pkg/imgutil"
 
 	nvdata "github.com/nvaego/nvae/pkg/data"
 )
@@ -205,9 +207,17 @@ func Inspect(e *Env, dir, out string) error {
 	if len(first) == 0 {
 		return nil
 	}
-	g := grid(first[:min(64, len(first))], 8, 2)
+	// One size for the grid: the first image's.
+	ims := make([]image.Image, min(64, len(first)))
+	for i := range ims {
+		m := first[i]
+		if m.W != first[0].W || m.H != first[0].H {
+			m = imgproc.Resize(m, first[0].W, first[0].H)
+		}
+		ims[i] = m.Image()
+	}
 	var b bytes.Buffer
-	if err := png.Encode(&b, g.Image()); err != nil {
+	if err := png.Encode(&b, imgutil.GridOf(ims, min(8, len(ims)))); err != nil {
 		return err
 	}
 	if err := fsutil.WriteFileAtomic(out, b.Bytes(), 0o644); err != nil {
@@ -215,25 +225,6 @@ func Inspect(e *Env, dir, out string) error {
 	}
 	fmt.Fprintf(e.Stdout, "grid of %d images: %s\n", len(first), out)
 	return nil
-}
-
-// grid tiles images (resized to the first one's size) in rows of ncol
-// with pad black pixels between them, like torchvision's make_grid.
-func grid(ims []*imgproc.RGB, ncol, pad int) *imgproc.RGB {
-	w, h := ims[0].W, ims[0].H
-	ncol = min(ncol, len(ims))
-	nrow := (len(ims) + ncol - 1) / ncol
-	out := imgproc.NewRGB(ncol*(w+pad)+pad, nrow*(h+pad)+pad)
-	for i, m := range ims {
-		if m.W != w || m.H != h {
-			m = imgproc.Resize(m, w, h)
-		}
-		x0, y0 := pad+(i%ncol)*(w+pad), pad+(i/ncol)*(h+pad)
-		for y := range h {
-			copy(out.Pix[((y0+y)*out.W+x0)*3:][:w*3], m.Pix[y*w*3:(y+1)*w*3])
-		}
-	}
-	return out
 }
 
 // checkAll scans every entry: all raw values must have the first one's
