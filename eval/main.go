@@ -204,12 +204,7 @@ func evaluate(m *nvae.Model, devName string, src batchSource, total, k, s int, n
 		x := c.Const(nvae.PreProcess(c, b.FromHost(h), m.Cfg.NumXBits))
 		ev := m.EvalIWBatched(c, x, k, s, noise)
 		for i := 0; i < ev.B && len(rows) < total; i++ {
-			nelbo := 0.0
-			for j := 0; j < k; j++ {
-				nelbo += ev.Nelbo[i*k+j]
-			}
-			nelbo /= float64(k)
-			nll := -ev.LogPx[i]
+			nll, nelbo := ev.Image(i)
 			sumNLL += nll
 			sumNelbo += nelbo
 			rows = append(rows, report.Row{Index: int64(batch.Indices[i]), NLLNats: nll, NelboNats: nelbo, BPD: nll * bpd})
