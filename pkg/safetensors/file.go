@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	tc "github.com/nvaego/nvae/pkg/tensorcodec"
 	"io"
 	"math"
 	"os"
@@ -126,7 +127,7 @@ func Read(r io.ReaderAt, size int64) (*File, error) {
 		if b < 0 || en < b || en > dataLen {
 			return nil, fmt.Errorf("safetensors: tensor %q: data_offsets [%d, %d) outside the %d-byte data section", name, b, en, dataLen)
 		}
-		cnt, err := numel(e.Shape)
+		cnt, err := tc.Numel(e.Shape)
 		if err != nil {
 			return nil, fmt.Errorf("safetensors: tensor %q: %w", name, err)
 		}
