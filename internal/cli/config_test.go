@@ -90,4 +90,3 @@ func TestRegisterStruct(t *testing.T) {
 		t.Error("NormalizeFlagName")
 	}
 }
-
