@@ -7,8 +7,6 @@ package main
 import (
 	"bytes"
 	"fmt"
-	"github.com/nvaego/nvae/internal/cli"
-	"github.com/nvaego/nvae/pkg/fsutil"
 	"image"
 	"image/color/palette"
 	"image/draw"
@@ -18,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/nvaego/nvae/internal/cli"
+
 	"github.com/nvaego/nvae/pkg/ag"
 	"github.com/nvaego/nvae/pkg/ckpt"
 	"github.com/nvaego/nvae/pkg/data"
@@ -25,7 +25,6 @@ import (
 	"github.com/nvaego/nvae/pkg/imgutil"
 	"github.com/nvaego/nvae/pkg/npz"
 	"github.com/nvaego/nvae/pkg/nvae"
-	"github.com/nvaego/nvae/pkg/safetensors"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
 
@@ -112,12 +111,12 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 	c.SetGrad(false)
 	m.Store.Training = false
 	if o.readjust {
-		cached, err := readjustCached(c, m, o, stderr)
+		cached, err := m.ReadjustBNCached(c, o.checkpoint, o.temp, o.readjustIters, o.readjustBatch, o.seed, stderr)
 		if err != nil {
 			return err
 		}
 		if cached {
-			fmt.Fprintf(stderr, "using cached re-adjusted BN statistics %s\n", bnCachePath(o.checkpoint, o.temp))
+			fmt.Fprintf(stderr, "using cached re-adjusted BN statistics %s\n", nvae.BNCachePath(o.checkpoint, o.temp))
 		}
 	}
 	if o.reconstruct {
@@ -177,100 +176,10 @@ func sample(c *ag.Ctx, m *nvae.Model, n, bs int, t float64, seed uint64) ([]floa
 	return out, shape
 }
 
-// bnCachePath is where re-adjusted BN statistics for temperature t live.
-func bnCachePath(checkpoint string, t float64) string {
-	return fmt.Sprintf("%s.bn_t%.3f.safetensors", checkpoint, t)
-}
-
-// readjustCached loads the cached statistics when they belong to this
-// checkpoint, temperature and schedule; otherwise it runs the official
-// re-adjustment and writes the cache. It reports whether the cache was used.
-func readjustCached(c *ag.Ctx, m *nvae.Model, o options, stderr io.Writer) (bool, error) {
-	hash, _, err := fsutil.SHA256File(o.checkpoint)
-	if err != nil {
-		return false, err
-	}
-	key := fmt.Sprintf("%s/t=%g/iters=%d/batch=%d/seed=%d", hash, o.temp, o.readjustIters, o.readjustBatch, o.seed)
-	path := bnCachePath(o.checkpoint, o.temp)
-	if f, err := safetensors.ReadFile(path); err == nil && f.Metadata["key"] == key {
-		for _, name := range m.Store.BufferNames() {
-			t, ok := f.Tensors[name]
-			if !ok {
-				return false, fmt.Errorf("%s: lacks %s; delete it to recompute", path, name)
-			}
-			v, err := t.Float32()
-			if err != nil {
-				return false, err
-			}
-			m.Store.SetBuffer(name, c.B.FromHost(tensor.FromFloat32(t.Shape, v)))
-		}
-		return true, nil
-	}
-	noise := &nvae.PhiloxNoise{Seed: o.seed ^ 0xb17}
-	m.ReadjustBN(c, o.temp, o.readjustIters, o.readjustBatch, noise, func(done int) {
-		if done%50 == 0 || done == o.readjustIters {
-			fmt.Fprintf(stderr, "re-adjusting BN statistics: %d/%d batches\n", done, o.readjustIters)
-		}
-	})
-	f := &safetensors.File{Tensors: map[string]safetensors.Tensor{}, Metadata: map[string]string{"key": key}}
-	for _, name := range m.Store.BufferNames() {
-		h := c.B.ToHost(m.Store.Buffer(name))
-		f.Tensors[name] = safetensors.FromFloat32(h.Shape(), h.Float32s())
-	}
-	if err := safetensors.WriteFile(path, f); err != nil {
-		return false, fmt.Errorf("caching BN statistics: %v", err)
-	}
-	return false, nil
-}
-
-// slerpNoise hands out, for every normal draw of a sampling pass, frames
-// that walk on great circles between the draws of consecutive anchors, so
-// each frame keeps unit variance.
-type slerpNoise struct {
-	anchors []*nvae.PhiloxNoise
-	alphas  []float64 // per frame: anchor index + fraction
-	uniform *nvae.PhiloxNoise
-}
-
-func (s *slerpNoise) Normal(c *ag.Ctx, shape ...int) *tensor.Tensor {
-	per := shape[1:]
-	eps := make([]*tensor.Tensor, len(s.anchors))
-	for i, a := range s.anchors {
-		eps[i] = c.B.ToHost(a.Normal(c, append([]int{1}, per...)...))
-	}
-	n := tensor.Shape(per).NumElements()
-	out := tensor.Host(tensor.Float32, shape...)
-	o := out.F32()
-	for f, al := range s.alphas {
-		i := int(al)
-		j := min(i+1, len(eps)-1)
-		th := (al - float64(i)) * math.Pi / 2
-		a, b := float32(math.Cos(th)), float32(math.Sin(th))
-		e1, e2 := eps[i].F32(), eps[j].F32()
-		for k := 0; k < n; k++ {
-			o[f*n+k] = a*e1[k] + b*e2[k]
-		}
-	}
-	return c.B.FromHost(out)
-}
-
-func (s *slerpNoise) Uniform(c *ag.Ctx, shape ...int) *tensor.Tensor {
-	return s.uniform.Uniform(c, shape...)
-}
-
 func interpolate(c *ag.Ctx, m *nvae.Model, o options, dir string, stdout io.Writer) error {
 	k := max(o.interpolate, 2)
-	noise := &slerpNoise{uniform: &nvae.PhiloxNoise{Seed: o.seed ^ 0x1f}}
-	for i := 0; i < k; i++ {
-		noise.anchors = append(noise.anchors, &nvae.PhiloxNoise{Seed: o.seed*1000 + uint64(i)})
-	}
-	for i := 0; i < k-1; i++ {
-		for f := 0; f < o.frames; f++ {
-			noise.alphas = append(noise.alphas, float64(i)+float64(f)/float64(o.frames))
-		}
-	}
-	noise.alphas = append(noise.alphas, float64(k-1))
-	logits := m.Sample(c, len(noise.alphas), o.temp, noise)
+	noise := nvae.NewSlerpNoise(o.seed, k, o.frames)
+	logits := m.Sample(c, noise.Frames(), o.temp, noise)
 	h := decodeImages(c, m, logits, noise, o.temp, true)
 	anim := &gif.GIF{}
 	for f := 0; f < h.Dim(0); f++ {
@@ -290,14 +199,6 @@ func interpolate(c *ag.Ctx, m *nvae.Model, o options, dir string, stdout io.Writ
 	}
 	fmt.Fprintf(stdout, "wrote %d frames through %d samples at t=%.2f to %s\n", len(anim.Image), k, o.temp, path)
 	return nil
-}
-
-// zeroNoise makes every latent its posterior (or prior) mean.
-type zeroNoise struct{}
-
-func (zeroNoise) Normal(c *ag.Ctx, shape ...int) *tensor.Tensor { return c.B.Zeros(c.DType, shape...) }
-func (zeroNoise) Uniform(c *ag.Ctx, shape ...int) *tensor.Tensor {
-	return c.B.Full(c.DType, 0.5, shape...)
 }
 
 func reconstruct(c *ag.Ctx, m *nvae.Model, o options, bs int, dir string, stdout io.Writer) error {
@@ -321,8 +222,8 @@ func reconstruct(c *ag.Ctx, m *nvae.Model, o options, bs int, dir string, stdout
 	}
 	n := batch.N
 	x := c.Const(nvae.PreProcess(c, c.B.FromHost(tensor.FromFloat32([]int{n, batch.C, batch.H, batch.W}, batch.X[:n*batch.C*batch.H*batch.W])), m.Cfg.NumXBits))
-	out := m.Forward(c, x, zeroNoise{})
-	rec := decodeImages(c, m, out.Logits, zeroNoise{}, 1, true)
+	out := m.Forward(c, x, nvae.ZeroNoise{})
+	rec := decodeImages(c, m, out.Logits, nvae.ZeroNoise{}, 1, true)
 	orig := c.B.ToHost(x.Value).Float32s()
 	// rows of originals above their reconstructions
 	cols := int(math.Ceil(math.Sqrt(float64(n))))

@@ -55,7 +55,7 @@ func TestSampleGridNPZAndReadjustCache(t *testing.T) {
 	if strings.Contains(e1, "using cached") || !strings.Contains(e1, "re-adjusting BN") {
 		t.Fatalf("first run should compute the statistics: %s", e1)
 	}
-	cache := bnCachePath(ck, 0.6)
+	cache := nvae.BNCachePath(ck, 0.6)
 	st1, err := os.Stat(cache)
 	if err != nil {
 		t.Fatalf("no BN cache: %v", err)
