@@ -85,123 +85,75 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "Run nvae-prep <subcommand> --help for details.")
 }
 
-// oneDir is the single directory argument of lsun and inspect.
-func oneDir(fs *pflag.FlagSet) (string, error) {
-	if fs.NArg() != 1 {
-		return "", cli.Usagef("want exactly one directory argument, got %d", fs.NArg())
-	}
-	return fs.Arg(0), nil
-}
-
-// download defines the flags of mnist and cifar10.
-func download(sourceHelp, urlHelp string, do func(*convert.Env, convert.DownloadOptions) error) func(fs *pflag.FlagSet) func(*convert.Env, *pflag.FlagSet) error {
-	return func(fs *pflag.FlagSet) func(*convert.Env, *pflag.FlagSet) error {
-		var o convert.DownloadOptions
-		fs.StringVar(&o.Data, "data", "", "target data directory (required)")
-		fs.StringVar(&o.Source, "source", "", sourceHelp)
-		fs.StringVar(&o.URL, "url", "", urlHelp)
-		return func(e *convert.Env, _ *pflag.FlagSet) error { return do(e, o) }
-	}
+// cmd defines a subcommand whose flags are the tagged fields of its
+// options struct O (defaults from def); setDir, when not nil, takes the
+// single directory argument.
+func cmd[O any](summary, synopsis, about string, def O, setDir func(*O, string), do func(*convert.Env, O) error) command {
+	return command{summary, synopsis, about, func(fs *pflag.FlagSet) func(*convert.Env, *pflag.FlagSet) error {
+		var o O
+		cli.RegisterStruct(fs, &o, def, nil)
+		return func(e *convert.Env, fs *pflag.FlagSet) error {
+			if setDir != nil {
+				if fs.NArg() != 1 {
+					return cli.Usagef("want exactly one directory argument, got %d", fs.NArg())
+				}
+				setDir(&o, fs.Arg(0))
+			}
+			return do(e, o)
+		}
+	}}
 }
 
 var commands = map[string]command{
-	"mnist": {"download MNIST (idx gz) into --data DIR, checksums verified", "--data DIR [--source DIR] [--url BASE]",
-		"Downloads the four MNIST idx gz files into DIR/" + data.MNISTRawDir + "/ (torchvision's layout, which\n" +
-			"nvae-train --dataset mnist --data DIR reads), verifying the published MD5 checksums.\n" +
+	"mnist": cmd("download MNIST (idx gz) into --data DIR, checksums verified", "--data DIR [--source DIR] [--url BASE]",
+		"Downloads the four MNIST idx gz files into DIR/"+data.MNISTRawDir+"/ (torchvision's layout, which\n"+
+			"nvae-train --dataset mnist --data DIR reads), verifying the published MD5 checksums.\n"+
 			"With --source the files are copied from a local folder instead (no network).",
-		download("offline source folder holding the .gz files (searched also in its MNIST/raw/)",
-			"download base URL overriding the default mirrors", convert.MNIST)},
-	"cifar10": {"download CIFAR-10 (binary batches) into --data DIR, checksums verified", "--data DIR [--source DIR] [--url BASE]",
-		"Downloads cifar-10-binary.tar.gz into DIR, verifies its published MD5 and unpacks\n" +
-			"DIR/" + cifar.Dir + "/ (read by nvae-train --dataset cifar10 --data DIR).\n" +
+		convert.DownloadOptions{}, nil, convert.MNIST),
+	"cifar10": cmd("download CIFAR-10 (binary batches) into --data DIR, checksums verified", "--data DIR [--source DIR] [--url BASE]",
+		"Downloads cifar-10-binary.tar.gz into DIR, verifies its published MD5 and unpacks\n"+
+			"DIR/"+cifar.Dir+"/ (read by nvae-train --dataset cifar10 --data DIR).\n"+
 			"With --source the tarball is copied from a local folder instead (no network).",
-		download("offline source folder holding cifar-10-binary.tar.gz",
-			"download base URL overriding the default mirror", convert.CIFAR10)},
-	"celeba64": {"CelebA aligned JPEGs + partition file -> L/{train,validation,test}.lmdb", "--split train|valid|test --img_path P --lmdb_path L",
-		"Stores the original aligned CelebA JPEGs of one split, in the order of\n" +
-			"list_eval_partition.txt, under keys \"0\", \"1\", ... in L/train.lmdb, L/validation.lmdb\n" +
-			"or L/test.lmdb, exactly like the official create_celeba64_lmdb.py. P holds\n" +
-			"img_align_celeba.zip or the unzipped img_align_celeba/ folder plus\n" +
-			"list_eval_partition.txt (.txt or Kaggle's .csv), directly or in P/celeba/ (torchvision's\n" +
+		convert.CIFAR10Options{}, nil, convert.CIFAR10),
+	"celeba64": cmd("CelebA aligned JPEGs + partition file -> L/{train,validation,test}.lmdb", "--split train|valid|test --img_path P --lmdb_path L",
+		"Stores the original aligned CelebA JPEGs of one split, in the order of\n"+
+			"list_eval_partition.txt, under keys \"0\", \"1\", ... in L/train.lmdb, L/validation.lmdb\n"+
+			"or L/test.lmdb, exactly like the official create_celeba64_lmdb.py. P holds\n"+
+			"img_align_celeba.zip or the unzipped img_align_celeba/ folder plus\n"+
+			"list_eval_partition.txt (.txt or Kaggle's .csv), directly or in P/celeba/ (torchvision's\n"+
 			"layout). Works offline; every JPEG is decoded once to verify it.",
-		func(fs *pflag.FlagSet) func(*convert.Env, *pflag.FlagSet) error {
-			var o convert.CelebA64Options
-			fs.StringVar(&o.Split, "split", "train", "split: train, valid or test")
-			fs.StringVar(&o.ImgPath, "img_path", "", "folder holding the CelebA files (required)")
-			fs.StringVar(&o.LMDBPath, "lmdb_path", "", "target folder for the LMDB environments (required)")
-			return func(e *convert.Env, _ *pflag.FlagSet) error { return convert.CelebA64(e, o) }
-		}},
-	"tfrecord": {"GLOW tfrecords (imagenet-oord_32/64, celeba) -> raw HWC LMDB", "--dataset imagenet-oord_32|imagenet-oord_64|celeba --tfr_path P --lmdb_path L --split train|validation",
-		"Converts GLOW's tfrecord shards (P/<split>/<split>-r05|r06|r08-s-NNNN-of-MMMM.tfrecords,\n" +
-			"2000/80 shards for imagenet-oord, 120/40 for celeba) into L/<split>.lmdb like the official\n" +
-			"convert_tfrecord_to_lmdb.py: the raw HWC uint8 `data` bytes of every tf.train.Example\n" +
-			"under consecutive keys across shards. Both masked CRC32C checksums of every record are\n" +
+		convert.CelebA64Options{Split: "train"}, nil, convert.CelebA64),
+	"tfrecord": cmd("GLOW tfrecords (imagenet-oord_32/64, celeba) -> raw HWC LMDB", "--dataset imagenet-oord_32|imagenet-oord_64|celeba --tfr_path P --lmdb_path L --split train|validation",
+		"Converts GLOW's tfrecord shards (P/<split>/<split>-r05|r06|r08-s-NNNN-of-MMMM.tfrecords,\n"+
+			"2000/80 shards for imagenet-oord, 120/40 for celeba) into L/<split>.lmdb like the official\n"+
+			"convert_tfrecord_to_lmdb.py: the raw HWC uint8 `data` bytes of every tf.train.Example\n"+
+			"under consecutive keys across shards. Both masked CRC32C checksums of every record are\n"+
 			"verified and every image must have the dataset's size; TensorFlow is not needed.",
-		func(fs *pflag.FlagSet) func(*convert.Env, *pflag.FlagSet) error {
-			var o convert.TFRecordOptions
-			fs.StringVar(&o.Dataset, "dataset", "imagenet-oord_32", "imagenet-oord_32, imagenet-oord_64 or celeba")
-			fs.StringVar(&o.TFRPath, "tfr_path", "", "folder holding the tfrecords (required)")
-			fs.StringVar(&o.LMDBPath, "lmdb_path", "", "target folder for the LMDB (required)")
-			fs.StringVar(&o.Split, "split", "train", "train or validation")
-			return func(e *convert.Env, _ *pflag.FlagSet) error { return convert.TFRecord(e, o) }
-		}},
-	"ffhq": {"FFHQ PNG/JPG folder or zip -> 256x256 raw HWC LMDB", "--ffhq_img_path P --ffhq_lmdb_path L --split train|validation [--seed S]",
-		"Resizes the FFHQ images (a folder, searched recursively, or a zip; PNG or JPG) to\n" +
-			"256x256 with Pillow's bilinear filter and stores them raw (HWC uint8 RGB) in\n" +
-			"L/<split>.lmdb like the official create_ffhq_lmdb.py. The split (63,000/7,000 of\n" +
-			"70,000; 90%/10% for other counts) is a seeded permutation saved as\n" +
+		convert.TFRecordOptions{Dataset: "imagenet-oord_32", Split: "train"}, nil, convert.TFRecord),
+	"ffhq": cmd("FFHQ PNG/JPG folder or zip -> 256x256 raw HWC LMDB", "--ffhq_img_path P --ffhq_lmdb_path L --split train|validation [--seed S]",
+		"Resizes the FFHQ images (a folder, searched recursively, or a zip; PNG or JPG) to\n"+
+			"256x256 with Pillow's bilinear filter and stores them raw (HWC uint8 RGB) in\n"+
+			"L/<split>.lmdb like the official create_ffhq_lmdb.py. The split (63,000/7,000 of\n"+
+			"70,000; 90%/10% for other counts) is a seeded permutation saved as\n"+
 			"L/train_test_ind.json by the first run and reused by the second split's run.",
-		func(fs *pflag.FlagSet) func(*convert.Env, *pflag.FlagSet) error {
-			var o convert.FFHQOptions
-			fs.StringVar(&o.ImgPath, "ffhq_img_path", "", "FFHQ images1024x1024 folder or zip (required)")
-			fs.StringVar(&o.LMDBPath, "ffhq_lmdb_path", "", "target folder for the LMDB (required)")
-			fs.StringVar(&o.Split, "split", "train", "train or validation")
-			fs.Uint64Var(&o.Seed, "seed", 0, "seed of the train/validation permutation (first run only)")
-			return func(e *convert.Env, _ *pflag.FlagSet) error { return convert.FFHQ(e, o) }
-		}},
-	"images": {"any image folder or zip -> NxN raw HWC LMDB (train/validation)", "--src DIR|ZIP --lmdb_path L --size N [--valid_fraction f] [--seed S]",
-		"Builds a custom dataset from any folder (recursive) or zip of images: each image's\n" +
-			"shorter side is resized to N (Pillow bilinear), the centre NxN is cut out and stored\n" +
-			"raw (HWC uint8 RGB) in L/train.lmdb and, when --valid_fraction > 0, L/validation.lmdb.\n" +
-			"Files are sorted by name and split by a seeded permutation saved as L/split_ind.json.\n" +
+		convert.FFHQOptions{Split: "train"}, nil, convert.FFHQ),
+	"images": cmd("any image folder or zip -> NxN raw HWC LMDB (train/validation)", "--src DIR|ZIP --lmdb_path L --size N [--valid_fraction f] [--seed S]",
+		"Builds a custom dataset from any folder (recursive) or zip of images: each image's\n"+
+			"shorter side is resized to N (Pillow bilinear), the centre NxN is cut out and stored\n"+
+			"raw (HWC uint8 RGB) in L/train.lmdb and, when --valid_fraction > 0, L/validation.lmdb.\n"+
+			"Files are sorted by name and split by a seeded permutation saved as L/split_ind.json.\n"+
 			"The loader reads it with the generic transforms (Resize N, random flip).",
-		func(fs *pflag.FlagSet) func(*convert.Env, *pflag.FlagSet) error {
-			var o convert.ImagesOptions
-			fs.StringVar(&o.Src, "src", "", "image folder or zip (required)")
-			fs.StringVar(&o.LMDBPath, "lmdb_path", "", "target folder for the LMDBs (required)")
-			fs.IntVar(&o.Size, "size", 0, "output image side N (required)")
-			fs.Float64Var(&o.ValidFraction, "valid_fraction", 0.1, "fraction of images for validation.lmdb (0 for none)")
-			fs.Uint64Var(&o.Seed, "seed", 0, "seed of the train/validation permutation")
-			return func(e *convert.Env, _ *pflag.FlagSet) error { return convert.Images(e, o) }
-		}},
-	"lsun": {"LSUN class LMDBs are read directly; --check validates them", "[--check] DIR",
-		"LSUN classes come as LMDBs of WebP/JPEG images (bedroom_train_lmdb/, church_outdoor_val_lmdb/,\n" +
-			"tower_train_lmdb/ ...). They need no conversion: nvae-train --dataset lsun_bedroom_128\n" +
-			"--data DIR reads DIR/bedroom_train_lmdb directly (keys in database order, like the\n" +
-			"official loader). Without --check this lists the class LMDBs in DIR with their counts;\n" +
+		convert.ImagesOptions{ValidFraction: 0.1}, nil, convert.Images),
+	"lsun": cmd("LSUN class LMDBs are read directly; --check validates them", "[--check] DIR",
+		"LSUN classes come as LMDBs of WebP/JPEG images (bedroom_train_lmdb/, church_outdoor_val_lmdb/,\n"+
+			"tower_train_lmdb/ ...). They need no conversion: nvae-train --dataset lsun_bedroom_128\n"+
+			"--data DIR reads DIR/bedroom_train_lmdb directly (keys in database order, like the\n"+
+			"official loader). Without --check this lists the class LMDBs in DIR with their counts;\n"+
 			"with --check every image is decoded and the first unreadable one is reported.",
-		func(fs *pflag.FlagSet) func(*convert.Env, *pflag.FlagSet) error {
-			check := fs.Bool("check", false, "decode every image and report the first unreadable one")
-			return func(e *convert.Env, fs *pflag.FlagSet) error {
-				dir, err := oneDir(fs)
-				if err != nil {
-					return err
-				}
-				return convert.LSUN(e, dir, *check)
-			}
-		}},
-	"inspect": {"counts per split, image size and a PNG grid of the first 64 images", "DIR [--out FILE]",
-		"Prints the number of images per split and the image size of a prepared dataset folder\n" +
-			"(train.lmdb/validation.lmdb/test.lmdb, LSUN *_lmdb, MNIST/raw, cifar-10-batches-bin) and\n" +
+		convert.LSUNOptions{}, func(o *convert.LSUNOptions, dir string) { o.Dir = dir }, convert.LSUN),
+	"inspect": cmd("counts per split, image size and a PNG grid of the first 64 images", "DIR [--out FILE]",
+		"Prints the number of images per split and the image size of a prepared dataset folder\n"+
+			"(train.lmdb/validation.lmdb/test.lmdb, LSUN *_lmdb, MNIST/raw, cifar-10-batches-bin) and\n"+
 			"writes an 8x8 PNG grid of the first 64 images of the first split.",
-		func(fs *pflag.FlagSet) func(*convert.Env, *pflag.FlagSet) error {
-			out := fs.String("out", "", "grid PNG path (default DIR/grid.png)")
-			return func(e *convert.Env, fs *pflag.FlagSet) error {
-				dir, err := oneDir(fs)
-				if err != nil {
-					return err
-				}
-				return convert.Inspect(e, dir, *out)
-			}
-		}},
+		convert.InspectOptions{}, func(o *convert.InspectOptions, dir string) { o.Dir = dir }, convert.Inspect),
 }

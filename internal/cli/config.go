@@ -76,7 +76,8 @@ func (v pyFloatValue) Type() string { return "float64" }
 // RegisterStruct registers one flag per field of the struct *cfg, the way
 // argparse declares the options of the official train.py: the `flag` tag is
 // the option name, `help` its help text (plus helpSuffix[name], if any);
-// fields tagged `derived:"true"` are skipped. Ints parse like Python's
+// fields without a flag tag or tagged `derived:"true"` are skipped (uint64
+// fields are plain pflag flags). Ints parse like Python's
 // int(), floats like float(), bools are store_true switches. Like pflag's
 // XxxVar functions it first sets every registered field of *cfg to its value
 // in def (a struct of the same type: the defaults). It also installs
@@ -107,6 +108,8 @@ func RegisterStruct(fs *pflag.FlagSet, cfg, def any, helpSuffix map[string]strin
 			fs.BoolVar(field.Addr().Interface().(*bool), name, field.Bool(), help)
 		case reflect.String:
 			fs.StringVar(field.Addr().Interface().(*string), name, field.String(), help)
+		case reflect.Uint64:
+			fs.Uint64Var(field.Addr().Interface().(*uint64), name, field.Uint(), help)
 		default:
 			panic("cli: field " + f.Name + " has an unsupported type")
 		}

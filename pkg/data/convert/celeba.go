@@ -19,8 +19,13 @@ var celebaOfficial = map[string]int{"train": 162770, "valid": 19867, "test": 199
 
 const celebaTotal = 202599
 
-// CelebA64Options are the settings of CelebA64 (nvae-prep celeba64).
-type CelebA64Options struct{ Split, ImgPath, LMDBPath string }
+// CelebA64Options are the settings of CelebA64 (nvae-prep celeba64; the
+// tags name its flags).
+type CelebA64Options struct {
+	Split    string `flag:"split" help:"split: train, valid or test"`
+	ImgPath  string `flag:"img_path" help:"folder holding the CelebA files (required)"`
+	LMDBPath string `flag:"lmdb_path" help:"target folder for the LMDB environments (required)"`
+}
 
 // CelebA64 stores the original aligned CelebA JPEGs of one split, in the
 // order of list_eval_partition, under keys "0", "1", ... like the official

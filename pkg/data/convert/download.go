@@ -47,9 +47,21 @@ func fetchFile(e *Env, f fetch.File, dst string, srcDirs, mirrors []string) (Sou
 	return Source{Path: r.Path, SHA256: r.SHA256, Bytes: r.Bytes}, err
 }
 
-// DownloadOptions are the settings of MNIST and CIFAR10: the target data
-// directory, an offline source folder, a base URL replacing the mirrors.
-type DownloadOptions struct{ Data, Source, URL string }
+// DownloadOptions are the settings of MNIST: the target data directory, an
+// offline source folder, a base URL replacing the mirrors (the tags name
+// nvae-prep's flags).
+type DownloadOptions struct {
+	Data   string `flag:"data" help:"target data directory (required)"`
+	Source string `flag:"source" help:"offline source folder holding the .gz files (searched also in its MNIST/raw/)"`
+	URL    string `flag:"url" help:"download base URL overriding the default mirrors"`
+}
+
+// CIFAR10Options are DownloadOptions with the help texts of CIFAR10.
+type CIFAR10Options struct {
+	Data   string `flag:"data" help:"target data directory (required)"`
+	Source string `flag:"source" help:"offline source folder holding cifar-10-binary.tar.gz"`
+	URL    string `flag:"url" help:"download base URL overriding the default mirror"`
+}
 
 // MNIST places the four MNIST idx gz files in Data/MNIST/raw/, verifying
 // the published MD5 checksums.
@@ -103,7 +115,7 @@ func MNIST(e *Env, o DownloadOptions) error {
 
 // CIFAR10 places cifar-10-binary.tar.gz in Data, verifies its published
 // MD5 and unpacks Data/cifar-10-batches-bin/.
-func CIFAR10(e *Env, o DownloadOptions) error {
+func CIFAR10(e *Env, o CIFAR10Options) error {
 	if o.Data == "" {
 		return optionf("--data is required")
 	}

@@ -84,8 +84,10 @@ func imageFiles(set fileSet) []string {
 
 // FFHQOptions are the settings of FFHQ (nvae-prep ffhq).
 type FFHQOptions struct {
-	ImgPath, LMDBPath, Split string
-	Seed                     uint64
+	ImgPath  string `flag:"ffhq_img_path" help:"FFHQ images1024x1024 folder or zip (required)"`
+	LMDBPath string `flag:"ffhq_lmdb_path" help:"target folder for the LMDB (required)"`
+	Split    string `flag:"split" help:"train or validation"`
+	Seed     uint64 `flag:"seed" help:"seed of the train/validation permutation (first run only)"`
 }
 
 // FFHQ resizes the FFHQ images to 256x256 (Pillow's bilinear filter) and
@@ -180,10 +182,11 @@ func resizeInto(e *Env, w *lmdbio.Writer, m *Manifest, set fileSet, files []stri
 
 // ImagesOptions are the settings of Images (nvae-prep images).
 type ImagesOptions struct {
-	Src, LMDBPath string
-	Size          int
-	ValidFraction float64
-	Seed          uint64
+	Src           string  `flag:"src" help:"image folder or zip (required)"`
+	LMDBPath      string  `flag:"lmdb_path" help:"target folder for the LMDBs (required)"`
+	Size          int     `flag:"size" help:"output image side N (required)"`
+	ValidFraction float64 `flag:"valid_fraction" help:"fraction of images for validation.lmdb (0 for none)"`
+	Seed          uint64  `flag:"seed" help:"seed of the train/validation permutation"`
 }
 
 // Images builds a custom dataset from a folder or zip of images: shorter

@@ -44,9 +44,17 @@ func lmdbDirs(dir string, suffix string) ([]string, error) {
 	return out, nil
 }
 
-// LSUN lists the LSUN class LMDBs in dir with their counts; with check it
+// LSUNOptions are the settings of LSUN: the folder (nvae-prep's argument)
+// and the check switch.
+type LSUNOptions struct {
+	Dir   string
+	Check bool `flag:"check" help:"decode every image and report the first unreadable one"`
+}
+
+// LSUN lists the LSUN class LMDBs in Dir with their counts; with Check it
 // decodes every image and reports the first unreadable one.
-func LSUN(e *Env, dir string, check bool) error {
+func LSUN(e *Env, o LSUNOptions) error {
+	dir, check := o.Dir, o.Check
 	dirs, err := lmdbDirs(dir, "_lmdb")
 	if err != nil {
 		return err
@@ -96,10 +104,18 @@ func LSUN(e *Env, dir string, check bool) error {
 	return nil
 }
 
+// InspectOptions are the settings of Inspect: the folder (nvae-prep's
+// argument) and the grid file.
+type InspectOptions struct {
+	Dir string
+	Out string `flag:"out" help:"grid PNG path (default DIR/grid.png)"`
+}
+
 // Inspect prints the number of images per split and the image size of a
 // prepared dataset folder and writes an 8x8 PNG grid of the first 64
-// images to out (default dir/grid.png).
-func Inspect(e *Env, dir, out string) error {
+// images to Out (default Dir/grid.png).
+func Inspect(e *Env, o InspectOptions) error {
+	dir, out := o.Dir, o.Out
 	if out == "" {
 		out = filepath.Join(dir, "grid.png")
 	}

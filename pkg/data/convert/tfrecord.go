@@ -35,7 +35,12 @@ func (g GlowSet) ShardPath(root, split string, i int) string {
 }
 
 // TFRecordOptions are the settings of TFRecord (nvae-prep tfrecord).
-type TFRecordOptions struct{ Dataset, TFRPath, LMDBPath, Split string }
+type TFRecordOptions struct {
+	Dataset  string `flag:"dataset" help:"imagenet-oord_32, imagenet-oord_64 or celeba"`
+	TFRPath  string `flag:"tfr_path" help:"folder holding the tfrecords (required)"`
+	LMDBPath string `flag:"lmdb_path" help:"target folder for the LMDB (required)"`
+	Split    string `flag:"split" help:"train or validation"`
+}
 
 // TFRecord converts GLOW's tfrecord shards of one split into
 // LMDBPath/<Split>.lmdb like the official convert_tfrecord_to_lmdb.py,
