@@ -122,6 +122,49 @@ func BFloat16ToFloat32(b uint16) float32 {
 	return math.Float32frombits(uint32(b) << 16)
 }
 
+// floatAt returns the accessor of the elements of a floating-point dtype
+// as float64 (exact), or nil for other dtypes.
+func floatAt(dt DType, d []byte) func(i int) float64 {
+	le := binary.LittleEndian
+	switch dt {
+	case F64:
+		return func(i int) float64 { return math.Float64frombits(le.Uint64(d[8*i:])) }
+	case F32:
+		return func(i int) float64 { return float64(math.Float32frombits(le.Uint32(d[4*i:]))) }
+	case F16:
+		return func(i int) float64 { return float64(Float16ToFloat32(le.Uint16(d[2*i:]))) }
+	case BF16:
+		return func(i int) float64 { return float64(BFloat16ToFloat32(le.Uint16(d[2*i:]))) }
+	}
+	return nil
+}
+
+// intAt returns the accessor of the elements of an integer, U8 or BOOL
+// dtype as int64 (exact), or nil for other dtypes.
+func intAt(dt DType, d []byte) func(i int) int64 {
+	le := binary.LittleEndian
+	switch dt {
+	case I64:
+		return func(i int) int64 { return int64(le.Uint64(d[8*i:])) }
+	case I32:
+		return func(i int) int64 { return int64(int32(le.Uint32(d[4*i:]))) }
+	case I16:
+		return func(i int) int64 { return int64(int16(le.Uint16(d[2*i:]))) }
+	case I8:
+		return func(i int) int64 { return int64(int8(d[i])) }
+	case U8:
+		return func(i int) int64 { return int64(d[i]) }
+	case BOOL:
+		return func(i int) int64 {
+			if d[i] != 0 {
+				return 1
+			}
+			return 0
+		}
+	}
+	return nil
+}
+
 // Float64 returns the elements converted to float64 (exact for every
 // dtype except I64 values beyond 2^53).
 func Float64(dt DType, shape []int, d []byte) ([]float64, error) {
@@ -130,50 +173,15 @@ func Float64(dt DType, shape []int, d []byte) ([]float64, error) {
 		return nil, err
 	}
 	out := make([]float64, n)
-	le := binary.LittleEndian
-	switch dt {
-	case F64:
+	if at := floatAt(dt, d); at != nil {
 		for i := range out {
-			out[i] = math.Float64frombits(le.Uint64(d[8*i:]))
+			out[i] = at(i)
 		}
-	case F32:
-		for i := range out {
-			out[i] = float64(math.Float32frombits(le.Uint32(d[4*i:])))
-		}
-	case F16:
-		for i := range out {
-			out[i] = float64(Float16ToFloat32(le.Uint16(d[2*i:])))
-		}
-	case BF16:
-		for i := range out {
-			out[i] = float64(BFloat16ToFloat32(le.Uint16(d[2*i:])))
-		}
-	case I64:
-		for i := range out {
-			out[i] = float64(int64(le.Uint64(d[8*i:])))
-		}
-	case I32:
-		for i := range out {
-			out[i] = float64(int32(le.Uint32(d[4*i:])))
-		}
-	case I16:
-		for i := range out {
-			out[i] = float64(int16(le.Uint16(d[2*i:])))
-		}
-	case I8:
-		for i := range out {
-			out[i] = float64(int8(d[i]))
-		}
-	case U8:
-		for i := range out {
-			out[i] = float64(d[i])
-		}
-	case BOOL:
-		for i := range out {
-			if d[i] != 0 {
-				out[i] = 1
-			}
-		}
+		return out, nil
+	}
+	at := intAt(dt, d)
+	for i := range out {
+		out[i] = float64(at(i))
 	}
 	return out, nil
 }
@@ -185,37 +193,22 @@ func Float32(dt DType, shape []int, d []byte) ([]float32, error) {
 	if err != nil {
 		return nil, err
 	}
-	le := binary.LittleEndian
 	out := make([]float32, n)
-	switch dt {
-	case F32:
+	if dt == F32 { // the common case, without the accessor
 		for i := range out {
-			out[i] = math.Float32frombits(le.Uint32(d[4*i:]))
+			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(d[4*i:]))
 		}
-	case F64:
+		return out, nil
+	}
+	if at := floatAt(dt, d); at != nil {
 		for i := range out {
-			out[i] = float32(math.Float64frombits(le.Uint64(d[8*i:])))
+			out[i] = float32(at(i))
 		}
-	case F16:
-		for i := range out {
-			out[i] = Float16ToFloat32(le.Uint16(d[2*i:]))
-		}
-	case BF16:
-		for i := range out {
-			out[i] = BFloat16ToFloat32(le.Uint16(d[2*i:]))
-		}
-	case I64:
-		for i := range out {
-			out[i] = float32(int64(le.Uint64(d[8*i:])))
-		}
-	default:
-		f, err := Float64(dt, shape, d)
-		if err != nil {
-			return nil, err
-		}
-		for i, v := range f {
-			out[i] = float32(v)
-		}
+		return out, nil
+	}
+	at := intAt(dt, d)
+	for i := range out {
+		out[i] = float32(at(i))
 	}
 	return out, nil
 }
@@ -228,46 +221,20 @@ func Int64(dt DType, shape []int, d []byte) ([]int64, error) {
 	if err != nil {
 		return nil, err
 	}
-	le := binary.LittleEndian
 	out := make([]int64, n)
-	switch dt {
-	case I64:
+	if at := intAt(dt, d); at != nil {
 		for i := range out {
-			out[i] = int64(le.Uint64(d[8*i:]))
+			out[i] = at(i)
 		}
-	case I32:
-		for i := range out {
-			out[i] = int64(int32(le.Uint32(d[4*i:])))
+		return out, nil
+	}
+	at := floatAt(dt, d)
+	for i := range out {
+		v := at(i)
+		if v != math.Trunc(v) || v < -(1<<63) || v >= 1<<63 {
+			return nil, fmt.Errorf("%s element %d = %v is not an int64", dt, i, v)
 		}
-	case I16:
-		for i := range out {
-			out[i] = int64(int16(le.Uint16(d[2*i:])))
-		}
-	case I8:
-		for i := range out {
-			out[i] = int64(int8(d[i]))
-		}
-	case U8:
-		for i := range out {
-			out[i] = int64(d[i])
-		}
-	case BOOL:
-		for i := range out {
-			if d[i] != 0 {
-				out[i] = 1
-			}
-		}
-	default:
-		f, err := Float64(dt, shape, d)
-		if err != nil {
-			return nil, err
-		}
-		for i, v := range f {
-			if v != math.Trunc(v) || v < -(1<<63) || v >= 1<<63 {
-				return nil, fmt.Errorf("%s element %d = %v is not an int64", dt, i, v)
-			}
-			out[i] = int64(v)
-		}
+		out[i] = int64(v)
 	}
 	return out, nil
 }
