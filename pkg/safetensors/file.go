@@ -7,11 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	tc "github.com/nvaego/nvae/pkg/tensorcodec"
 	"io"
 	"math"
 	"os"
 	"sort"
+
+	tc "github.com/nvaego/nvae/pkg/tensorcodec"
 
 	"github.com/nvaego/nvae/pkg/fsutil"
 )
@@ -44,22 +45,7 @@ type headerEntry struct {
 
 // ReadFile reads and validates the safetensors file at path. Errors name
 // the file and, where relevant, the tensor.
-func ReadFile(path string) (*File, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("safetensors: %w", err)
-	}
-	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("safetensors: %w", err)
-	}
-	f, err := Read(fh, st.Size())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return f, nil
-}
+func ReadFile(path string) (*File, error) { return tc.ReadFile("safetensors", path, Read) }
 
 // Read reads and validates a safetensors file of the given size from r: the
 // header length must fit the file, the header must be valid JSON with known

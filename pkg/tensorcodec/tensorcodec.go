@@ -7,7 +7,9 @@ package tensorcodec
 import (
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
+	"os"
 )
 
 // DType names an element type as spelled in safetensors headers.
@@ -280,4 +282,25 @@ func FromInt64(v []int64) []byte {
 		binary.LittleEndian.PutUint64(b[8*i:], uint64(x))
 	}
 	return b
+}
+
+// ReadFile opens the file at path and hands it, with its size, to read, the
+// reader of a file format. Open errors carry the prefix pkg ("safetensors:
+// ..."), read errors the path.
+func ReadFile[T any](pkg, path string, read func(r io.ReaderAt, size int64) (T, error)) (T, error) {
+	var zero T
+	f, err := os.Open(path)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", pkg, err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", pkg, err)
+	}
+	v, err := read(f, st.Size())
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", path, err)
+	}
+	return v, nil
 }
