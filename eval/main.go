@@ -66,16 +66,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fs.String("master_address", "127.0.0.1", "official distributed flag (unused)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
-	help := fs.BoolP("help", "h", false, "show this help")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "nvae-eval: %v (see --help)\n", err)
-		return 2
-	}
-	if *help {
-		fs.SetOutput(stdout)
-		fmt.Fprintln(stdout, "usage: nvae-eval --checkpoint C [--data D] [--num_iw_samples K] [--batch_size B] [--eval_on_train] [--device D]")
-		fs.PrintDefaults()
-		return 0
+	if err := cli.Parse(fs, args, stdout, "usage: nvae-eval --checkpoint C [--data D] [--num_iw_samples K] [--batch_size B] [--eval_on_train] [--device D]"+"\n"); err != nil {
+		return cli.Exit(stderr, "nvae-eval", err)
 	}
 	if *checkpoint == "" {
 		fmt.Fprintln(stderr, "nvae-eval: --checkpoint is required")

@@ -67,31 +67,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return cli.Exit(stderr, "nvae-fid", err)
 }
 
-// newFlags returns a flag set with the official underscore names (hyphens
-// accepted) and a --help flag.
-func newFlags(name string) (*pflag.FlagSet, *bool) {
-	fs := cli.NewFlagSet("nvae-fid " + name)
-	return fs, fs.BoolP("help", "h", false, "show this help")
-}
-
-// parse parses args; it prints the help and returns cli.ErrHelp for --help;
-// flag errors become usage errors.
-func parse(fs *pflag.FlagSet, help *bool, args []string, synopsis string, stdout io.Writer) error {
-	if err := fs.Parse(args); err != nil {
-		return cli.Usagef("%s: %v (see --help)", fs.Name()[len("nvae-fid "):], err)
+// parse parses args (see cli.Parse); usage errors name the command.
+func parse(fs *pflag.FlagSet, args []string, synopsis string, stdout io.Writer) error {
+	err := cli.Parse(fs, args, stdout, "usage: "+synopsis+"\n\n")
+	if cli.IsUsage(err) {
+		return cli.Usagef("%s: %v", fs.Name()[len("nvae-fid "):], err)
 	}
-	if *help {
-		cli.PrintDefaults(stdout, fs, "usage: "+synopsis+"\n\n")
-		return cli.ErrHelp
-	}
-	return nil
+	return err
 }
 
 const inceptionHelp = "Inception weights (.pth or .safetensors, or test-formula for the offline test weights); default: the official file, downloaded once"
 
 func runStats(args []string, stdout, stderr io.Writer) error {
 	var o pipeline.StatsOptions
-	fs, help := newFlags("stats")
+	fs := cli.NewFlagSet("nvae-fid stats")
 	fs.StringVar(&o.Data, "data", "", "location of the data corpus (required)")
 	fs.StringVar(&o.Dataset, "dataset", "", "dataset name, e.g. cifar10, celeba_64, ffhq (required)")
 	fs.StringVar(&o.FIDDir, "fid_dir", "", "directory the statistics file <dataset>.npz is written to (required)")
@@ -101,7 +90,7 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.MaxImages, "max_images", 50000, "alias of --max_samples")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the shuffled order and the random training transforms")
 	fs.StringVar(&o.Device, "device", "auto", "compute device: auto, cpu or cuda")
-	if err := parse(fs, help, args, "nvae-fid stats --data D --dataset NAME --fid_dir DIR [--inception PATH] [--batch_size 100] [--max_samples 50000]", stdout); err != nil {
+	if err := parse(fs, args, "nvae-fid stats --data D --dataset NAME --fid_dir DIR [--inception PATH] [--batch_size 100] [--max_samples 50000]", stdout); err != nil {
 		return err
 	}
 	switch {
@@ -124,8 +113,8 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 }
 
 func runCompare(args []string, stdout io.Writer) error {
-	fs, help := newFlags("compare")
-	if err := parse(fs, help, args, "nvae-fid compare A.npz B.npz", stdout); err != nil {
+	fs := cli.NewFlagSet("nvae-fid compare")
+	if err := parse(fs, args, "nvae-fid compare A.npz B.npz", stdout); err != nil {
 		return err
 	}
 	if fs.NArg() != 2 {
@@ -149,7 +138,7 @@ func runCompare(args []string, stdout io.Writer) error {
 
 func runScore(args []string, stdout, stderr io.Writer) error {
 	var o pipeline.ScoreOptions
-	fs, help := newFlags("score")
+	fs := cli.NewFlagSet("nvae-fid score")
 	fs.StringVar(&o.Checkpoint, "checkpoint", "", "checkpoint.nvae or official checkpoint.pt to sample from")
 	fs.StringVar(&o.Images, "images", "", "folder of PNG/JPEG images, or an .npz file with a samples array, to score instead of a model")
 	fs.StringVar(&o.FIDDir, "fid_dir", "", "directory holding the reference statistics <dataset>.npz (required)")
@@ -164,7 +153,7 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.Out, "out", "", "where to write fid.json (default: beside the checkpoint; with --images only when given)")
 	fs.StringVar(&o.SaveStats, "save_stats", "", "also write the scored images' statistics to this .npz")
 	fs.StringVar(&o.Device, "device", "auto", "compute device: auto, cpu or cuda")
-	if err := parse(fs, help, args, "nvae-fid score (--checkpoint C | --images DIR|NPZ --dataset NAME) --fid_dir DIR [--temp 1.0] [--sample_temp 1.0] [--readjust_bn] [--num_samples 50000] [--batch_size 100] [--out fid.json]", stdout); err != nil {
+	if err := parse(fs, args, "nvae-fid score (--checkpoint C | --images DIR|NPZ --dataset NAME) --fid_dir DIR [--temp 1.0] [--sample_temp 1.0] [--readjust_bn] [--num_samples 50000] [--batch_size 100] [--out fid.json]", stdout); err != nil {
 		return err
 	}
 	switch {

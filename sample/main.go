@@ -64,16 +64,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.dataDir, "data", "", "dataset directory for --reconstruct (default: the checkpoint's)")
 	fs.StringVar(&o.dev, "device", "auto", "compute device: auto, cpu or cuda")
 	fs.Uint64Var(&o.seed, "seed", 1, "sampling seed")
-	help := fs.BoolP("help", "h", false, "show this help")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "nvae-sample: %v (see --help)\n", err)
-		return 2
-	}
-	if *help {
-		fs.SetOutput(stdout)
-		fmt.Fprintln(stdout, "usage: nvae-sample --checkpoint C [--temp 0.7] [--readjust_bn] [--num_samples N] [--out DIR] [--individual] [--npz] [--interpolate K] [--reconstruct --data D]")
-		fs.PrintDefaults()
-		return 0
+	if err := cli.Parse(fs, args, stdout, "usage: nvae-sample --checkpoint C [--temp 0.7] [--readjust_bn] [--num_samples N] [--out DIR] [--individual] [--npz] [--interpolate K] [--reconstruct --data D]"+"\n"); err != nil {
+		return cli.Exit(stderr, "nvae-sample", err)
 	}
 	return cli.Exit(stderr, "nvae-sample", sampleMain(o, stdout, stderr))
 }

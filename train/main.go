@@ -67,16 +67,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&x.workers, "workers", 0, "data decode workers (0: all cores)")
 	deviceInfo := fs.Bool("device_info", false, "print the GPU, driver, CUDA, cuDNN, cuBLAS and NCCL versions found, with their paths, and exit")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
-	help := fs.BoolP("help", "h", false, "show this help")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "nvae-train: %v (see --help)\n", err)
-		return 2
-	}
-	if *help {
-		fs.SetOutput(stdout)
-		fmt.Fprintln(stdout, "usage: nvae-train [flags]   (the official train.py flags; hyphenated spellings work too)")
-		fs.PrintDefaults()
-		return 0
+	if err := cli.Parse(fs, args, stdout, "usage: nvae-train [flags]   (the official train.py flags; hyphenated spellings work too)"+"\n"); err != nil {
+		return cli.Exit(stderr, "nvae-train", err)
 	}
 	if *deviceInfo {
 		return printDeviceInfo(stdout, stderr)

@@ -87,3 +87,20 @@ func Exit(stderr io.Writer, prefix string, err error) int {
 	}
 	return ExitFail
 }
+
+// Parse parses args with a --help/-h switch (defined here when fs lacks
+// one). Flag errors become usage errors "err (see --help)"; with --help it
+// prints header and the flags on stdout and returns ErrHelp.
+func Parse(fs *pflag.FlagSet, args []string, stdout io.Writer, header string) error {
+	if fs.Lookup("help") == nil {
+		fs.BoolP("help", "h", false, "show this help")
+	}
+	if err := fs.Parse(args); err != nil {
+		return Usagef("%v (see --help)", err)
+	}
+	if help, _ := fs.GetBool("help"); help {
+		PrintDefaults(stdout, fs, header)
+		return ErrHelp
+	}
+	return nil
+}
