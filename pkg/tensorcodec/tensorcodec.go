@@ -169,48 +169,41 @@ func intAt(dt DType, d []byte) func(i int) int64 {
 
 // Float64 returns the elements converted to float64 (exact for every
 // dtype except I64 values beyond 2^53).
-func Float64(dt DType, shape []int, d []byte) ([]float64, error) {
-	n, err := Check(dt, shape, d)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]float64, n)
-	if at := floatAt(dt, d); at != nil {
-		for i := range out {
-			out[i] = at(i)
-		}
-		return out, nil
-	}
-	at := intAt(dt, d)
-	for i := range out {
-		out[i] = float64(at(i))
-	}
-	return out, nil
-}
+func Float64(dt DType, shape []int, d []byte) ([]float64, error) { return floats[float64](dt, shape, d) }
 
 // Float32 returns the elements converted to float32: exact for F32, F16,
 // BF16, U8, I8, I16 and BOOL; rounded to nearest for F64, I32 and I64.
 func Float32(dt DType, shape []int, d []byte) ([]float32, error) {
-	n, err := Check(dt, shape, d)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]float32, n)
 	if dt == F32 { // the common case, without the accessor
+		n, err := Check(dt, shape, d)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]float32, n)
 		for i := range out {
 			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(d[4*i:]))
 		}
 		return out, nil
 	}
+	return floats[float32](dt, shape, d)
+}
+
+// floats converts every element to T with one rounding.
+func floats[T float32 | float64](dt DType, shape []int, d []byte) ([]T, error) {
+	n, err := Check(dt, shape, d)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, n)
 	if at := floatAt(dt, d); at != nil {
 		for i := range out {
-			out[i] = float32(at(i))
+			out[i] = T(at(i))
 		}
 		return out, nil
 	}
 	at := intAt(dt, d)
 	for i := range out {
-		out[i] = float32(at(i))
+		out[i] = T(at(i))
 	}
 	return out, nil
 }
