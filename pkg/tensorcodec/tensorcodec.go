@@ -169,7 +169,9 @@ func intAt(dt DType, d []byte) func(i int) int64 {
 
 // Float64 returns the elements converted to float64 (exact for every
 // dtype except I64 values beyond 2^53).
-func Float64(dt DType, shape []int, d []byte) ([]float64, error) { return floats[float64](dt, shape, d) }
+func Float64(dt DType, shape []int, d []byte) ([]float64, error) {
+	return floats[float64](dt, shape, d)
+}
 
 // Float32 returns the elements converted to float32: exact for F32, F16,
 // BF16, U8, I8, I16 and BOOL; rounded to nearest for F64, I32 and I64.
