@@ -1,9 +1,10 @@
 // Package cli holds the command-line conventions shared by the five nvae-*
 // binaries: flag sets with the official underscore names (hyphenated
 // spellings accepted), the official train.py options (RegisterStruct),
-// --help, usage errors and exit codes (Exit), and progress lines (internal/progress).
-// Library packages know nothing of it: mains parse their flags here and
-// call into pkg/.
+// --help (Parse), usage errors and exit codes (Usagef, Exit). Progress
+// lines are internal/progress, which library code prints too. Library
+// packages know nothing of this one: mains parse their flags here and call
+// into pkg/.
 package cli
 
 import (
