@@ -138,7 +138,9 @@ func Swish(dst, x []float32) { elementwise("Swish", dst, x, swishAVX512, swishGo
 
 // SwishGrad sets dst[i] = gy[i]·σ(x)·(1 + x·(1−σ(x))) with x = x[i], the
 // derivative of Swish times the upstream gradient gy.
-func SwishGrad(dst, x, gy []float32) { elementwise2("SwishGrad", dst, x, gy, swishGradAVX512, swishGradGo) }
+func SwishGrad(dst, x, gy []float32) {
+	elementwise2("SwishGrad", dst, x, gy, swishGradAVX512, swishGradGo)
+}
 
 // ELU sets dst[i] = x > 0 ? x : e^x − 1 with x = x[i]; e^x − 1 is computed
 // as expm1, with full relative accuracy for small |x|.
