@@ -13,8 +13,7 @@ import (
 	"runtime/pprof"
 	"time"
 
-	"github.com/spf13/pflag"
-
+	"github.com/nvaego/nvae/internal/cli"
 	"github.com/nvaego/nvae/pkg/ag"
 	"github.com/nvaego/nvae/pkg/ckpt"
 	"github.com/nvaego/nvae/pkg/data"
@@ -47,9 +46,7 @@ type Results struct {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("nvae-eval", pflag.ContinueOnError)
-	fs.SetNormalizeFunc(nvae.NormalizeFlagName)
-	fs.SetOutput(io.Discard)
+	fs := cli.NewFlagSet("nvae-eval")
 	checkpoint := fs.String("checkpoint", "", "checkpoint.nvae or official checkpoint.pt (required)")
 	weights := fs.String("weights", "auto", "weights of a checkpoint.nvae: auto (its EMA of the weights when it has one, else the trained weights), ema or raw")
 	dataDir := fs.String("data", "", "dataset directory (as given to nvae-train; default: the checkpoint's)")
@@ -72,16 +69,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	fs.String("master_address", "127.0.0.1", "official distributed flag (unused)")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
-	help := fs.BoolP("help", "h", false, "show this help")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "nvae-eval: %v (see --help)\n", err)
-		return 2
-	}
-	if *help {
-		fs.SetOutput(stdout)
-		fmt.Fprintln(stdout, "usage: nvae-eval --checkpoint C [--data D] [--num_iw_samples K] [--batch_size B] [--eval_on_train] [--device D]")
-		fs.PrintDefaults()
-		return 0
+	if err := cli.Parse(fs, args, stdout, "usage: nvae-eval --checkpoint C [--data D] [--num_iw_samples K] [--batch_size B] [--eval_on_train] [--device D]"+"\n"); err != nil {
+		return cli.Exit(stderr, "nvae-eval", err)
 	}
 	if *checkpoint == "" {
 		fmt.Fprintln(stderr, "nvae-eval: --checkpoint is required")
@@ -214,12 +203,7 @@ func evaluate(m *nvae.Model, devName string, src batchSource, total, k, s int, n
 		x := c.Const(nvae.PreProcess(c, b.FromHost(h), m.Cfg.NumXBits))
 		ev := m.EvalIWBatched(c, x, k, s, noise)
 		for i := 0; i < ev.B && len(rows) < total; i++ {
-			nelbo := 0.0
-			for j := 0; j < k; j++ {
-				nelbo += ev.Nelbo[i*k+j]
-			}
-			nelbo /= float64(k)
-			nll := -ev.LogPx[i]
+			nll, nelbo := ev.Image(i)
 			sumNLL += nll
 			sumNelbo += nelbo
 			rows = append(rows, report.Row{Index: int64(batch.Indices[i]), NLLNats: nll, NelboNats: nelbo, BPD: nll * bpd})

@@ -10,13 +10,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nvaego/nvae/internal/cli"
 	"github.com/nvaego/nvae/internal/compare"
+	"github.com/nvaego/nvae/internal/oracle"
 	"github.com/nvaego/nvae/internal/testenv"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
 	"github.com/nvaego/nvae/pkg/ckpt"
 	"github.com/nvaego/nvae/pkg/data"
 	"github.com/nvaego/nvae/pkg/nvae"
-	"github.com/nvaego/nvae/pkg/oracle"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
 
@@ -87,9 +88,9 @@ func TestEvalBadInput(t *testing.T) {
 // offline MNIST) to dir/checkpoint.nvae, with one NaN weight if nan.
 func tinyMNISTCheckpoint(t *testing.T, dir string, nan bool) string {
 	t.Helper()
-	cfg, err := nvae.ParseArgs(strings.Fields("--dataset mnist --batch_size 4 --num_channels_enc 4 --num_channels_dec 4 --num_latent_scales 2 " +
-		"--num_groups_per_scale 2 --num_latent_per_group 4 --num_preprocess_blocks 1 --num_preprocess_cells 2 " +
-		"--num_postprocess_blocks 1 --num_postprocess_cells 2 --num_cell_per_cond_enc 1 --num_cell_per_cond_dec 1 --use_se --res_dist"))
+	cfg, err := cli.ParseStruct(strings.Fields("--dataset mnist --batch_size 4 --num_channels_enc 4 --num_channels_dec 4 --num_latent_scales 2 "+
+		"--num_groups_per_scale 2 --num_latent_per_group 4 --num_preprocess_blocks 1 --num_preprocess_cells 2 "+
+		"--num_postprocess_blocks 1 --num_postprocess_cells 2 --num_cell_per_cond_enc 1 --num_cell_per_cond_dec 1 --use_se --res_dist"), nvae.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nvaego/nvae/pkg/fid/pipeline"
+
 	"github.com/nvaego/nvae/internal/testenv"
 
 	"github.com/nvaego/nvae/pkg/ckpt"
@@ -115,9 +117,9 @@ func TestCLICompare(t *testing.T) {
 		t.Fatalf("compare: %d %q %q; want FID %.6f", code, out, stderr, want[0])
 	}
 	// The exact value, through the same path the command takes.
-	a, _ := readStats(example)
-	bs, _ := readStats(bPath)
-	if got, err := distance(a, bs); err != nil || !(math.Abs(got-want[0]) <= 1e-10*want[0]) {
+	a, _ := pipeline.ReadStats(example)
+	bs, _ := pipeline.ReadStats(bPath)
+	if got, err := pipeline.Distance(a, bs); err != nil || !(math.Abs(got-want[0]) <= 1e-10*want[0]) {
 		t.Fatalf("distance = %.17g, %v; official %.17g (tolerance 1e-10 relative)", got, err, want[0])
 	}
 }
@@ -177,16 +179,16 @@ func TestCLIStatsAndScore(t *testing.T) {
 	if !strings.Contains(stderr, "10/10 images") || !strings.Contains(stderr, "images/s") {
 		t.Errorf("stats progress: %q", stderr)
 	}
-	ref, err := readStats(filepath.Join(fidDir, "imagenet_32.npz"))
+	ref, err := pipeline.ReadStats(filepath.Join(fidDir, "imagenet_32.npz"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ref.d != fid.Dims || ref.mu32 == nil || len(ref.sigma) != fid.Dims*fid.Dims {
-		t.Fatalf("stats file: d %d, float32 mu %v", ref.d, ref.mu32 != nil)
+	if ref.D != fid.Dims || ref.Mu32 == nil || len(ref.Sigma) != fid.Dims*fid.Dims {
+		t.Fatalf("stats file: d %d, float32 mu %v", ref.D, ref.Mu32 != nil)
 	}
 	for i := 0; i < fid.Dims; i++ {
-		if !(ref.sigma[i*fid.Dims+i] >= 0) || math.IsNaN(ref.mu[i]) {
-			t.Fatalf("stats: dimension %d: mu %v, variance %v", i, ref.mu[i], ref.sigma[i*fid.Dims+i])
+		if !(ref.Sigma[i*fid.Dims+i] >= 0) || math.IsNaN(ref.Mu[i]) {
+			t.Fatalf("stats: dimension %d: mu %v, variance %v", i, ref.Mu[i], ref.Sigma[i*fid.Dims+i])
 		}
 	}
 
@@ -200,12 +202,12 @@ func TestCLIStatsAndScore(t *testing.T) {
 	// Feature extraction of score --images: the PNG folder and the same
 	// pixels as a uint8 NHWC .npz give identical features. (The full
 	// score command, FID included, is TestCLIScoreImages.)
-	m, err := loadInception(inc, "cpu", io.Discard)
+	m, err := pipeline.LoadInception(inc, "cpu", io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	fromPNG := &featureSet{m: m}
-	if err := scoreImages(pngDir, fromPNG, 4, io.Discard); err != nil {
+	fromPNG := &pipeline.FeatureSet{M: m}
+	if err := pipeline.ScoreImages(pngDir, fromPNG, 4, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	// The .npz reader sees the same pixels as the PNG reader, for uint8
@@ -214,12 +216,12 @@ func TestCLIStatsAndScore(t *testing.T) {
 	if err := npz.WriteNPZ(npzPath, map[string]npz.Array{"samples": npz.FromUint8([]int{6, 32, 32, 3}, nhwc)}); err != nil {
 		t.Fatal(err)
 	}
-	x, err := readSamplesNPZ(npzPath)
+	x, err := pipeline.ReadSamplesNPZ(npzPath)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := 0; i < 6; i++ {
-		chw, h, w, err := readImage(filepath.Join(pngDir, fmt.Sprintf("img_%02d.png", i)))
+		chw, h, w, err := pipeline.ReadImage(filepath.Join(pngDir, fmt.Sprintf("img_%02d.png", i)))
 		if err != nil || h != 32 || w != 32 {
 			t.Fatalf("readImage: %v %dx%d", err, h, w)
 		}
@@ -230,23 +232,23 @@ func TestCLIStatsAndScore(t *testing.T) {
 			}
 		}
 	}
-	fromNPZ := &featureSet{m: m}
-	if err := scoreImages(npzPath, fromNPZ, 5, io.Discard); err != nil {
+	fromNPZ := &pipeline.FeatureSet{M: m}
+	if err := pipeline.ScoreImages(npzPath, fromNPZ, 5, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if fromPNG.n != 6 || fromNPZ.n != 6 || len(fromPNG.feats) != 6*fid.Dims {
-		t.Fatalf("scored %d and %d images", fromPNG.n, fromNPZ.n)
+	if fromPNG.N != 6 || fromNPZ.N != 6 || len(fromPNG.Feats) != 6*fid.Dims {
+		t.Fatalf("scored %d and %d images", fromPNG.N, fromNPZ.N)
 	}
-	for i := range fromPNG.feats {
-		if d := math.Abs(float64(fromPNG.feats[i] - fromNPZ.feats[i])); !(d <= 1e-5) {
-			t.Fatalf("feature %d: png %v, npz %v", i, fromPNG.feats[i], fromNPZ.feats[i])
+	for i := range fromPNG.Feats {
+		if d := math.Abs(float64(fromPNG.Feats[i] - fromNPZ.Feats[i])); !(d <= 1e-5) {
+			t.Fatalf("feature %d: png %v, npz %v", i, fromPNG.Feats[i], fromNPZ.Feats[i])
 		}
 	}
 	f32 := npz.FromFloat32([]int{6, 3, 32, 32}, x.F32())
 	if err := npz.WriteNPZ(npzPath, map[string]npz.Array{"samples": f32}); err != nil {
 		t.Fatal(err)
 	}
-	if y, err := readSamplesNPZ(npzPath); err != nil || fmt.Sprint(y.Shape()) != "[6 3 32 32]" || y.F32()[100] != x.F32()[100] {
+	if y, err := pipeline.ReadSamplesNPZ(npzPath); err != nil || fmt.Sprint(y.Shape()) != "[6 3 32 32]" || y.F32()[100] != x.F32()[100] {
 		t.Fatalf("float samples: %v", err)
 	}
 }
@@ -265,27 +267,27 @@ func TestCLIScoreCheckpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := loadInception(inceptionPath(t), "cpu", io.Discard)
+	m, err := pipeline.LoadInception(inceptionPath(t), "cpu", io.Discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	set := &featureSet{m: m}
+	set := &pipeline.FeatureSet{M: m}
 	var log bytes.Buffer
-	if err := scoreModel(model, set, 5, 2, 0.6, 1, true, 1, &log); err != nil {
+	if err := pipeline.ScoreModel(model, set, 5, 2, 0.6, 1, true, 1, &log); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(log.String(), "readjust_bn: 1000/1000") || !strings.Contains(log.String(), "score: 5/5 images") {
 		t.Errorf("progress output %q", log.String())
 	}
-	if set.n != 5 || len(set.feats) != 5*fid.Dims {
-		t.Fatalf("%d samples, %d features", set.n, len(set.feats))
+	if set.N != 5 || len(set.Feats) != 5*fid.Dims {
+		t.Fatalf("%d samples, %d features", set.N, len(set.Feats))
 	}
 	distinct := false
-	for i, v := range set.feats {
+	for i, v := range set.Feats {
 		if math.IsNaN(float64(v)) || v < 0 {
 			t.Fatalf("feature %d = %v (pool3 features are finite and >= 0)", i, v)
 		}
-		if i >= fid.Dims && v != set.feats[i%fid.Dims] {
+		if i >= fid.Dims && v != set.Feats[i%fid.Dims] {
 			distinct = true
 		}
 	}
@@ -328,15 +330,15 @@ func TestCLIDownloadsWeights(t *testing.T) {
 	defer srv.Close()
 	cache := t.TempDir()
 	t.Setenv("NVAE_CACHE", cache)
-	old := officialFetcher
-	defer func() { officialFetcher = old }()
-	officialFetcher = func(progress io.Writer) *fid.Fetcher {
+	old := pipeline.OfficialFetcher
+	defer func() { pipeline.OfficialFetcher = old }()
+	pipeline.OfficialFetcher = func(progress io.Writer) *fid.Fetcher {
 		// Same mechanism as for the official file, with its own checksum.
 		return &fid.Fetcher{Client: srv.Client(), URL: srv.URL + "/w.safetensors", Name: "w.safetensors",
 			SHA256: sum, Progress: progress}
 	}
 	for i := 0; i < 2; i++ {
-		m, err := loadInception("", "cpu", io.Discard)
+		m, err := pipeline.LoadInception("", "cpu", io.Discard)
 		if err != nil || m == nil {
 			t.Fatalf("run %d: %v", i, err)
 		}
@@ -368,9 +370,9 @@ func TestCLIScoreCommands(t *testing.T) {
 		npz.WriteNPZ(filepath.Join(dir, name+".npz"), map[string]npz.Array{
 			"mu": npz.FromFloat32([]int{fid.Dims}, mu), "sigma": npz.FromFloat64([]int{fid.Dims, fid.Dims}, make([]float64, fid.Dims*fid.Dims))})
 	}
-	readResult := func(path string) result {
+	readResult := func(path string) pipeline.Result {
 		t.Helper()
-		var res result
+		var res pipeline.Result
 		js, err := os.ReadFile(path)
 		if err != nil || json.Unmarshal(js, &res) != nil {
 			t.Fatalf("fid.json: %v %s", err, js)
@@ -413,15 +415,15 @@ func TestCLIScoreCommands(t *testing.T) {
 	if res.NumSamples != 4 || !(res.FID > 0) || res.Dataset != "ref" || res.Images != pngDir {
 		t.Fatalf("fid.json: %+v", res)
 	}
-	st, err := readStats(saved)
-	if err != nil || st.d != fid.Dims || st.mu32 == nil {
+	st, err := pipeline.ReadStats(saved)
+	if err != nil || st.D != fid.Dims || st.Mu32 == nil {
 		t.Fatalf("--save_stats: %v", err)
 	}
 	// With sigma_ref = 0 the FID is |mu - mu_ref|² + tr(sigma).
 	want := 0.0
 	for i := 0; i < fid.Dims; i++ {
-		d := float64(st.mu32[i] - 0.5)
-		want += d*d + st.sigma[i*fid.Dims+i]
+		d := float64(st.Mu32[i] - 0.5)
+		want += d*d + st.Sigma[i*fid.Dims+i]
 	}
 	if !(math.Abs(res.FID-want) <= 1e-6*want) {
 		t.Errorf("FID %v, |mu diff|² + tr(sigma) from the saved statistics = %v", res.FID, want)

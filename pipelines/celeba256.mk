@@ -20,12 +20,7 @@ celeba256_TRAIN_ARGS := --data $(DATA_DIR)/celeba/celeba-lmdb --root $(CHECKPOIN
 	--batch_size 4 --num_nf 2 --ada_groups --min_groups_per_scale 4 \
 	--weight_decay_norm_anneal --weight_decay_norm_init 1. --num_process_per_node 8 --use_se --res_dist \
 	--fast_adamax --num_x_bits 5 --node_rank $(NODE_RANK) --num_proc_node 3 --master_address $(IP_ADDR)
-celeba256_EVAL_ARGS      := --num_iw_samples 1000
 celeba256_SAMPLE_ARGS    := --num_samples 36
-celeba256_FID_DIR        := $(FID_DIR)
-celeba256_FID_STATS_ARGS := $(NVAE_INCEPTION_ARG)
-celeba256_FID_SCORE_ARGS := --num_samples $(FID_SAMPLES) $(NVAE_INCEPTION_ARG)
-celeba256_RESULTS        := $(RESULTS)
 $(eval $(call nvae_pipeline,celeba256))
 
 NVAE_CELEBA256_MISSING := celeba256: the GLOW tfrecords are downloaded by hand: \
@@ -48,10 +43,6 @@ celeba256-mini_TRAIN_ARGS := --data $(CELEBA256_MINI_LMDB) --root $(celeba256-mi
 	--batch_size 2 --num_nf 1 --num_x_bits 5 --ada_groups $(NVAE_MINI_MODEL)
 celeba256-mini_EVAL_ARGS      := --num_iw_samples 2 --max_images 4 --batch_size 2
 celeba256-mini_SAMPLE_ARGS    := --num_samples 4 --batch_size 2 --readjust_iters 2 --readjust_batch 2
-celeba256-mini_FID_DIR        := $(MINI_DIR)/fid_stats
-celeba256-mini_FID_STATS_ARGS := $(NVAE_MINI_STATS)
-celeba256-mini_FID_SCORE_ARGS := $(NVAE_MINI_SCORE)
-celeba256-mini_RESULTS        := $(MINI_DIR)/RESULTS.md
 $(eval $(call nvae_pipeline,celeba256-mini))
 
 $(MINI_DIR)/src/images256/images:

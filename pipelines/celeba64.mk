@@ -18,12 +18,6 @@ celeba64_TRAIN_ARGS := --data $(DATA_DIR)/celeba64_lmdb --root $(CHECKPOINT_DIR)
 	--num_latent_scales 3 --num_latent_per_group 20 --num_cell_per_cond_enc 2 --num_cell_per_cond_dec 2 \
 	--num_preprocess_blocks 1 --num_postprocess_blocks 1 --weight_decay_norm 1e-1 --num_groups_per_scale 20 \
 	--batch_size 16 --num_nf 1 --ada_groups --num_process_per_node 8 --use_se --res_dist --fast_adamax
-celeba64_EVAL_ARGS      := --num_iw_samples 1000
-celeba64_SAMPLE_ARGS    := --num_samples 64
-celeba64_FID_DIR        := $(FID_DIR)
-celeba64_FID_STATS_ARGS := $(NVAE_INCEPTION_ARG)
-celeba64_FID_SCORE_ARGS := --num_samples $(FID_SAMPLES) $(NVAE_INCEPTION_ARG)
-celeba64_RESULTS        := $(RESULTS)
 $(eval $(call nvae_pipeline,celeba64))
 
 NVAE_CELEBA_MISSING := celeba64: CelebA is downloaded by hand: put img_align_celeba.zip and \
@@ -48,12 +42,6 @@ celeba64-mini_ROOT       := $(MINI_DIR)/checkpoints
 celeba64-mini_EXPR       := celeba64-mini
 celeba64-mini_TRAIN_ARGS := --data $(CELEBA64_MINI_LMDB) --root $(celeba64-mini_ROOT) --save celeba64-mini --dataset celeba_64 \
 	--batch_size 8 --num_nf 1 --ada_groups $(NVAE_MINI_MODEL)
-celeba64-mini_EVAL_ARGS      := $(NVAE_MINI_EVAL)
-celeba64-mini_SAMPLE_ARGS    := $(NVAE_MINI_SAMPLE)
-celeba64-mini_FID_DIR        := $(MINI_DIR)/fid_stats
-celeba64-mini_FID_STATS_ARGS := $(NVAE_MINI_STATS)
-celeba64-mini_FID_SCORE_ARGS := $(NVAE_MINI_SCORE)
-celeba64-mini_RESULTS        := $(MINI_DIR)/RESULTS.md
 $(eval $(call nvae_pipeline,celeba64-mini))
 
 $(CELEBA64_MINI_SRC)/list_eval_partition.txt:

@@ -16,12 +16,6 @@ cifar10_TRAIN_ARGS := --data $(DATA_DIR)/cifar10 --root $(CHECKPOINT_DIR) --save
 	--num_latent_scales 1 --num_latent_per_group 20 --num_cell_per_cond_enc 2 --num_cell_per_cond_dec 2 \
 	--num_preprocess_blocks 1 --num_postprocess_blocks 1 --num_groups_per_scale 30 --batch_size 32 \
 	--weight_decay_norm 1e-2 --num_nf 1 --num_process_per_node 8 --use_se --res_dist --fast_adamax
-cifar10_EVAL_ARGS      := --num_iw_samples 1000
-cifar10_SAMPLE_ARGS    := --num_samples 64
-cifar10_FID_DIR        := $(FID_DIR)
-cifar10_FID_STATS_ARGS := $(NVAE_INCEPTION_ARG)
-cifar10_FID_SCORE_ARGS := --num_samples $(FID_SAMPLES) $(NVAE_INCEPTION_ARG)
-cifar10_RESULTS        := $(RESULTS)
 $(eval $(call nvae_pipeline,cifar10))
 
 $(cifar10_PREP): | $(NVAE_TOOLS_MISSING)
@@ -34,12 +28,6 @@ cifar10-mini_ROOT       := $(MINI_DIR)/checkpoints
 cifar10-mini_EXPR       := cifar10-mini
 cifar10-mini_TRAIN_ARGS := --data $(cifar10-mini_DATA) --root $(cifar10-mini_ROOT) --save cifar10-mini --dataset cifar10 \
 	--batch_size 8 --num_nf 1 $(NVAE_MINI_MODEL)
-cifar10-mini_EVAL_ARGS      := $(NVAE_MINI_EVAL)
-cifar10-mini_SAMPLE_ARGS    := $(NVAE_MINI_SAMPLE)
-cifar10-mini_FID_DIR        := $(MINI_DIR)/fid_stats
-cifar10-mini_FID_STATS_ARGS := $(NVAE_MINI_STATS)
-cifar10-mini_FID_SCORE_ARGS := $(NVAE_MINI_SCORE)
-cifar10-mini_RESULTS        := $(MINI_DIR)/RESULTS.md
 $(eval $(call nvae_pipeline,cifar10-mini))
 
 $(cifar10-mini_PREP):

@@ -19,12 +19,7 @@ ffhq_TRAIN_ARGS := --data $(DATA_DIR)/ffhq/ffhq-lmdb --root $(CHECKPOINT_DIR) --
 	--batch_size 4 --num_nf 2  --ada_groups --min_groups_per_scale 4 \
 	--weight_decay_norm_anneal --weight_decay_norm_init 1. --num_process_per_node 8 --use_se --res_dist \
 	--fast_adamax --num_x_bits 5 --learning_rate 8e-3 --node_rank $(NODE_RANK) --num_proc_node 3 --master_address $(IP_ADDR)
-ffhq_EVAL_ARGS      := --num_iw_samples 1000
 ffhq_SAMPLE_ARGS    := --num_samples 36
-ffhq_FID_DIR        := $(FID_DIR)
-ffhq_FID_STATS_ARGS := $(NVAE_INCEPTION_ARG)
-ffhq_FID_SCORE_ARGS := --num_samples $(FID_SAMPLES) $(NVAE_INCEPTION_ARG)
-ffhq_RESULTS        := $(RESULTS)
 $(eval $(call nvae_pipeline,ffhq))
 
 NVAE_FFHQ_MISSING := ffhq: FFHQ is downloaded by hand: the images1024x1024 folder (70,000 PNGs) from \
@@ -47,10 +42,6 @@ ffhq-mini_TRAIN_ARGS := --data $(FFHQ_MINI_LMDB) --root $(ffhq-mini_ROOT) --save
 	--batch_size 2 --num_nf 1 --num_x_bits 5 --ada_groups $(NVAE_MINI_MODEL)
 ffhq-mini_EVAL_ARGS      := --num_iw_samples 2 --max_images 4 --batch_size 2
 ffhq-mini_SAMPLE_ARGS    := --num_samples 4 --batch_size 2 --readjust_iters 2 --readjust_batch 2
-ffhq-mini_FID_DIR        := $(MINI_DIR)/fid_stats
-ffhq-mini_FID_STATS_ARGS := $(NVAE_MINI_STATS)
-ffhq-mini_FID_SCORE_ARGS := $(NVAE_MINI_SCORE)
-ffhq-mini_RESULTS        := $(MINI_DIR)/RESULTS.md
 $(eval $(call nvae_pipeline,ffhq-mini))
 
 $(FFHQ_MINI_SRC):

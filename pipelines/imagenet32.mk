@@ -20,12 +20,6 @@ imagenet32_TRAIN_ARGS := --data $(DATA_DIR)/imagenet-oord/imagenet-oord-lmdb_32 
 	--weight_decay_norm 1e-2 --weight_decay_norm_anneal --weight_decay_norm_init 1e0 \
 	--num_process_per_node 8 --use_se --res_dist \
 	--fast_adamax --node_rank $(NODE_RANK) --num_proc_node 3 --master_address $(IP_ADDR)
-imagenet32_EVAL_ARGS      := --num_iw_samples 1000
-imagenet32_SAMPLE_ARGS    := --num_samples 64
-imagenet32_FID_DIR        := $(FID_DIR)
-imagenet32_FID_STATS_ARGS := $(NVAE_INCEPTION_ARG)
-imagenet32_FID_SCORE_ARGS := --num_samples $(FID_SAMPLES) $(NVAE_INCEPTION_ARG)
-imagenet32_RESULTS        := $(RESULTS)
 $(eval $(call nvae_pipeline,imagenet32))
 
 NVAE_IMAGENET32_MISSING := imagenet32: the GLOW tfrecords are downloaded by hand: \
@@ -48,12 +42,6 @@ imagenet32-mini_ROOT       := $(MINI_DIR)/checkpoints
 imagenet32-mini_EXPR       := imagenet32-mini
 imagenet32-mini_TRAIN_ARGS := --data $(IMAGENET32_MINI_LMDB) --root $(imagenet32-mini_ROOT) --save imagenet32-mini --dataset imagenet_32 \
 	--batch_size 8 --num_nf 1 $(NVAE_MINI_MODEL)
-imagenet32-mini_EVAL_ARGS      := $(NVAE_MINI_EVAL)
-imagenet32-mini_SAMPLE_ARGS    := $(NVAE_MINI_SAMPLE)
-imagenet32-mini_FID_DIR        := $(MINI_DIR)/fid_stats
-imagenet32-mini_FID_STATS_ARGS := $(NVAE_MINI_STATS)
-imagenet32-mini_FID_SCORE_ARGS := $(NVAE_MINI_SCORE)
-imagenet32-mini_RESULTS        := $(MINI_DIR)/RESULTS.md
 $(eval $(call nvae_pipeline,imagenet32-mini))
 
 $(MINI_DIR)/src/images32/images:

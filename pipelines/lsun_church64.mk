@@ -21,12 +21,6 @@ lsun_church64_TRAIN_ARGS := --data $(LSUN_DIR) --root $(CHECKPOINT_DIR) --save $
 	--num_preprocess_blocks 1 --num_postprocess_blocks 1 --weight_decay_norm 1e-1 --num_groups_per_scale 5 \
 	--batch_size 32 --num_nf 1 --fast_adamax --warmup_epochs 1 --arch_instance res_mbconv \
 	--num_process_per_node 8 --use_se --res_dist
-lsun_church64_EVAL_ARGS      := --num_iw_samples 1000
-lsun_church64_SAMPLE_ARGS    := --num_samples 64
-lsun_church64_FID_DIR        := $(FID_DIR)
-lsun_church64_FID_STATS_ARGS := $(NVAE_INCEPTION_ARG)
-lsun_church64_FID_SCORE_ARGS := --num_samples $(FID_SAMPLES) $(NVAE_INCEPTION_ARG)
-lsun_church64_RESULTS        := $(RESULTS)
 $(eval $(call nvae_pipeline,lsun_church64))
 
 NVAE_LSUN_MISSING := lsun_church64: LSUN is downloaded by hand: church_outdoor_train_lmdb.zip and \
@@ -46,12 +40,6 @@ lsun_church64-mini_ROOT       := $(MINI_DIR)/checkpoints
 lsun_church64-mini_EXPR       := lsun_church64-mini
 lsun_church64-mini_TRAIN_ARGS := --data $(MINI_DIR)/data/lsun --root $(lsun_church64-mini_ROOT) --save lsun_church64-mini --dataset lsun_church_64 \
 	--batch_size 8 --num_nf 1 $(NVAE_MINI_MODEL)
-lsun_church64-mini_EVAL_ARGS      := $(NVAE_MINI_EVAL)
-lsun_church64-mini_SAMPLE_ARGS    := $(NVAE_MINI_SAMPLE)
-lsun_church64-mini_FID_DIR        := $(MINI_DIR)/fid_stats
-lsun_church64-mini_FID_STATS_ARGS := $(NVAE_MINI_STATS)
-lsun_church64-mini_FID_SCORE_ARGS := $(NVAE_MINI_SCORE)
-lsun_church64-mini_RESULTS        := $(MINI_DIR)/RESULTS.md
 $(eval $(call nvae_pipeline,lsun_church64-mini))
 
 $(MINI_DIR)/data/lsun/church_outdoor_val_lmdb:

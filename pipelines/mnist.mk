@@ -17,12 +17,6 @@ mnist_TRAIN_ARGS := --data $(DATA_DIR)/mnist --root $(CHECKPOINT_DIR) --save $(m
 	--num_cell_per_cond_enc 2 --num_cell_per_cond_dec 2 --num_latent_per_group 20 --num_preprocess_blocks 2 \
 	--num_postprocess_blocks 2 --weight_decay_norm 1e-2 --num_channels_enc 32 --num_channels_dec 32 --num_nf 0 \
 	--ada_groups --num_process_per_node 2 --use_se --res_dist --fast_adamax
-mnist_EVAL_ARGS      := --num_iw_samples 1000
-mnist_SAMPLE_ARGS    := --num_samples 64
-mnist_FID_DIR        := $(FID_DIR)
-mnist_FID_STATS_ARGS := $(NVAE_INCEPTION_ARG)
-mnist_FID_SCORE_ARGS := --num_samples $(FID_SAMPLES) $(NVAE_INCEPTION_ARG)
-mnist_RESULTS        := $(RESULTS)
 $(eval $(call nvae_pipeline,mnist))
 
 $(mnist_PREP): | $(NVAE_TOOLS_MISSING)
@@ -35,12 +29,6 @@ mnist-mini_ROOT       := $(MINI_DIR)/checkpoints
 mnist-mini_EXPR       := mnist-mini
 mnist-mini_TRAIN_ARGS := --data $(mnist-mini_DATA) --root $(mnist-mini_ROOT) --save mnist-mini --dataset mnist \
 	--batch_size 8 --num_nf 0 $(NVAE_MINI_MODEL)
-mnist-mini_EVAL_ARGS      := $(NVAE_MINI_EVAL)
-mnist-mini_SAMPLE_ARGS    := $(NVAE_MINI_SAMPLE)
-mnist-mini_FID_DIR        := $(MINI_DIR)/fid_stats
-mnist-mini_FID_STATS_ARGS := $(NVAE_MINI_STATS)
-mnist-mini_FID_SCORE_ARGS := $(NVAE_MINI_SCORE)
-mnist-mini_RESULTS        := $(MINI_DIR)/RESULTS.md
 $(eval $(call nvae_pipeline,mnist-mini))
 
 # The real MNIST, offline: the idx .gz files ship in the GoMNIST module.

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/nvaego/nvae/pkg/data/convert"
 	"github.com/nvaego/nvae/pkg/data/imgproc"
 )
 
@@ -45,7 +46,7 @@ func BenchmarkFFHQConvert(b *testing.B) {
 	}
 	src := b.TempDir()
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, workers)
+	sem := make(chan struct{}, convert.Workers)
 	var total int64
 	var mu sync.Mutex
 	for i := range n {

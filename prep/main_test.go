@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"github.com/nvaego/nvae/internal/testenv"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,8 +17,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nvaego/nvae/internal/testenv"
+
 	"github.com/nvaego/nvae/pkg/data"
 	"github.com/nvaego/nvae/pkg/data/cifar"
+	"github.com/nvaego/nvae/pkg/data/convert"
 	"github.com/nvaego/nvae/pkg/data/imgproc"
 	"github.com/nvaego/nvae/pkg/data/lmdbio"
 	"github.com/nvaego/nvae/pkg/data/tfrecord"
@@ -140,7 +142,7 @@ func TestMNISTSourceAndHTTP(t *testing.T) {
 	if _, err := os.Stat(fresh); err != nil {
 		t.Error("fresh download temporary removed")
 	}
-	var m Manifest
+	var m convert.Manifest
 	b, _ := os.ReadFile(filepath.Join(dir, "MNIST", "manifest.json"))
 	if err := json.Unmarshal(b, &m); err != nil || m.Counts["train"] != 60000 || len(m.Sources) != 4 || len(m.Sources[0].SHA256) != 64 {
 		t.Fatalf("manifest %+v %v", m, err)
@@ -186,11 +188,11 @@ func TestCIFAR10(t *testing.T) {
 	tw.Close()
 	gz.Close()
 	sum := md5.Sum(tgz.Bytes())
-	old := cifarFile
-	cifarFile.md5 = hex.EncodeToString(sum[:])
-	defer func() { cifarFile = old }()
+	old := convert.CIFARFile
+	convert.CIFARFile.MD5 = hex.EncodeToString(sum[:])
+	defer func() { convert.CIFARFile = old }()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasSuffix(r.URL.Path, cifarFile.name) {
+		if strings.HasSuffix(r.URL.Path, convert.CIFARFile.Name) {
 			w.Write(tgz.Bytes())
 			return
 		}
@@ -205,11 +207,11 @@ func TestCIFAR10(t *testing.T) {
 	}
 	// Offline from --source holding the tarball.
 	src := t.TempDir()
-	os.WriteFile(filepath.Join(src, cifarFile.name), tgz.Bytes(), 0o644)
+	os.WriteFile(filepath.Join(src, convert.CIFARFile.Name), tgz.Bytes(), 0o644)
 	dir2 := filepath.Join(t.TempDir(), "c2")
 	mustRun(t, "cifar10", "--data", dir2, "--source", src)
 	// Wrong checksum.
-	cifarFile.md5 = strings.Repeat("0", 32)
+	convert.CIFARFile.MD5 = strings.Repeat("0", 32)
 	dir3 := filepath.Join(t.TempDir(), "c3")
 	mustFail(t, []string{"cifar10", "--data", dir3, "--source", src}, []string{"MD5"}, dir3)
 }
@@ -281,7 +283,7 @@ func TestCelebA64(t *testing.T) {
 			}
 		}
 		var top struct {
-			Splits map[string]Manifest `json:"splits"`
+			Splits map[string]convert.Manifest `json:"splits"`
 		}
 		b, _ := os.ReadFile(filepath.Join(out, "manifest.json"))
 		if err := json.Unmarshal(b, &top); err != nil || len(top.Splits) != 3 || top.Splits["train"].Count == 0 {
@@ -342,7 +344,7 @@ func TestCelebA64Errors(t *testing.T) {
 // 32x32 images each and returns the images in order.
 func tfrFixture(t *testing.T) (string, [][]byte) {
 	root := t.TempDir()
-	g := glowSets["imagenet-oord_32"]
+	g := convert.GlowSets["imagenet-oord_32"]
 	os.MkdirAll(filepath.Join(root, "validation"), 0o755)
 	var all [][]byte
 	for s := range 80 {
@@ -361,7 +363,7 @@ func tfrFixture(t *testing.T) (string, [][]byte) {
 			w.Write(ex.Marshal())
 			all = append(all, img)
 		}
-		os.WriteFile(g.shardPath(root, "validation", s), buf.Bytes(), 0o644)
+		os.WriteFile(g.ShardPath(root, "validation", s), buf.Bytes(), 0o644)
 	}
 	return root, all
 }
@@ -383,8 +385,8 @@ func TestTFRecord(t *testing.T) {
 	if err != nil || ds.Len() != len(want) {
 		t.Fatal(err)
 	}
-	g := glowSets["imagenet-oord_32"]
-	shard := g.shardPath(root, "validation", 5) // holds 2 records
+	g := convert.GlowSets["imagenet-oord_32"]
+	shard := g.ShardPath(root, "validation", 5) // holds 2 records
 	orig, _ := os.ReadFile(shard)
 	args := []string{"tfrecord", "--dataset", "imagenet-oord_32", "--tfr_path", root, "--lmdb_path", filepath.Join(t.TempDir(), "x", "y"), "--split", "validation"}
 	outDir := filepath.Dir(args[len(args)-3])
@@ -435,7 +437,7 @@ func TestFFHQ(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "ffhq-lmdb")
 	mustRun(t, "ffhq", "--ffhq_img_path", src, "--ffhq_lmdb_path", out, "--split", "train")
 	mustRun(t, "ffhq", "--ffhq_img_path", src, "--ffhq_lmdb_path", out, "--split", "validation")
-	var ind splitIndex
+	var ind convert.SplitIndex
 	b, _ := os.ReadFile(filepath.Join(out, "train_test_ind.json"))
 	if err := json.Unmarshal(b, &ind); err != nil || len(ind.Train) != 11 || len(ind.Test) != 1 {
 		t.Fatalf("index %+v %v", ind, err)

@@ -126,7 +126,7 @@ func encodeImages(c *ag.Ctx, m *nvae.Model, o options, bs int, dir string, stdou
 		h := tensor.FromFloat32([]int{k, ch, size, size}, imgs[done*per:(done+k)*per])
 		x := c.Const(nvae.PreProcess(c, c.B.FromHost(h), m.Cfg.NumXBits))
 		inputs = appendHost(c, inputs, x)
-		mean := m.Encode(c, x, zeroNoise{})
+		mean := m.Encode(c, x, nvae.ZeroNoise{})
 		smp := m.Encode(c, x, noise)
 		for i := 0; i < g; i++ {
 			for kind, v := range map[string]*ag.Var{"mu": mean.Mu[i], "sigma": mean.Sigma[i], "mean": mean.Z[i], "sample": smp.Z[i]} {
@@ -208,7 +208,7 @@ func decodeArrays(c *ag.Ctx, m *nvae.Model, arrs map[string]npz.Array, kind stri
 		if err != nil {
 			return nil, [3]int{}, err
 		}
-		h := decodeImages(c, m, logits, zeroNoise{}, 1, true)
+		h := decodeImages(c, m, logits, nvae.ZeroNoise{}, 1, true)
 		shape = [3]int{h.Dim(1), h.Dim(2), h.Dim(3)}
 		out = append(out, h.Float32s()...)
 	}

@@ -17,9 +17,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/nvaego/nvae/internal/cli"
 	"github.com/nvaego/nvae/pkg/fsutil"
-
-	"github.com/spf13/pflag"
 
 	"github.com/nvaego/nvae/pkg/ag"
 	"github.com/nvaego/nvae/pkg/ckpt"
@@ -28,7 +27,6 @@ import (
 	"github.com/nvaego/nvae/pkg/imgutil"
 	"github.com/nvaego/nvae/pkg/npz"
 	"github.com/nvaego/nvae/pkg/nvae"
-	"github.com/nvaego/nvae/pkg/safetensors"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
 
@@ -54,9 +52,7 @@ type options struct {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	fs := pflag.NewFlagSet("nvae-sample", pflag.ContinueOnError)
-	fs.SetNormalizeFunc(nvae.NormalizeFlagName)
-	fs.SetOutput(io.Discard)
+	fs := cli.NewFlagSet("nvae-sample")
 	var o options
 	fs.StringVar(&o.checkpoint, "checkpoint", "", "checkpoint.nvae or official checkpoint.pt (required)")
 	fs.StringVar(&o.weights, "weights", "auto", "weights of a checkpoint.nvae: auto (its EMA of the weights when it has one, else the trained weights), ema or raw")
@@ -78,28 +74,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.dataDir, "data", "", "dataset directory for --reconstruct (default: the checkpoint's)")
 	fs.StringVar(&o.dev, "device", "auto", "compute device: auto, cpu or cuda")
 	fs.Uint64Var(&o.seed, "seed", 1, "sampling seed")
-	help := fs.BoolP("help", "h", false, "show this help")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "nvae-sample: %v (see --help)\n", err)
-		return 2
+	if err := cli.Parse(fs, args, stdout, "usage: nvae-sample --checkpoint C [--temp 0.7 | T1,T2,... | FIRST:LAST] [--readjust_bn] [--num_samples N] [--out DIR] [--individual] [--npz] [--interpolate K] [--reconstruct --data D] [--encode IMAGES] [--decode latents.npz]"+"\n"); err != nil {
+		return cli.Exit(stderr, "nvae-sample", err)
 	}
-	if *help {
-		fs.SetOutput(stdout)
-		fmt.Fprintln(stdout, "usage: nvae-sample --checkpoint C [--temp 0.7 | T1,T2,... | FIRST:LAST] [--readjust_bn] [--num_samples N] [--out DIR] [--individual] [--npz] [--interpolate K] [--reconstruct --data D] [--encode IMAGES] [--decode latents.npz]")
-		fs.PrintDefaults()
-		return 0
-	}
-	if err := sampleMain(o, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "nvae-sample: %v\n", err)
-		if strings.HasPrefix(err.Error(), "usage: ") {
-			return 2
-		}
-		return 1
-	}
-	return 0
+	return cli.Exit(stderr, "nvae-sample", sampleMain(o, stdout, stderr))
 }
 
-func usageErr(format string, a ...any) error { return fmt.Errorf("usage: "+format, a...) }
+// usageErr is a usage error (exit status 2), reported as "usage: ...".
+func usageErr(format string, a ...any) error { return cli.Usagef("usage: "+format, a...) }
 
 func sampleMain(o options, stdout, stderr io.Writer) error {
 	if o.checkpoint == "" {
@@ -139,7 +121,7 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 	c.SetGrad(false)
 	m.Store.Training = false
 	if o.readjust {
-		cached, err := readjustCached(c, m, o, dir, stderr)
+		cached, err := m.ReadjustBNCached(c, o.bnCache(dir), stderr)
 		if err != nil {
 			return err
 		}
@@ -235,142 +217,18 @@ func (o options) label(f string) string {
 	return strings.NewReplacer(":", "-", ",", "_", " ", "").Replace(o.tempSpec)
 }
 
-// bnCache is where re-adjusted BN statistics for these temperatures (and
-// the EMA weights, when used) live.
-func (o options) bnCache() string {
-	p := fmt.Sprintf("%s.bn_t%s.safetensors", o.checkpoint, o.label(""))
-	if o.uniformTemp() {
-		p = bnCachePath(o.checkpoint, o.temps[0])
-	}
-	if o.usedWeights == "ema" {
-		p = strings.TrimSuffix(p, ".safetensors") + ".ema.safetensors"
-	}
-	return p
+// bnCache describes the BN re-adjustment of these options and its cache.
+func (o options) bnCache(dir string) nvae.BNCache {
+	return nvae.BNCache{Checkpoint: o.checkpoint, Temps: o.temps, Label: o.label(""), EMA: o.usedWeights == "ema",
+		Iters: o.readjustIters, Batch: o.readjustBatch, Seed: o.seed, OutDir: dir}
 }
 
-// bnCachePath is where re-adjusted BN statistics for temperature t live.
-func bnCachePath(checkpoint string, t float64) string {
-	return fmt.Sprintf("%s.bn_t%.3f.safetensors", checkpoint, t)
-}
-
-// readjustCached loads the cached statistics when they belong to this
-// checkpoint, temperature and schedule; otherwise it runs the official
-// re-adjustment and writes the cache: beside the checkpoint, or in the
-// output folder dir when the checkpoint's folder is read-only, or nowhere
-// (with a note) when neither is writable. It returns the cache used ("":
-// computed).
-func readjustCached(c *ag.Ctx, m *nvae.Model, o options, dir string, stderr io.Writer) (string, error) {
-	hash, _, err := fsutil.SHA256File(o.checkpoint)
-	if err != nil {
-		return "", err
-	}
-	key := fmt.Sprintf("%s/t=%g/iters=%d/batch=%d/seed=%d", hash, o.temp, o.readjustIters, o.readjustBatch, o.seed)
-	if !o.uniformTemp() {
-		key = fmt.Sprintf("%s/t=%v/iters=%d/batch=%d/seed=%d", hash, o.temps, o.readjustIters, o.readjustBatch, o.seed)
-	}
-	if o.usedWeights == "ema" {
-		key += "/ema"
-	}
-	beside := o.bnCache()
-	inOut := filepath.Join(dir, filepath.Base(beside))
-	for _, path := range []string{beside, inOut} {
-		f, err := safetensors.ReadFile(path)
-		if err != nil || f.Metadata["key"] != key {
-			continue
-		}
-		for _, name := range m.Store.BufferNames() {
-			t, ok := f.Tensors[name]
-			if !ok {
-				return "", fmt.Errorf("%s: lacks %s; delete it to recompute", path, name)
-			}
-			v, err := t.Float32()
-			if err != nil {
-				return "", err
-			}
-			m.Store.SetBuffer(name, c.B.FromHost(tensor.FromFloat32(t.Shape, v)))
-		}
-		return path, nil
-	}
-	path := beside
-	if err := fsutil.CheckWritable(filepath.Dir(beside)); err != nil {
-		path = ""
-		if filepath.Clean(dir) != filepath.Dir(beside) && fsutil.CheckWritable(dir) == nil {
-			path = inOut
-		}
-		where := "not caching them"
-		if path != "" {
-			where = "caching them in " + path
-		}
-		fmt.Fprintf(stderr, "note: %s is read-only: %s\n", filepath.Dir(beside), where)
-	}
-	noise := &nvae.PhiloxNoise{Seed: o.seed ^ 0xb17}
-	m.ReadjustBNTemps(c, o.temps, o.readjustIters, o.readjustBatch, noise, func(done int) {
-		if done%50 == 0 || done == o.readjustIters {
-			fmt.Fprintf(stderr, "re-adjusting BN statistics: %d/%d batches\n", done, o.readjustIters)
-		}
-	})
-	f := &safetensors.File{Tensors: map[string]safetensors.Tensor{}, Metadata: map[string]string{"key": key}}
-	for _, name := range m.Store.BufferNames() {
-		h := c.B.ToHost(m.Store.Buffer(name))
-		f.Tensors[name] = safetensors.FromFloat32(h.Shape(), h.Float32s())
-	}
-	if path == "" {
-		return "", nil
-	}
-	if err := safetensors.WriteFile(path, f); err != nil {
-		return "", fmt.Errorf("caching BN statistics: %v", err)
-	}
-	return "", nil
-}
-
-// slerpNoise hands out, for every normal draw of a sampling pass, frames
-// that walk on great circles between the draws of consecutive anchors, so
-// each frame keeps unit variance.
-type slerpNoise struct {
-	anchors []*nvae.PhiloxNoise
-	alphas  []float64 // per frame: anchor index + fraction
-	uniform *nvae.PhiloxNoise
-}
-
-func (s *slerpNoise) Normal(c *ag.Ctx, shape ...int) *tensor.Tensor {
-	per := shape[1:]
-	eps := make([]*tensor.Tensor, len(s.anchors))
-	for i, a := range s.anchors {
-		eps[i] = c.B.ToHost(a.Normal(c, append([]int{1}, per...)...))
-	}
-	n := tensor.Shape(per).NumElements()
-	out := tensor.Host(tensor.Float32, shape...)
-	o := out.F32()
-	for f, al := range s.alphas {
-		i := int(al)
-		j := min(i+1, len(eps)-1)
-		th := (al - float64(i)) * math.Pi / 2
-		a, b := float32(math.Cos(th)), float32(math.Sin(th))
-		e1, e2 := eps[i].F32(), eps[j].F32()
-		for k := 0; k < n; k++ {
-			o[f*n+k] = a*e1[k] + b*e2[k]
-		}
-	}
-	return c.B.FromHost(out)
-}
-
-func (s *slerpNoise) Uniform(c *ag.Ctx, shape ...int) *tensor.Tensor {
-	return s.uniform.Uniform(c, shape...)
-}
-
+// interpolate writes interpolation.gif: frames on great circles between
+// k prior samples.
 func interpolate(c *ag.Ctx, m *nvae.Model, o options, dir string, stdout io.Writer) error {
 	k := max(o.interpolate, 2)
-	noise := &slerpNoise{uniform: &nvae.PhiloxNoise{Seed: o.seed ^ 0x1f}}
-	for i := 0; i < k; i++ {
-		noise.anchors = append(noise.anchors, &nvae.PhiloxNoise{Seed: o.seed*1000 + uint64(i)})
-	}
-	for i := 0; i < k-1; i++ {
-		for f := 0; f < o.frames; f++ {
-			noise.alphas = append(noise.alphas, float64(i)+float64(f)/float64(o.frames))
-		}
-	}
-	noise.alphas = append(noise.alphas, float64(k-1))
-	logits := m.SampleTemps(c, len(noise.alphas), o.temps, noise)
+	noise := nvae.NewSlerpNoise(o.seed, k, o.frames)
+	logits := m.SampleTemps(c, noise.Frames(), o.temps, noise)
 	h := decodeImages(c, m, logits, noise, o.temp, true)
 	anim := &gif.GIF{}
 	for f := 0; f < h.Dim(0); f++ {
@@ -390,14 +248,6 @@ func interpolate(c *ag.Ctx, m *nvae.Model, o options, dir string, stdout io.Writ
 	}
 	fmt.Fprintf(stdout, "wrote %d frames through %d samples at t=%s to %s\n", len(anim.Image), k, o.label("%.2f"), path)
 	return nil
-}
-
-// zeroNoise makes every latent its posterior (or prior) mean.
-type zeroNoise struct{}
-
-func (zeroNoise) Normal(c *ag.Ctx, shape ...int) *tensor.Tensor { return c.B.Zeros(c.DType, shape...) }
-func (zeroNoise) Uniform(c *ag.Ctx, shape ...int) *tensor.Tensor {
-	return c.B.Full(c.DType, 0.5, shape...)
 }
 
 func reconstruct(c *ag.Ctx, m *nvae.Model, o options, bs int, dir string, stdout io.Writer) error {
@@ -421,8 +271,8 @@ func reconstruct(c *ag.Ctx, m *nvae.Model, o options, bs int, dir string, stdout
 	}
 	n := batch.N
 	x := c.Const(nvae.PreProcess(c, c.B.FromHost(tensor.FromFloat32([]int{n, batch.C, batch.H, batch.W}, batch.X[:n*batch.C*batch.H*batch.W])), m.Cfg.NumXBits))
-	out := m.Forward(c, x, zeroNoise{})
-	rec := decodeImages(c, m, out.Logits, zeroNoise{}, 1, true)
+	out := m.Forward(c, x, nvae.ZeroNoise{})
+	rec := decodeImages(c, m, out.Logits, nvae.ZeroNoise{}, 1, true)
 	orig := c.B.ToHost(x.Value).Float32s()
 	// rows of originals above their reconstructions
 	cols := int(math.Ceil(math.Sqrt(float64(n))))

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nvaego/nvae/internal/cli"
 	"github.com/nvaego/nvae/internal/testenv"
-
 	"github.com/nvaego/nvae/pkg/ag"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
 	"github.com/nvaego/nvae/pkg/ckpt"
@@ -26,7 +26,7 @@ func tinyCheckpoint(t *testing.T, dataset string) string {
 	args := "--dataset " + dataset + " --batch_size 4 --num_channels_enc 4 --num_channels_dec 4 --num_latent_scales 2 " +
 		"--num_groups_per_scale 2 --num_latent_per_group 4 --num_preprocess_blocks 1 --num_preprocess_cells 2 " +
 		"--num_postprocess_blocks 1 --num_postprocess_cells 2 --num_cell_per_cond_enc 1 --num_cell_per_cond_dec 1 --use_se --res_dist --num_mixture_dec 3"
-	cfg, err := nvae.ParseArgs(strings.Fields(args))
+	cfg, err := cli.ParseStruct(strings.Fields(args), nvae.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +60,7 @@ func TestSampleGridNPZAndReadjustCache(t *testing.T) {
 	if strings.Contains(e1, "using cached") || !strings.Contains(e1, "re-adjusting BN") {
 		t.Fatalf("first run should compute the statistics: %s", e1)
 	}
-	cache := bnCachePath(ck, 0.6)
+	cache := nvae.BNCachePath(ck, 0.6)
 	st1, err := os.Stat(cache)
 	if err != nil {
 		t.Fatalf("no BN cache: %v", err)
@@ -160,7 +160,7 @@ func TestReadjustBNReadOnlyCheckpoint(t *testing.T) {
 	if !strings.Contains(e1, "read-only") || !strings.Contains(e1, "re-adjusting BN") {
 		t.Fatalf("first run: %s", e1)
 	}
-	if _, err := os.Stat(filepath.Join(out, filepath.Base(bnCachePath(ck, 0.7)))); err != nil {
+	if _, err := os.Stat(filepath.Join(out, filepath.Base(nvae.BNCachePath(ck, 0.7)))); err != nil {
 		t.Fatalf("no cache in --out: %v", err)
 	}
 	if _, e2 := runOK(t, args...); !strings.Contains(e2, "using cached") {
@@ -256,7 +256,7 @@ func TestEncodeDecode(t *testing.T) {
 	c := ag.New(b, tensor.Float32)
 	c.SetGrad(false)
 	x := c.Const(b.FromHost(tensor.FromFloat32(arrs["images"].Shape, xs)))
-	want := decodeImages(c, m, m.Forward(c, x, zeroNoise{}).Logits, zeroNoise{}, 1, true).Float32s()
+	want := decodeImages(c, m, m.Forward(c, x, nvae.ZeroNoise{}).Logits, nvae.ZeroNoise{}, 1, true).Float32s()
 	if len(got) != len(want) {
 		t.Fatalf("%d decoded values, want %d", len(got), len(want))
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nvaego/nvae/internal/cli"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
 	"github.com/nvaego/nvae/pkg/ckpt"
 	"github.com/nvaego/nvae/pkg/nvae"
@@ -15,7 +16,7 @@ import (
 // TestExportCommand runs nvae-train export on a small checkpoint.nvae and
 // loads the result with the official-checkpoint importer.
 func TestExportCommand(t *testing.T) {
-	cfg, err := nvae.ParseArgs(strings.Fields("--dataset mnist --num_channels_enc 4 --num_channels_dec 4 --num_latent_scales 1 --num_groups_per_scale 1 --num_latent_per_group 2 --num_preprocess_blocks 1 --num_preprocess_cells 1 --num_postprocess_blocks 1 --num_postprocess_cells 1 --epochs 10"))
+	cfg, err := cli.ParseStruct(strings.Fields("--dataset mnist --num_channels_enc 4 --num_channels_dec 4 --num_latent_scales 1 --num_groups_per_scale 1 --num_latent_per_group 2 --num_preprocess_blocks 1 --num_preprocess_cells 1 --num_postprocess_blocks 1 --num_postprocess_cells 1 --epochs 10"), nvae.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,12 +15,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime/pprof"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/spf13/pflag"
-
+	"github.com/nvaego/nvae/internal/cli"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
 	"github.com/nvaego/nvae/pkg/cuda"
 	"github.com/nvaego/nvae/pkg/device"
@@ -56,10 +56,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "export" {
 		return runExport(args[1:], stdout, stderr)
 	}
-	fs := pflag.NewFlagSet("nvae-train", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	cfg := nvae.DefaultConfig()
-	cfg.RegisterFlags(fs)
+	fs := cli.NewFlagSet("nvae-train")
+	var cfg nvae.Config
+	cli.RegisterStruct(fs, &cfg, nvae.DefaultConfig(), map[string]string{"dataset": " (one of " + strings.Join(nvae.Datasets, ", ") + ")"})
 	var x extra
 	fs.StringVar(&x.device, "device", "auto", "compute device: auto, cpu or cuda")
 	fs.BoolVar(&x.dryRun, "dry_run", false, "build the model on CPU without data, print {params, conv_layers, bn_layers, groups_per_scale} as JSON and exit")
@@ -80,18 +79,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&x.skipThreshold, "skip_threshold", 0, "skip updates whose gradient norm is at least this (0: off, the official behaviour)")
 	deviceInfo := fs.Bool("device_info", false, "print the GPU, driver, CUDA, cuDNN, cuBLAS and NCCL versions found, with their paths, and exit")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
-	help := fs.BoolP("help", "h", false, "show this help")
-	if err := fs.Parse(args); err != nil {
-		fmt.Fprintf(stderr, "nvae-train: %v (see --help)\n", err)
-		return 2
-	}
-	if *help {
-		fs.SetOutput(stdout)
-		fmt.Fprintln(stdout, "usage: nvae-train [flags]   (the official train.py flags; hyphenated spellings work too)")
-		fmt.Fprintln(stdout, "       nvae-train export --checkpoint IN.nvae --out OUT.pt   (an official checkpoint.pt; see export --help)")
-		fs.PrintDefaults()
-		fmt.Fprintf(stdout, "\n%s\n", train.ResumeHelp)
-		return 0
+	header := "usage: nvae-train [flags]   (the official train.py flags; hyphenated spellings work too)\n" +
+		"       nvae-train export --checkpoint IN.nvae --out OUT.pt   (an official checkpoint.pt; see export --help)\n"
+	if err := cli.Parse(fs, args, stdout, header); err != nil {
+		if errors.Is(err, cli.ErrHelp) {
+			fmt.Fprintf(stdout, "\n%s\n", train.ResumeHelp)
+		}
+		return cli.Exit(stderr, "nvae-train", err)
 	}
 	if *deviceInfo {
 		return printDeviceInfo(stdout, stderr)

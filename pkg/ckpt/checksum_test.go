@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nvaego/nvae/internal/cli"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
 	"github.com/nvaego/nvae/pkg/nvae"
 	"github.com/nvaego/nvae/pkg/optim"
@@ -17,10 +18,10 @@ import (
 
 func tinyModel(t testing.TB) *nvae.Model {
 	t.Helper()
-	cfg, err := nvae.ParseArgs(strings.Fields("--dataset mnist --batch_size 4 --epochs 2 " +
-		"--num_channels_enc 4 --num_channels_dec 4 --num_latent_scales 2 --num_groups_per_scale 2 --num_latent_per_group 4 " +
-		"--ada_groups --min_groups_per_scale 1 --use_se --res_dist --num_nf 0 --num_preprocess_blocks 1 --num_preprocess_cells 2 " +
-		"--num_postprocess_blocks 1 --num_postprocess_cells 2 --num_cell_per_cond_enc 1 --num_cell_per_cond_dec 1 --seed 5"))
+	cfg, err := cli.ParseStruct(strings.Fields("--dataset mnist --batch_size 4 --epochs 2 "+
+		"--num_channels_enc 4 --num_channels_dec 4 --num_latent_scales 2 --num_groups_per_scale 2 --num_latent_per_group 4 "+
+		"--ada_groups --min_groups_per_scale 1 --use_se --res_dist --num_nf 0 --num_preprocess_blocks 1 --num_preprocess_cells 2 "+
+		"--num_postprocess_blocks 1 --num_postprocess_cells 2 --num_cell_per_cond_enc 1 --num_cell_per_cond_dec 1 --seed 5"), nvae.DefaultConfig())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,8 +4,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/nvaego/nvae/internal/oracle"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
-	"github.com/nvaego/nvae/pkg/oracle"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
 

@@ -226,18 +226,39 @@ func scatterRows[T Float](q *gemmPlan, src []T, n0, cnt, g int, y []T) {
 	}
 }
 
+// gemmScratch is one worker's scratch buffers from the pools: col, the
+// im2col buffer (kc rows, unless the unit is a single pointwise image), and
+// k, when units batch nb images, the kg-row buffer of the GEMM output or
+// input gradient.
+type gemmScratch[T Float] struct{ col, k *[]T }
+
+func newGemmScratch[T Float](q *gemmPlan) gemmScratch[T] {
+	var b gemmScratch[T]
+	if !q.pointwise || q.nb > 1 {
+		b.col = getBuf[T](q.kc * q.nb * q.P)
+	}
+	if q.nb > 1 {
+		b.k = getBuf[T](q.kg * q.nb * q.P)
+	}
+	return b
+}
+
+// release returns the buffers to their pools.
+func (b gemmScratch[T]) release() {
+	if b.col != nil {
+		putBuf(b.col)
+	}
+	if b.k != nil {
+		putBuf(b.k)
+	}
+}
+
 func gemmForward[T Float](p Params, x, w, bias, y []T) {
 	q := newGemmPlan(p, int(unsafe.Sizeof(T(0))))
 	q.forUnits(func(lo, hi int) {
-		var colBuf, outBuf *[]T
-		if !q.pointwise || q.nb > 1 {
-			colBuf = getBuf[T](q.kc * q.nb * q.P)
-			defer putBuf(colBuf)
-		}
-		if q.nb > 1 {
-			outBuf = getBuf[T](q.kg * q.nb * q.P)
-			defer putBuf(outBuf)
-		}
+		bufs := newGemmScratch[T](q)
+		defer bufs.release()
+		colBuf, outBuf := bufs.col, bufs.k
 		for u := lo; u < hi; u++ {
 			n0, cnt, g := q.unit(u)
 			cols := cnt * q.P
@@ -270,15 +291,9 @@ func gemmForward[T Float](p Params, x, w, bias, y []T) {
 func gemmBackwardData[T Float](p Params, gy, w, gx []T) {
 	q := newGemmPlan(p, int(unsafe.Sizeof(T(0))))
 	q.forUnits(func(lo, hi int) {
-		var colBuf, gyBuf *[]T
-		if !q.pointwise || q.nb > 1 {
-			colBuf = getBuf[T](q.kc * q.nb * q.P)
-			defer putBuf(colBuf)
-		}
-		if q.nb > 1 {
-			gyBuf = getBuf[T](q.kg * q.nb * q.P)
-			defer putBuf(gyBuf)
-		}
+		bufs := newGemmScratch[T](q)
+		defer bufs.release()
+		colBuf, gyBuf := bufs.col, bufs.k
 		for u := lo; u < hi; u++ {
 			n0, cnt, g := q.unit(u)
 			cols := cnt * q.P
@@ -322,15 +337,9 @@ func gemmBackwardFilter[T Float](p Params, x, gy, gw []T) {
 			parts[ch] = getZeroBuf[T](wl)
 			acc = *parts[ch]
 		}
-		var colBuf, gyBuf *[]T
-		if !q.pointwise || q.nb > 1 {
-			colBuf = getBuf[T](q.kc * q.nb * q.P)
-			defer putBuf(colBuf)
-		}
-		if q.nb > 1 {
-			gyBuf = getBuf[T](q.kg * q.nb * q.P)
-			defer putBuf(gyBuf)
-		}
+		bufs := newGemmScratch[T](q)
+		defer bufs.release()
+		colBuf, gyBuf := bufs.col, bufs.k
 		for u := ch * q.units / nch; u < (ch+1)*q.units/nch; u++ {
 			n0, cnt, g := q.unit(u)
 			cols := cnt * q.P

@@ -480,36 +480,21 @@ func Resize(x *tensor.Tensor, dt tensor.DType) *tensor.Tensor {
 	if c != 1 && c != 3 {
 		panic(fmt.Sprintf("fid: Resize needs 1 or 3 channels, got %v", x.Shape()))
 	}
+	if dt == tensor.Float64 {
+		out := resizePlanes(x.Float64s(), n, c, h, w, axis64(h), axis64(w), math.FMA)
+		return tensor.FromFloat64([]int{n, 3, InputSize, InputSize}, out)
+	}
+	out := resizePlanes(x.Float32s(), n, c, h, w, axis32(h), axis32(w), fma32)
+	return tensor.FromFloat32([]int{n, 3, InputSize, InputSize}, out)
+}
+
+// resizePlanes resizes the n images of src (c = 1 or 3 channels of h x w)
+// to 3 planes of InputSize² each with the given taps and fused
+// multiply-add, one plane per task.
+func resizePlanes[T float32 | float64](src []T, n, c, h, w int, ry, rx []tap[T], fma func(a, b, c T) T) []T {
 	const S = InputSize
 	planes := n * 3
-	if dt == tensor.Float64 {
-		src := x.Float64s()
-		out := make([]float64, planes*S*S)
-		ry, rx := axis64(h), axis64(w)
-		par.For(planes, 1, func(lo, hi int) {
-			for p := lo; p < hi; p++ {
-				img, ch := p/3, p%3
-				if c == 1 {
-					ch = 0
-				}
-				in := src[(img*c+ch)*h*w : (img*c+ch+1)*h*w]
-				dst := out[p*S*S : (p+1)*S*S]
-				for oy, ay := range ry {
-					r0, r1 := in[ay.i0*w:(ay.i0+1)*w], in[ay.i1*w:(ay.i1+1)*w]
-					row := dst[oy*S : (oy+1)*S]
-					for ox, ax := range rx {
-						t0 := math.FMA(r0[ax.i0], ax.l0, r0[ax.i1]*ax.l1)
-						t1 := math.FMA(r1[ax.i0], ax.l0, r1[ax.i1]*ax.l1)
-						row[ox] = math.FMA(t0, ay.l0, t1*ay.l1)
-					}
-				}
-			}
-		})
-		return tensor.FromFloat64([]int{n, 3, S, S}, out)
-	}
-	src := x.Float32s()
-	out := make([]float32, planes*S*S)
-	ry, rx := axis32(h), axis32(w)
+	out := make([]T, planes*S*S)
 	par.For(planes, 1, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			img, ch := p/3, p%3
@@ -522,26 +507,26 @@ func Resize(x *tensor.Tensor, dt tensor.DType) *tensor.Tensor {
 				r0, r1 := in[ay.i0*w:(ay.i0+1)*w], in[ay.i1*w:(ay.i1+1)*w]
 				row := dst[oy*S : (oy+1)*S]
 				for ox, ax := range rx {
-					t0 := fma32(r0[ax.i0], ax.l0, r0[ax.i1]*ax.l1)
-					t1 := fma32(r1[ax.i0], ax.l0, r1[ax.i1]*ax.l1)
-					row[ox] = fma32(t0, ay.l0, t1*ay.l1)
+					t0 := fma(r0[ax.i0], ax.l0, r0[ax.i1]*ax.l1)
+					t1 := fma(r1[ax.i0], ax.l0, r1[ax.i1]*ax.l1)
+					row[ox] = fma(t0, ay.l0, t1*ay.l1)
 				}
 			}
 		}
 	})
-	return tensor.FromFloat32([]int{n, 3, S, S}, out)
+	return out
 }
 
-// tap64 is one output coordinate's source indices and weights.
-type tap64 struct {
+// tap is one output coordinate's source indices and weights.
+type tap[T float32 | float64] struct {
 	i0, i1 int
-	l0, l1 float64
+	l0, l1 T
 }
 
-type tap32 struct {
-	i0, i1 int
-	l0, l1 float32
-}
+type (
+	tap64 = tap[float64]
+	tap32 = tap[float32]
+)
 
 // axis64 returns the float64 source coordinates for resizing an axis of
 // length n to InputSize.

@@ -1,17 +1,13 @@
 package fid
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
-	"errors"
 	"fmt"
-	"github.com/nvaego/nvae/pkg/fsutil"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
-	"time"
+
+	"github.com/nvaego/nvae/pkg/fetch"
 )
 
 // The official FID Inception weights (pytorch-fid's release asset, the file
@@ -58,11 +54,6 @@ func OfficialFetcher(client *http.Client, progress io.Writer) *Fetcher {
 	return &Fetcher{Client: client, URL: WeightsURL, Name: WeightsFile, SHA256: WeightsSHA256, Progress: progress}
 }
 
-func (f *Fetcher) hashOK(sum string) bool {
-	want := strings.ToLower(f.SHA256)
-	return len(want) >= 8 && strings.HasPrefix(sum, want)
-}
-
 // Path returns the local path of the file, downloading it first when the
 // cache does not hold a copy with the right checksum. The download goes to
 // a temporary file in the cache directory that is checked, fsynced and then
@@ -79,86 +70,13 @@ func (f *Fetcher) Path() (string, error) {
 		}
 		dir = d
 	}
-	dst := filepath.Join(dir, f.Name)
-	if sum, _, err := fsutil.SHA256File(dst); err == nil {
-		if f.hashOK(sum) {
-			return dst, nil
-		}
-		f.logf("fid: cached %s has sha256 %s, want %s; downloading again\n", dst, sum, f.SHA256)
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("fid: reading cached weights: %w", err)
-	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", fmt.Errorf("fid: cache directory: %w", err)
 	}
-	client := f.Client
-	if client == nil {
-		client = http.DefaultClient
-	}
-	f.logf("fid: downloading %s to %s\n", f.URL, dst)
-	resp, err := client.Get(f.URL)
+	dst := filepath.Join(dir, f.Name)
+	_, err := fetch.Fetcher{Client: f.Client, Log: f.Progress}.Get(fetch.File{Name: f.Name, SHA256: f.SHA256}, dst, nil, []string{f.URL})
 	if err != nil {
-		return "", fmt.Errorf("fid: downloading the Inception weights: %w (pass --inception PATH to use a local copy)", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("fid: downloading %s: HTTP %s (pass --inception PATH to use a local copy)", f.URL, resp.Status)
-	}
-	tmp, err := os.CreateTemp(dir, f.Name+".*.part")
-	if err != nil {
-		return "", fmt.Errorf("fid: %w", err)
-	}
-	defer os.Remove(tmp.Name()) // no-op after the rename
-	h := sha256.New()
-	pr := &progressReader{r: resp.Body, total: resp.ContentLength, w: f.Progress, start: time.Now()}
-	_, err = io.Copy(io.MultiWriter(tmp, h), pr)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return "", fmt.Errorf("fid: downloading %s: %w", f.URL, err)
-	}
-	if sum := hex.EncodeToString(h.Sum(nil)); !f.hashOK(sum) {
-		return "", fmt.Errorf("fid: %s: sha256 %s does not match the expected %s (download discarded)", f.URL, sum, f.SHA256)
-	}
-	if err := os.Rename(tmp.Name(), dst); err != nil {
-		return "", fmt.Errorf("fid: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+		return "", fmt.Errorf("fid: the Inception weights: %w (pass --inception PATH to use a local copy)", err)
 	}
 	return dst, nil
-}
-
-func (f *Fetcher) logf(format string, args ...any) {
-	if f.Progress != nil {
-		fmt.Fprintf(f.Progress, format, args...)
-	}
-}
-
-// progressReader reports download progress about once per second.
-type progressReader struct {
-	r           io.Reader
-	w           io.Writer
-	total, n    int64
-	start, last time.Time
-}
-
-func (p *progressReader) Read(b []byte) (int, error) {
-	k, err := p.r.Read(b)
-	p.n += int64(k)
-	if p.w != nil && (time.Since(p.last) >= time.Second || err == io.EOF) {
-		p.last = time.Now()
-		rate := float64(p.n) / 1e6 / max(time.Since(p.start).Seconds(), 1e-9)
-		if p.total > 0 {
-			fmt.Fprintf(p.w, "fid: %.1f / %.1f MB (%.1f MB/s)\n", float64(p.n)/1e6, float64(p.total)/1e6, rate)
-		} else {
-			fmt.Fprintf(p.w, "fid: %.1f MB (%.1f MB/s)\n", float64(p.n)/1e6, rate)
-		}
-	}
-	return k, err
 }

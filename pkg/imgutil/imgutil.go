@@ -52,11 +52,27 @@ func Image(x []float32, i, c, h, w int) image.Image {
 // Grid tiles n images of an NCHW batch into rows of cols images with a
 // 2-pixel border (like torchvision's make_grid).
 func Grid(x []float32, n, c, h, w, cols int) *image.RGBA {
+	ims := make([]image.Image, n)
+	for i := range ims {
+		ims[i] = Image(x, i, c, h, w)
+	}
+	return GridOf(ims, cols)
+}
+
+// GridOf tiles images of the first one's size into rows of cols images
+// (cols ≤ 0: a square) on black with a 2-pixel border, like torchvision's
+// make_grid.
+func GridOf(ims []image.Image, cols int) *image.RGBA {
+	n := len(ims)
 	if cols <= 0 {
 		cols = int(math.Ceil(math.Sqrt(float64(n))))
 	}
 	rows := (n + cols - 1) / cols
 	const pad = 2
+	var w, h int
+	if n > 0 {
+		w, h = ims[0].Bounds().Dx(), ims[0].Bounds().Dy()
+	}
 	g := image.NewRGBA(image.Rect(0, 0, cols*(w+pad)+pad, rows*(h+pad)+pad))
 	for i := range g.Pix {
 		g.Pix[i] = 0
@@ -64,12 +80,12 @@ func Grid(x []float32, n, c, h, w, cols int) *image.RGBA {
 			g.Pix[i] = 255
 		}
 	}
-	for i := 0; i < n; i++ {
-		img := Image(x, i, c, h, w)
+	for i, img := range ims {
+		b := img.Bounds()
 		ox, oy := pad+(i%cols)*(w+pad), pad+(i/cols)*(h+pad)
 		for y := 0; y < h; y++ {
 			for xx := 0; xx < w; xx++ {
-				g.Set(ox+xx, oy+y, color.RGBAModel.Convert(img.At(xx, y)))
+				g.Set(ox+xx, oy+y, color.RGBAModel.Convert(img.At(b.Min.X+xx, b.Min.Y+y)))
 			}
 		}
 	}

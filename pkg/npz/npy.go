@@ -13,6 +13,8 @@ import (
 	"math"
 	"strconv"
 	"strings"
+
+	tc "github.com/nvaego/nvae/pkg/tensorcodec"
 )
 
 // MaxHeaderSize bounds the .npy header length accepted by ReadNPY.
@@ -27,18 +29,11 @@ type Array struct {
 	Data  []byte
 }
 
+// codecTypes maps the supported numpy descrs to the codec's element types.
+var codecTypes = map[string]tc.DType{"<f8": tc.F64, "<f4": tc.F32, "<i8": tc.I64, "<i4": tc.I32, "|u1": tc.U8, "|b1": tc.BOOL}
+
 // itemSize returns the element size of a supported descr, or 0.
-func itemSize(descr string) int {
-	switch descr {
-	case "<f8", "<i8":
-		return 8
-	case "<f4", "<i4":
-		return 4
-	case "|u1", "|b1":
-		return 1
-	}
-	return 0
-}
+func itemSize(descr string) int { return codecTypes[descr].Size() }
 
 // normalizeDescr maps equivalent spellings of the single-byte types
 // ("<u1", "u1", "|u1", ...) to numpy's canonical form.
@@ -53,39 +48,27 @@ func normalizeDescr(d string) string {
 }
 
 // NumElements returns the product of the shape (1 for a 0-d array).
-func (a Array) NumElements() int {
-	n := 1
-	for _, d := range a.Shape {
-		n *= d
-	}
-	return n
-}
+func (a Array) NumElements() int { return tc.NumElements(a.Shape) }
 
+// numel is the element count of a shape whose bytes fit an int.
 func numel(shape []int) (int, error) {
-	n := 1
-	for _, d := range shape {
-		if d < 0 {
-			return 0, fmt.Errorf("negative dimension in shape %v", shape)
-		}
-		if d != 0 && n > (math.MaxInt64/8)/d {
-			return 0, fmt.Errorf("shape %v is too large", shape)
-		}
-		n *= d
+	n, err := tc.Numel(shape)
+	if err == nil && n > math.MaxInt64/8 {
+		err = fmt.Errorf("shape %v is too large", shape)
 	}
-	return n, nil
+	return n, err
 }
 
 func (a Array) check() (int, error) {
-	es := itemSize(a.DType)
-	if es == 0 {
+	if itemSize(a.DType) == 0 {
 		return 0, fmt.Errorf("npz: unsupported dtype %q (want <f4, <f8, <i8, <i4, |u1 or |b1)", a.DType)
 	}
 	n, err := numel(a.Shape)
 	if err != nil {
 		return 0, fmt.Errorf("npz: %w", err)
 	}
-	if len(a.Data) != n*es {
-		return 0, fmt.Errorf("npz: dtype %s shape %v needs %d bytes but data has %d", a.DType, a.Shape, n*es, len(a.Data))
+	if _, err := tc.Check(codecTypes[a.DType], a.Shape, a.Data); err != nil {
+		return 0, fmt.Errorf("npz: %w", err)
 	}
 	return n, nil
 }
@@ -93,119 +76,37 @@ func (a Array) check() (int, error) {
 // Float64 returns the elements converted to float64 (exact except for
 // int64 values beyond 2^53).
 func (a Array) Float64() ([]float64, error) {
-	n, err := a.check()
-	if err != nil {
+	if _, err := a.check(); err != nil {
 		return nil, err
 	}
-	le := binary.LittleEndian
-	d := a.Data
-	out := make([]float64, n)
-	switch a.DType {
-	case "<f8":
-		for i := range out {
-			out[i] = math.Float64frombits(le.Uint64(d[8*i:]))
-		}
-	case "<f4":
-		for i := range out {
-			out[i] = float64(math.Float32frombits(le.Uint32(d[4*i:])))
-		}
-	case "<i8":
-		for i := range out {
-			out[i] = float64(int64(le.Uint64(d[8*i:])))
-		}
-	case "<i4":
-		for i := range out {
-			out[i] = float64(int32(le.Uint32(d[4*i:])))
-		}
-	case "|u1":
-		for i := range out {
-			out[i] = float64(d[i])
-		}
-	case "|b1":
-		for i := range out {
-			if d[i] != 0 {
-				out[i] = 1
-			}
-		}
-	}
-	return out, nil
+	return tc.Float64(codecTypes[a.DType], a.Shape, a.Data)
 }
 
 // Float32 returns the elements converted to float32 (exact for <f4, |u1 and
 // |b1; rounded to nearest otherwise).
 func (a Array) Float32() ([]float32, error) {
-	if a.DType == "<f4" {
-		n, err := a.check()
-		if err != nil {
-			return nil, err
-		}
-		out := make([]float32, n)
-		for i := range out {
-			out[i] = math.Float32frombits(binary.LittleEndian.Uint32(a.Data[4*i:]))
-		}
-		return out, nil
-	}
-	if a.DType == "<i8" {
-		n, err := a.check()
-		if err != nil {
-			return nil, err
-		}
-		out := make([]float32, n)
-		for i := range out {
-			out[i] = float32(int64(binary.LittleEndian.Uint64(a.Data[8*i:])))
-		}
-		return out, nil
-	}
-	f, err := a.Float64()
-	if err != nil {
+	if _, err := a.check(); err != nil {
 		return nil, err
 	}
-	out := make([]float32, len(f))
-	for i, v := range f {
-		out[i] = float32(v)
-	}
-	return out, nil
-}
-
-func copyShape(shape []int) []int {
-	s := make([]int, len(shape))
-	copy(s, shape)
-	return s
-}
-
-func mustMatch(shape []int, n int) {
-	m, err := numel(shape)
-	if err != nil || m != n {
-		panic(fmt.Sprintf("npz: shape %v does not match %d values", shape, n))
-	}
+	return tc.Float32(codecTypes[a.DType], a.Shape, a.Data)
 }
 
 // FromFloat64 builds a "<f8" array; it panics if len(v) does not match shape.
 func FromFloat64(shape []int, v []float64) Array {
-	mustMatch(shape, len(v))
-	b := make([]byte, 8*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(x))
-	}
-	return Array{DType: "<f8", Shape: copyShape(shape), Data: b}
+	tc.MustMatch("npz", shape, len(v))
+	return Array{DType: "<f8", Shape: tc.CopyShape(shape), Data: tc.FromFloat64(v)}
 }
 
 // FromFloat32 builds a "<f4" array; it panics if len(v) does not match shape.
 func FromFloat32(shape []int, v []float32) Array {
-	mustMatch(shape, len(v))
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-	}
-	return Array{DType: "<f4", Shape: copyShape(shape), Data: b}
+	tc.MustMatch("npz", shape, len(v))
+	return Array{DType: "<f4", Shape: tc.CopyShape(shape), Data: tc.FromFloat32(v)}
 }
 
 // FromUint8 builds a "|u1" array; it panics if len(v) does not match shape.
 func FromUint8(shape []int, v []uint8) Array {
-	mustMatch(shape, len(v))
-	b := make([]byte, len(v))
-	copy(b, v)
-	return Array{DType: "|u1", Shape: copyShape(shape), Data: b}
+	tc.MustMatch("npz", shape, len(v))
+	return Array{DType: "|u1", Shape: tc.CopyShape(shape), Data: append(make([]byte, 0, len(v)), v...)}
 }
 
 // readN reads exactly n bytes, growing the buffer only as data arrives so a

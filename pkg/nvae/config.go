@@ -13,15 +13,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"math"
 	"math/big"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/spf13/pflag"
 )
 
 // Config holds every option of the official train.py, in the parser's order,
@@ -188,128 +185,6 @@ func ArgNames(derived bool) []string {
 		names = append(names, f.name)
 	}
 	return names
-}
-
-// NormalizeFlagName maps hyphenated spellings onto the official underscore
-// names, so --num-channels-enc is accepted as --num_channels_enc. Use it with
-// pflag.FlagSet.SetNormalizeFunc.
-func NormalizeFlagName(_ *pflag.FlagSet, name string) pflag.NormalizedName {
-	return pflag.NormalizedName(strings.ReplaceAll(name, "-", "_"))
-}
-
-// pyIntValue is a pflag.Value that parses integers the way Python's int()
-// does for argparse's type=int: decimal only (pflag's own int flags would
-// read "010" as octal 8), surrounding white space and digit-separating
-// underscores allowed.
-type pyIntValue struct{ p *int }
-
-func (v pyIntValue) String() string {
-	if v.p == nil {
-		return "0"
-	}
-	return strconv.Itoa(*v.p)
-}
-
-func (v pyIntValue) Set(s string) error {
-	n, err := parsePyInt(s)
-	if err != nil {
-		return err
-	}
-	*v.p = n
-	return nil
-}
-
-func (v pyIntValue) Type() string { return "int" }
-
-// parsePyInt parses a decimal integer like Python's int(str).
-func parsePyInt(s string) (int, error) {
-	t := strings.TrimSpace(s)
-	body := strings.TrimLeft(t, "+-")
-	if len(t)-len(body) > 1 || body == "" || strings.HasPrefix(body, "_") ||
-		strings.HasSuffix(body, "_") || strings.Contains(body, "__") {
-		return 0, fmt.Errorf("invalid int value: %q", s)
-	}
-	t = strings.ReplaceAll(t, "_", "")
-	n, err := strconv.ParseInt(t, 10, strconv.IntSize)
-	if err != nil {
-		return 0, fmt.Errorf("invalid int value: %q", s)
-	}
-	return int(n), nil
-}
-
-// pyFloatValue is a pflag.Value that parses floats like Python's float()
-// ("1.", "1e-2", "inf", surrounding white space).
-type pyFloatValue struct{ p *float64 }
-
-func (v pyFloatValue) String() string {
-	if v.p == nil {
-		return "0"
-	}
-	return strconv.FormatFloat(*v.p, 'g', -1, 64)
-}
-
-func (v pyFloatValue) Set(s string) error {
-	f, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
-	if err != nil {
-		return fmt.Errorf("invalid float value: %q", s)
-	}
-	*v.p = f
-	return nil
-}
-
-// Type is "float64" so that pflag's FlagSet.GetFloat64 works on these flags.
-func (v pyFloatValue) Type() string { return "float64" }
-
-// RegisterFlags registers every official train.py option on fs with its
-// official name, default and help text (store_true options become bool
-// flags), binding them to the fields of c. Like pflag's XxxVar functions it
-// first sets every bound field of c to its official default. It also installs
-// NormalizeFlagName so hyphenated spellings are accepted. The derived fields
-// (distributed, num_total_iter) are not registered.
-func (c *Config) RegisterFlags(fs *pflag.FlagSet) {
-	def := DefaultConfig()
-	dv := reflect.ValueOf(&def).Elem()
-	cv := reflect.ValueOf(c).Elem()
-	for _, f := range configFields {
-		if f.derived {
-			continue
-		}
-		field := cv.Field(f.index)
-		field.Set(dv.Field(f.index))
-		help := f.help
-		if f.name == "dataset" {
-			help += " (one of " + strings.Join(Datasets, ", ") + ")"
-		}
-		switch f.kind {
-		case reflect.Int:
-			fs.Var(pyIntValue{field.Addr().Interface().(*int)}, f.name, help)
-		case reflect.Float64:
-			fs.Var(pyFloatValue{field.Addr().Interface().(*float64)}, f.name, help)
-		case reflect.Bool:
-			fs.BoolVar(field.Addr().Interface().(*bool), f.name, field.Bool(), help)
-		case reflect.String:
-			fs.StringVar(field.Addr().Interface().(*string), f.name, field.String(), help)
-		}
-	}
-	fs.SetNormalizeFunc(NormalizeFlagName)
-}
-
-// ParseArgs parses a train.py argument list (without the program name) into
-// a Config that starts from the official defaults. Positional arguments are
-// an error, as in the official parser. The result is not validated: call
-// Validate.
-func ParseArgs(args []string) (Config, error) {
-	fs := pflag.NewFlagSet("train", pflag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	var c Config
-	c.RegisterFlags(fs)
-	if err := fs.Parse(args); err != nil {
-		return Config{}, err
-	}
-	if fs.NArg() > 0 {
-		return Config{}, fmt.Errorf("unrecognized arguments: %s", strings.Join(fs.Args(), " "))
-	}
-	return c, nil
 }
 
 // ArgsMapReport lists what ParseArgsMap found besides the known options.
@@ -842,10 +717,11 @@ func (c Config) WeightDecayNormCoeff(klCoeff float64) float64 {
 }
 
 // datasetSize returns the N of celeba_N, imagenet_N and lsun_*_N the way the
-// official code reads it: int(dataset.split('_')[-1]).
+// official code reads it: int(dataset.split('_')[-1]). What follows the
+// last '_' holds no '_', so Python's int() and Atoi of the trimmed text agree.
 func datasetSize(dataset string) (int, error) {
 	i := strings.LastIndexByte(dataset, '_')
-	n, err := parsePyInt(dataset[i+1:])
+	n, err := strconv.Atoi(strings.TrimSpace(dataset[i+1:]))
 	if err != nil || n <= 0 {
 		return 0, fmt.Errorf("dataset %q: no image size after the last '_'", dataset)
 	}

@@ -3,8 +3,8 @@ package nvae_test
 import (
 	"testing"
 
+	"github.com/nvaego/nvae/internal/oracle"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
-	"github.com/nvaego/nvae/pkg/oracle"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
 

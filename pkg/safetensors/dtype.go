@@ -3,57 +3,33 @@
 // raw little-endian tensor data. The header maps each tensor name to
 // {"dtype", "shape", "data_offsets": [begin, end)} (offsets relative to the
 // start of the data section) and may carry a "__metadata__" string map.
+// The element codec is pkg/tensorcodec.
 package safetensors
 
-import (
-	"encoding/binary"
-	"fmt"
-	"math"
-)
+import tc "github.com/nvaego/nvae/pkg/tensorcodec"
 
 // DType names the element type of a tensor as spelled in safetensors headers.
-type DType string
+type DType = tc.DType
 
 // The element types this package understands.
 const (
-	F64  DType = "F64"
-	F32  DType = "F32"
-	F16  DType = "F16"
-	BF16 DType = "BF16"
-	I64  DType = "I64"
-	I32  DType = "I32"
-	I16  DType = "I16"
-	I8   DType = "I8"
-	U8   DType = "U8"
-	BOOL DType = "BOOL"
+	F64  = tc.F64
+	F32  = tc.F32
+	F16  = tc.F16
+	BF16 = tc.BF16
+	I64  = tc.I64
+	I32  = tc.I32
+	I16  = tc.I16
+	I8   = tc.I8
+	U8   = tc.U8
+	BOOL = tc.BOOL
 )
 
-// Size returns the size in bytes of one element of d, or 0 if d is unknown.
-func (d DType) Size() int {
-	switch d {
-	case F64, I64:
-		return 8
-	case F32, I32:
-		return 4
-	case F16, BF16, I16:
-		return 2
-	case I8, U8, BOOL:
-		return 1
-	}
-	return 0
-}
+// Float16ToFloat32 converts IEEE 754 binary16 bits to float32 exactly.
+func Float16ToFloat32(h uint16) float32 { return tc.Float16ToFloat32(h) }
 
-// Valid reports whether d is one of the supported element types.
-func (d DType) Valid() bool { return d.Size() != 0 }
-
-// IsFloat reports whether d is a floating-point type.
-func (d DType) IsFloat() bool {
-	switch d {
-	case F64, F32, F16, BF16:
-		return true
-	}
-	return false
-}
+// BFloat16ToFloat32 converts bfloat16 bits to float32 exactly.
+func BFloat16ToFloat32(b uint16) float32 { return tc.BFloat16ToFloat32(b) }
 
 // Tensor is a dense row-major tensor whose Data holds the raw little-endian
 // bytes of its elements.
@@ -64,272 +40,45 @@ type Tensor struct {
 }
 
 // NumElements returns the product of the shape (1 for a scalar, shape []).
-func (t Tensor) NumElements() int {
-	n := 1
-	for _, d := range t.Shape {
-		n *= d
-	}
-	return n
-}
-
-// numel returns the element count with overflow and sign checks.
-func numel(shape []int) (int, error) {
-	n := 1
-	for _, d := range shape {
-		if d < 0 {
-			return 0, fmt.Errorf("negative dimension %d in shape %v", d, shape)
-		}
-		if d != 0 && n > math.MaxInt64/d {
-			return 0, fmt.Errorf("shape %v overflows", shape)
-		}
-		n *= d
-	}
-	return n, nil
-}
+func (t Tensor) NumElements() int { return tc.NumElements(t.Shape) }
 
 // check verifies that the dtype is known and Data has exactly the size the
 // shape implies; it returns the element count.
-func (t Tensor) check() (int, error) {
-	es := t.DType.Size()
-	if es == 0 {
-		return 0, fmt.Errorf("unsupported dtype %q", t.DType)
-	}
-	n, err := numel(t.Shape)
-	if err != nil {
-		return 0, err
-	}
-	if n > math.MaxInt64/es || len(t.Data) != n*es {
-		return 0, fmt.Errorf("dtype %s shape %v needs %d elements of %d bytes but data has %d bytes", t.DType, t.Shape, n, es, len(t.Data))
-	}
-	return n, nil
-}
-
-// Float16ToFloat32 converts IEEE 754 binary16 bits to float32 exactly.
-func Float16ToFloat32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	mant := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f: // inf or nan
-		return math.Float32frombits(sign | 0x7f800000 | mant<<13)
-	case exp != 0: // normal
-		return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
-	case mant == 0: // signed zero
-		return math.Float32frombits(sign)
-	}
-	// Subnormal half: value = mant * 2^-24, exactly representable in float32.
-	v := float32(mant) * (1.0 / (1 << 24))
-	if sign != 0 {
-		v = -v
-	}
-	return v
-}
-
-// BFloat16ToFloat32 converts bfloat16 bits to float32 exactly.
-func BFloat16ToFloat32(b uint16) float32 {
-	return math.Float32frombits(uint32(b) << 16)
-}
+func (t Tensor) check() (int, error) { return tc.Check(t.DType, t.Shape, t.Data) }
 
 // Float64 returns the elements converted to float64 (exact for every
 // supported dtype except I64 values beyond 2^53).
-func (t Tensor) Float64() ([]float64, error) {
-	n, err := t.check()
-	if err != nil {
-		return nil, err
-	}
-	out := make([]float64, n)
-	d := t.Data
-	le := binary.LittleEndian
-	switch t.DType {
-	case F64:
-		for i := range out {
-			out[i] = math.Float64frombits(le.Uint64(d[8*i:]))
-		}
-	case F32:
-		for i := range out {
-			out[i] = float64(math.Float32frombits(le.Uint32(d[4*i:])))
-		}
-	case F16:
-		for i := range out {
-			out[i] = float64(Float16ToFloat32(le.Uint16(d[2*i:])))
-		}
-	case BF16:
-		for i := range out {
-			out[i] = float64(BFloat16ToFloat32(le.Uint16(d[2*i:])))
-		}
-	case I64:
-		for i := range out {
-			out[i] = float64(int64(le.Uint64(d[8*i:])))
-		}
-	case I32:
-		for i := range out {
-			out[i] = float64(int32(le.Uint32(d[4*i:])))
-		}
-	case I16:
-		for i := range out {
-			out[i] = float64(int16(le.Uint16(d[2*i:])))
-		}
-	case I8:
-		for i := range out {
-			out[i] = float64(int8(d[i]))
-		}
-	case U8:
-		for i := range out {
-			out[i] = float64(d[i])
-		}
-	case BOOL:
-		for i := range out {
-			if d[i] != 0 {
-				out[i] = 1
-			}
-		}
-	}
-	return out, nil
-}
+func (t Tensor) Float64() ([]float64, error) { return tc.Float64(t.DType, t.Shape, t.Data) }
 
 // Float32 returns the elements converted to float32: exact for F32, F16,
 // BF16, U8, I8, I16 and BOOL; rounded to nearest for F64, I32 and I64.
-func (t Tensor) Float32() ([]float32, error) {
-	n, err := t.check()
-	if err != nil {
-		return nil, err
-	}
-	le := binary.LittleEndian
-	d := t.Data
-	out := make([]float32, n)
-	switch t.DType {
-	case F32:
-		for i := range out {
-			out[i] = math.Float32frombits(le.Uint32(d[4*i:]))
-		}
-	case F64:
-		for i := range out {
-			out[i] = float32(math.Float64frombits(le.Uint64(d[8*i:])))
-		}
-	case F16:
-		for i := range out {
-			out[i] = Float16ToFloat32(le.Uint16(d[2*i:]))
-		}
-	case BF16:
-		for i := range out {
-			out[i] = BFloat16ToFloat32(le.Uint16(d[2*i:]))
-		}
-	case I64:
-		for i := range out {
-			out[i] = float32(int64(le.Uint64(d[8*i:])))
-		}
-	default:
-		f, err := t.Float64()
-		if err != nil {
-			return nil, err
-		}
-		for i, v := range f {
-			out[i] = float32(v)
-		}
-	}
-	return out, nil
-}
+func (t Tensor) Float32() ([]float32, error) { return tc.Float32(t.DType, t.Shape, t.Data) }
 
 // Int64 returns the elements as int64. Integer, U8 and BOOL tensors convert
 // exactly; floating-point tensors convert only if every value is an integer
 // in int64 range, otherwise an error is returned.
-func (t Tensor) Int64() ([]int64, error) {
-	n, err := t.check()
-	if err != nil {
-		return nil, err
-	}
-	le := binary.LittleEndian
-	d := t.Data
-	out := make([]int64, n)
-	switch t.DType {
-	case I64:
-		for i := range out {
-			out[i] = int64(le.Uint64(d[8*i:]))
-		}
-	case I32:
-		for i := range out {
-			out[i] = int64(int32(le.Uint32(d[4*i:])))
-		}
-	case I16:
-		for i := range out {
-			out[i] = int64(int16(le.Uint16(d[2*i:])))
-		}
-	case I8:
-		for i := range out {
-			out[i] = int64(int8(d[i]))
-		}
-	case U8:
-		for i := range out {
-			out[i] = int64(d[i])
-		}
-	case BOOL:
-		for i := range out {
-			if d[i] != 0 {
-				out[i] = 1
-			}
-		}
-	default:
-		f, err := t.Float64()
-		if err != nil {
-			return nil, err
-		}
-		for i, v := range f {
-			if v != math.Trunc(v) || v < -(1<<63) || v >= 1<<63 {
-				return nil, fmt.Errorf("%s element %d = %v is not an int64", t.DType, i, v)
-			}
-			out[i] = int64(v)
-		}
-	}
-	return out, nil
-}
-
-func copyShape(shape []int) []int {
-	s := make([]int, len(shape))
-	copy(s, shape)
-	return s
-}
-
-func mustMatch(shape []int, n int) {
-	m, err := numel(shape)
-	if err != nil || m != n {
-		panic(fmt.Sprintf("safetensors: shape %v does not match %d values", shape, n))
-	}
-}
+func (t Tensor) Int64() ([]int64, error) { return tc.Int64(t.DType, t.Shape, t.Data) }
 
 // FromFloat32 builds an F32 tensor; it panics if len(v) does not match shape.
 func FromFloat32(shape []int, v []float32) Tensor {
-	mustMatch(shape, len(v))
-	b := make([]byte, 4*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(x))
-	}
-	return Tensor{DType: F32, Shape: copyShape(shape), Data: b}
+	tc.MustMatch("safetensors", shape, len(v))
+	return Tensor{DType: F32, Shape: tc.CopyShape(shape), Data: tc.FromFloat32(v)}
 }
 
 // FromFloat64 builds an F64 tensor; it panics if len(v) does not match shape.
 func FromFloat64(shape []int, v []float64) Tensor {
-	mustMatch(shape, len(v))
-	b := make([]byte, 8*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint64(b[8*i:], math.Float64bits(x))
-	}
-	return Tensor{DType: F64, Shape: copyShape(shape), Data: b}
+	tc.MustMatch("safetensors", shape, len(v))
+	return Tensor{DType: F64, Shape: tc.CopyShape(shape), Data: tc.FromFloat64(v)}
 }
 
 // FromInt64 builds an I64 tensor; it panics if len(v) does not match shape.
 func FromInt64(shape []int, v []int64) Tensor {
-	mustMatch(shape, len(v))
-	b := make([]byte, 8*len(v))
-	for i, x := range v {
-		binary.LittleEndian.PutUint64(b[8*i:], uint64(x))
-	}
-	return Tensor{DType: I64, Shape: copyShape(shape), Data: b}
+	tc.MustMatch("safetensors", shape, len(v))
+	return Tensor{DType: I64, Shape: tc.CopyShape(shape), Data: tc.FromInt64(v)}
 }
 
 // FromUint8 builds a U8 tensor; it panics if len(v) does not match shape.
 func FromUint8(shape []int, v []uint8) Tensor {
-	mustMatch(shape, len(v))
-	b := make([]byte, len(v))
-	copy(b, v)
-	return Tensor{DType: U8, Shape: copyShape(shape), Data: b}
+	tc.MustMatch("safetensors", shape, len(v))
+	return Tensor{DType: U8, Shape: tc.CopyShape(shape), Data: append(make([]byte, 0, len(v)), v...)}
 }

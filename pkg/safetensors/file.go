@@ -12,6 +12,8 @@ import (
 	"os"
 	"sort"
 
+	tc "github.com/nvaego/nvae/pkg/tensorcodec"
+
 	"github.com/nvaego/nvae/pkg/fsutil"
 )
 
@@ -43,22 +45,7 @@ type headerEntry struct {
 
 // ReadFile reads and validates the safetensors file at path. Errors name
 // the file and, where relevant, the tensor.
-func ReadFile(path string) (*File, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("safetensors: %w", err)
-	}
-	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("safetensors: %w", err)
-	}
-	f, err := Read(fh, st.Size())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return f, nil
-}
+func ReadFile(path string) (*File, error) { return tc.ReadFile("safetensors", path, Read) }
 
 // Read reads and validates a safetensors file of the given size from r: the
 // header length must fit the file, the header must be valid JSON with known
@@ -126,7 +113,7 @@ func Read(r io.ReaderAt, size int64) (*File, error) {
 		if b < 0 || en < b || en > dataLen {
 			return nil, fmt.Errorf("safetensors: tensor %q: data_offsets [%d, %d) outside the %d-byte data section", name, b, en, dataLen)
 		}
-		cnt, err := numel(e.Shape)
+		cnt, err := tc.Numel(e.Shape)
 		if err != nil {
 			return nil, fmt.Errorf("safetensors: tensor %q: %w", name, err)
 		}

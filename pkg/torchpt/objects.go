@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/nlpodyssey/gopickle/types"
+
+	tc "github.com/nvaego/nvae/pkg/tensorcodec"
 )
 
 // storageClass is a torch.<Type>Storage global.
@@ -18,29 +20,18 @@ func storageClassFor(module, name string) (*storageClass, bool) {
 	if module != "torch" && module != "torch.cuda" {
 		return nil, false
 	}
-	switch name {
-	case "DoubleStorage":
-		return &storageClass{"F64", 8}, true
-	case "FloatStorage":
-		return &storageClass{"F32", 4}, true
-	case "HalfStorage":
-		return &storageClass{"F16", 2}, true
-	case "BFloat16Storage":
-		return &storageClass{"BF16", 2}, true
-	case "LongStorage":
-		return &storageClass{"I64", 8}, true
-	case "IntStorage":
-		return &storageClass{"I32", 4}, true
-	case "ShortStorage":
-		return &storageClass{"I16", 2}, true
-	case "CharStorage":
-		return &storageClass{"I8", 1}, true
-	case "ByteStorage":
-		return &storageClass{"U8", 1}, true
-	case "BoolStorage":
-		return &storageClass{"BOOL", 1}, true
+	dt, ok := storageDTypes[name]
+	if !ok {
+		return nil, false
 	}
-	return nil, false
+	return &storageClass{dt, tc.DType(dt).Size()}, true
+}
+
+// storageDTypes maps the storage classes to their dtypes.
+var storageDTypes = map[string]string{
+	"DoubleStorage": "F64", "FloatStorage": "F32", "HalfStorage": "F16", "BFloat16Storage": "BF16",
+	"LongStorage": "I64", "IntStorage": "I32", "ShortStorage": "I16", "CharStorage": "I8",
+	"ByteStorage": "U8", "BoolStorage": "BOOL",
 }
 
 // storage is a typed PyTorch storage. Its bytes are filled in after

@@ -19,7 +19,6 @@ import (
 	"io"
 	"math"
 	"math/big"
-	"os"
 	"path"
 	"sort"
 	"strconv"
@@ -27,6 +26,8 @@ import (
 
 	"github.com/nlpodyssey/gopickle/pickle"
 	"github.com/nlpodyssey/gopickle/types"
+
+	tc "github.com/nvaego/nvae/pkg/tensorcodec"
 )
 
 // Tensor is a dense tensor: DType uses the safetensors names ("F32", "F64",
@@ -62,22 +63,7 @@ const legacyMagic = "1950a86a20f9469cfc6c"
 const legacyProtocol = 1001
 
 // Load reads the checkpoint at path (zip or legacy format).
-func Load(path string) (*Checkpoint, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("torchpt: %w", err)
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("torchpt: %w", err)
-	}
-	c, err := LoadReader(f, st.Size())
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return c, nil
-}
+func Load(path string) (*Checkpoint, error) { return tc.ReadFile("torchpt", path, LoadReader) }
 
 // LoadReader reads a checkpoint of the given size from r. Corrupt input
 // gives an error, never a panic.

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/nvaego/nvae/pkg/tensorcodec"
 )
 
 // The writer side: Save writes objects the way torch.save (zip format,
@@ -175,8 +177,8 @@ func (p *pickler) tensor(t *Tensor) error {
 		return fmt.Errorf("tensor dtype %q cannot be saved", t.DType)
 	}
 	numel := t.NumElements()
-	if len(t.Data) != numel*elemSize(t.DType) {
-		return fmt.Errorf("tensor %s%v has %d bytes, want %d", t.DType, t.Shape, len(t.Data), numel*elemSize(t.DType))
+	if len(t.Data) != numel*tensorcodec.DType(t.DType).Size() {
+		return fmt.Errorf("tensor %s%v has %d bytes, want %d", t.DType, t.Shape, len(t.Data), numel*tensorcodec.DType(t.DType).Size())
 	}
 	key, ok := p.keys[t]
 	if !ok {

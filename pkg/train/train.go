@@ -571,12 +571,9 @@ func (r *runner) validate(k, epoch int) (negLogP, nelbo float64, err error) {
 		x := r.batchTensor(b)
 		ev := r.m.EvalIW(c, x, k, noise)
 		for i := 0; i < ev.B; i++ {
-			sumNLP -= ev.LogPx[i]
-			s := 0.0
-			for j := 0; j < k; j++ {
-				s += ev.Nelbo[i*k+j]
-			}
-			sumNelbo += s / float64(k)
+			nll, nelbo := ev.Image(i)
+			sumNLP += nll
+			sumNelbo += nelbo
 		}
 		n += ev.B
 		it.Recycle(b)

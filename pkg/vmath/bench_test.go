@@ -29,28 +29,17 @@ func report(b *testing.B, streams int) {
 // available) and with the Go loops.
 func bench1(b *testing.B, f func(dst, x []float32)) {
 	x, _, dst := benchInputs()
-	saved := useAsm
-	defer func() { useAsm = saved }()
-	for _, asm := range []bool{true, false} {
-		name := "go"
-		if asm {
-			if !hasAVX512 {
-				continue
-			}
-			name = "asm"
-		}
-		b.Run(name, func(b *testing.B) {
-			useAsm = asm
-			for b.Loop() {
-				f(dst, x)
-			}
-			report(b, 2)
-		})
-	}
+	benchBoth(b, 2, func() { f(dst, x) })
 }
 
+// bench2 is bench1 for gradient functions (three streams).
 func bench2(b *testing.B, f func(dst, x, gy []float32)) {
 	x, gy, dst := benchInputs()
+	benchBoth(b, 3, func() { f(dst, x, gy) })
+}
+
+// benchBoth runs call as sub-benchmarks "asm" (with AVX-512) and "go".
+func benchBoth(b *testing.B, streams int, call func()) {
 	saved := useAsm
 	defer func() { useAsm = saved }()
 	for _, asm := range []bool{true, false} {
@@ -64,9 +53,9 @@ func bench2(b *testing.B, f func(dst, x, gy []float32)) {
 		b.Run(name, func(b *testing.B) {
 			useAsm = asm
 			for b.Loop() {
-				f(dst, x, gy)
+				call()
 			}
-			report(b, 3)
+			report(b, streams)
 		})
 	}
 }

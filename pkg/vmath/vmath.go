@@ -98,112 +98,61 @@ func check2(name string, dst, x, gy []float32) {
 	}
 }
 
-// Exp sets dst[i] = e^x[i]. Below about −103.97 the result is 0, between
-// that and −87.34 it is subnormal; above about 88.72 it is +Inf.
-func Exp(dst, x []float32) {
-	check1("Exp", dst, x)
+// elementwise runs an elementwise function dst = f(x): the assembly kernel when
+// useAsm, else the Go loop.
+func elementwise(name string, dst, x []float32, asm func(dst, x *float32, n int, c *[nconst]float32), loop func(dst, x []float32)) {
+	check1(name, dst, x)
 	if len(x) == 0 {
 		return
 	}
 	if useAsm {
-		expAVX512(&dst[0], &x[0], len(x), &consts)
+		asm(&dst[0], &x[0], len(x), &consts)
 		return
 	}
-	expGo(dst, x)
+	loop(dst, x)
 }
+
+// elementwise2 is elementwise for gradients dst = f(x, gy).
+func elementwise2(name string, dst, x, gy []float32, asm func(dst, x, gy *float32, n int, c *[nconst]float32), loop func(dst, x, gy []float32)) {
+	check2(name, dst, x, gy)
+	if len(x) == 0 {
+		return
+	}
+	if useAsm {
+		asm(&dst[0], &x[0], &gy[0], len(x), &consts)
+		return
+	}
+	loop(dst, x, gy)
+}
+
+// Exp sets dst[i] = e^x[i]. Below about −103.97 the result is 0, between
+// that and −87.34 it is subnormal; above about 88.72 it is +Inf.
+func Exp(dst, x []float32) { elementwise("Exp", dst, x, expAVX512, expGo) }
 
 // Sigmoid sets dst[i] = 1/(1+e^−x[i]), computed as e^x/(1+e^x) for
 // negative x so that it stays accurate (down to subnormals) for large |x|.
-func Sigmoid(dst, x []float32) {
-	check1("Sigmoid", dst, x)
-	if len(x) == 0 {
-		return
-	}
-	if useAsm {
-		sigmoidAVX512(&dst[0], &x[0], len(x), &consts)
-		return
-	}
-	sigmoidGo(dst, x)
-}
+func Sigmoid(dst, x []float32) { elementwise("Sigmoid", dst, x, sigmoidAVX512, sigmoidGo) }
 
 // Swish sets dst[i] = x[i]·σ(x[i]) (SiLU).
-func Swish(dst, x []float32) {
-	check1("Swish", dst, x)
-	if len(x) == 0 {
-		return
-	}
-	if useAsm {
-		swishAVX512(&dst[0], &x[0], len(x), &consts)
-		return
-	}
-	swishGo(dst, x)
-}
+func Swish(dst, x []float32) { elementwise("Swish", dst, x, swishAVX512, swishGo) }
 
 // SwishGrad sets dst[i] = gy[i]·σ(x)·(1 + x·(1−σ(x))) with x = x[i], the
 // derivative of Swish times the upstream gradient gy.
 func SwishGrad(dst, x, gy []float32) {
-	check2("SwishGrad", dst, x, gy)
-	if len(x) == 0 {
-		return
-	}
-	if useAsm {
-		swishGradAVX512(&dst[0], &x[0], &gy[0], len(x), &consts)
-		return
-	}
-	swishGradGo(dst, x, gy)
+	elementwise2("SwishGrad", dst, x, gy, swishGradAVX512, swishGradGo)
 }
 
 // ELU sets dst[i] = x > 0 ? x : e^x − 1 with x = x[i]; e^x − 1 is computed
 // as expm1, with full relative accuracy for small |x|.
-func ELU(dst, x []float32) {
-	check1("ELU", dst, x)
-	if len(x) == 0 {
-		return
-	}
-	if useAsm {
-		eluAVX512(&dst[0], &x[0], len(x), &consts)
-		return
-	}
-	eluGo(dst, x)
-}
+func ELU(dst, x []float32) { elementwise("ELU", dst, x, eluAVX512, eluGo) }
 
 // ELUGrad sets dst[i] = x > 0 ? gy : gy·e^x with x = x[i], gy = gy[i].
-func ELUGrad(dst, x, gy []float32) {
-	check2("ELUGrad", dst, x, gy)
-	if len(x) == 0 {
-		return
-	}
-	if useAsm {
-		eluGradAVX512(&dst[0], &x[0], &gy[0], len(x), &consts)
-		return
-	}
-	eluGradGo(dst, x, gy)
-}
+func ELUGrad(dst, x, gy []float32) { elementwise2("ELUGrad", dst, x, gy, eluGradAVX512, eluGradGo) }
 
 // Softplus sets dst[i] = log(1+e^x) = max(x,0) + log1p(e^−|x|) with
 // x = x[i].
-func Softplus(dst, x []float32) {
-	check1("Softplus", dst, x)
-	if len(x) == 0 {
-		return
-	}
-	if useAsm {
-		softplusAVX512(&dst[0], &x[0], len(x), &consts)
-		return
-	}
-	softplusGo(dst, x)
-}
+func Softplus(dst, x []float32) { elementwise("Softplus", dst, x, softplusAVX512, softplusGo) }
 
 // Tanh sets dst[i] = tanh(x[i]), computed as −m/(2+m) with
 // m = expm1(−2|x|) and the sign of x, accurate for small |x| too.
-func Tanh(dst, x []float32) {
-	check1("Tanh", dst, x)
-	if len(x) == 0 {
-		return
-	}
-	if useAsm {
-		tanhAVX512(&dst[0], &x[0], len(x), &consts)
-		return
-	}
-	tanhGo(dst, x)
-}
+func Tanh(dst, x []float32) { elementwise("Tanh", dst, x, tanhAVX512, tanhGo) }

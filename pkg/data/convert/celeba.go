@@ -1,4 +1,4 @@
-package main
+package convert
 
 import (
 	"bufio"
@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/nvaego/nvae/internal/progress"
 	"github.com/nvaego/nvae/pkg/data/imgproc"
 	"github.com/nvaego/nvae/pkg/data/lmdbio"
 )
@@ -18,28 +19,26 @@ var celebaOfficial = map[string]int{"train": 162770, "valid": 19867, "test": 199
 
 const celebaTotal = 202599
 
-func runCelebA64(args []string, e *env) error {
-	fs := newFlags(e, "--split train|valid|test --img_path P --lmdb_path L",
-		"Stores the original aligned CelebA JPEGs of one split, in the order of\n"+
-			"list_eval_partition.txt, under keys \"0\", \"1\", ... in L/train.lmdb, L/validation.lmdb\n"+
-			"or L/test.lmdb, exactly like the official create_celeba64_lmdb.py. P holds\n"+
-			"img_align_celeba.zip or the unzipped img_align_celeba/ folder plus\n"+
-			"list_eval_partition.txt (.txt or Kaggle's .csv), directly or in P/celeba/ (torchvision's\n"+
-			"layout). Works offline; every JPEG is decoded once to verify it.")
-	split := fs.String("split", "train", "split: train, valid or test")
-	imgPath := fs.String("img_path", "", "folder holding the CelebA files (required)")
-	lmdbPath := fs.String("lmdb_path", "", "target folder for the LMDB environments (required)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	code, ok := map[string]string{"train": "0", "valid": "1", "test": "2"}[*split]
+// CelebA64Options are the settings of CelebA64 (nvae-prep celeba64; the
+// tags name its flags).
+type CelebA64Options struct {
+	Split    string `flag:"split" help:"split: train, valid or test"`
+	ImgPath  string `flag:"img_path" help:"folder holding the CelebA files (required)"`
+	LMDBPath string `flag:"lmdb_path" help:"target folder for the LMDB environments (required)"`
+}
+
+// CelebA64 stores the original aligned CelebA JPEGs of one split, in the
+// order of list_eval_partition, under keys "0", "1", ... like the official
+// create_celeba64_lmdb.py; every JPEG is decoded once to verify it.
+func CelebA64(e *Env, o CelebA64Options) error {
+	code, ok := map[string]string{"train": "0", "valid": "1", "test": "2"}[o.Split]
 	if !ok {
-		return usagef("--split must be train, valid or test, not %q", *split)
+		return optionf("--split must be train, valid or test, not %q", o.Split)
 	}
-	if *imgPath == "" || *lmdbPath == "" {
-		return usagef("--img_path and --lmdb_path are required")
+	if o.ImgPath == "" || o.LMDBPath == "" {
+		return optionf("--img_path and --lmdb_path are required")
 	}
-	partPath, images, err := findCelebA(*imgPath)
+	partPath, images, err := findCelebA(o.ImgPath)
 	if err != nil {
 		return err
 	}
@@ -48,21 +47,21 @@ func runCelebA64(args []string, e *env) error {
 	if err != nil {
 		return err
 	}
-	if total == celebaTotal && len(names) != celebaOfficial[*split] {
-		return fmt.Errorf("%s: split %s has %d images, the official partition has %d", partPath, *split, len(names), celebaOfficial[*split])
+	if total == celebaTotal && len(names) != celebaOfficial[o.Split] {
+		return fmt.Errorf("%s: split %s has %d images, the official partition has %d", partPath, o.Split, len(names), celebaOfficial[o.Split])
 	}
 	if len(names) == 0 {
-		return fmt.Errorf("%s: no images in split %s", partPath, *split)
+		return fmt.Errorf("%s: no images in split %s", partPath, o.Split)
 	}
 	// Map partition names to files in the set by base name.
 	byBase := map[string]string{}
 	for _, n := range images.Names() {
 		byBase[path.Base(n)] = n
 	}
-	lmdbSplit := map[string]string{"train": "train", "valid": "validation", "test": "test"}[*split]
-	return writeSplit(e, args, *lmdbPath, lmdbSplit, "celeba64", func(w *lmdbio.Writer, m *Manifest) error {
+	lmdbSplit := map[string]string{"train": "train", "valid": "validation", "test": "test"}[o.Split]
+	return writeSplit(e, o.LMDBPath, lmdbSplit, "celeba64", func(w *lmdbio.Writer, m *Manifest) error {
 		m.Format = "jpeg"
-		m.Split = *split
+		m.Split = o.Split
 		ps, err := hashFile(partPath)
 		if err != nil {
 			return err
@@ -76,11 +75,11 @@ func runCelebA64(args []string, e *env) error {
 			}
 			m.Sources = append(m.Sources, zs)
 		}
-		p := newProgress(e.stderr, "celeba64 "+*split, "images", len(names))
+		p := progress.New(e.Stderr, "celeba64 "+o.Split, "images", len(names))
 		err = ordered(len(names), func(i int) ([]byte, error) {
 			full, ok := byBase[names[i]]
 			if !ok {
-				return nil, fmt.Errorf("%s: line %d: image %s not found in %s", partPath, i+1, names[i], *imgPath)
+				return nil, fmt.Errorf("%s: line %d: image %s not found in %s", partPath, i+1, names[i], o.ImgPath)
 			}
 			b, err := images.Read(full)
 			if err != nil {
@@ -99,10 +98,10 @@ func runCelebA64(args []string, e *env) error {
 			if !isZip {
 				m.Sources = append(m.Sources, hashBytes(images.Path(byBase[names[i]]), b))
 			}
-			p.add(1)
+			p.Add(1)
 			return w.Append(b)
 		})
-		m.Seconds = p.done()
+		m.Seconds = p.Done()
 		return err
 	})
 }

@@ -1,4 +1,4 @@
-package main
+package convert
 
 import (
 	"crypto/sha256"
@@ -9,76 +9,76 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/nvaego/nvae/internal/progress"
 	"github.com/nvaego/nvae/pkg/data/lmdbio"
 	"github.com/nvaego/nvae/pkg/data/tfrecord"
 )
 
-// glowSet describes one GLOW tfrecord dataset as the official converter
+// GlowSet describes one GLOW tfrecord dataset as the official converter
 // names it: files <tfr_path>/<split>/<split>-r<res>-s-%04d-of-%04d.tfrecords.
-type glowSet struct {
+type GlowSet struct {
 	res    string
 	shards map[string]int
 	size   int // image side
 }
 
-var glowSets = map[string]glowSet{
+// GlowSets are the GLOW tfrecord datasets by the official converter's names.
+var GlowSets = map[string]GlowSet{
 	"imagenet-oord_32": {"r05", map[string]int{"train": 2000, "validation": 80}, 32},
 	"imagenet-oord_64": {"r06", map[string]int{"train": 2000, "validation": 80}, 64},
 	"celeba":           {"r08", map[string]int{"train": 120, "validation": 40}, 256},
 }
 
-// shardPath returns the path of shard i of a split.
-func (g glowSet) shardPath(root, split string, i int) string {
+// ShardPath returns the path of shard i of a split.
+func (g GlowSet) ShardPath(root, split string, i int) string {
 	return filepath.Join(root, split, fmt.Sprintf("%s-%s-s-%04d-of-%04d.tfrecords", split, g.res, i, g.shards[split]))
 }
 
-func runTFRecord(args []string, e *env) error {
-	fs := newFlags(e, "--dataset imagenet-oord_32|imagenet-oord_64|celeba --tfr_path P --lmdb_path L --split train|validation",
-		"Converts GLOW's tfrecord shards (P/<split>/<split>-r05|r06|r08-s-NNNN-of-MMMM.tfrecords,\n"+
-			"2000/80 shards for imagenet-oord, 120/40 for celeba) into L/<split>.lmdb like the official\n"+
-			"convert_tfrecord_to_lmdb.py: the raw HWC uint8 `data` bytes of every tf.train.Example\n"+
-			"under consecutive keys across shards. Both masked CRC32C checksums of every record are\n"+
-			"verified and every image must have the dataset's size; TensorFlow is not needed.")
-	dataset := fs.String("dataset", "imagenet-oord_32", "imagenet-oord_32, imagenet-oord_64 or celeba")
-	tfrPath := fs.String("tfr_path", "", "folder holding the tfrecords (required)")
-	lmdbPath := fs.String("lmdb_path", "", "target folder for the LMDB (required)")
-	split := fs.String("split", "train", "train or validation")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	g, ok := glowSets[*dataset]
+// TFRecordOptions are the settings of TFRecord (nvae-prep tfrecord).
+type TFRecordOptions struct {
+	Dataset  string `flag:"dataset" help:"imagenet-oord_32, imagenet-oord_64 or celeba"`
+	TFRPath  string `flag:"tfr_path" help:"folder holding the tfrecords (required)"`
+	LMDBPath string `flag:"lmdb_path" help:"target folder for the LMDB (required)"`
+	Split    string `flag:"split" help:"train or validation"`
+}
+
+// TFRecord converts GLOW's tfrecord shards of one split into
+// LMDBPath/<Split>.lmdb like the official convert_tfrecord_to_lmdb.py,
+// verifying both CRC32C checksums of every record and the image size.
+func TFRecord(e *Env, o TFRecordOptions) error {
+	g, ok := GlowSets[o.Dataset]
 	if !ok {
-		return usagef("--dataset must be imagenet-oord_32, imagenet-oord_64 or celeba, not %q", *dataset)
+		return optionf("--dataset must be imagenet-oord_32, imagenet-oord_64 or celeba, not %q", o.Dataset)
 	}
-	if *split != "train" && *split != "validation" {
-		return usagef("--split must be train or validation, not %q", *split)
+	if o.Split != "train" && o.Split != "validation" {
+		return optionf("--split must be train or validation, not %q", o.Split)
 	}
-	if *tfrPath == "" || *lmdbPath == "" {
-		return usagef("--tfr_path and --lmdb_path are required")
+	if o.TFRPath == "" || o.LMDBPath == "" {
+		return optionf("--tfr_path and --lmdb_path are required")
 	}
-	n := g.shards[*split]
+	n := g.shards[o.Split]
 	// Check all shards exist before writing anything.
 	for i := range n {
-		if _, err := os.Stat(g.shardPath(*tfrPath, *split, i)); err != nil {
+		if _, err := os.Stat(g.ShardPath(o.TFRPath, o.Split, i)); err != nil {
 			return fmt.Errorf("shard %d of %d: %w", i, n, err)
 		}
 	}
 	want := g.size * g.size * 3
-	return writeSplit(e, args, *lmdbPath, *split, *dataset, func(w *lmdbio.Writer, m *Manifest) error {
+	return writeSplit(e, o.LMDBPath, o.Split, o.Dataset, func(w *lmdbio.Writer, m *Manifest) error {
 		m.Format = "raw-hwc-uint8"
 		m.ImageSize = []int{g.size, g.size, 3}
-		p := newProgress(e.stderr, "tfrecord "+*dataset+" "+*split, "shards", n)
+		p := progress.New(e.Stderr, "tfrecord "+o.Dataset+" "+o.Split, "shards", n)
 		for i := range n {
-			path := g.shardPath(*tfrPath, *split, i)
+			path := g.ShardPath(o.TFRPath, o.Split, i)
 			src, err := convertShard(path, want, w.Append)
 			if err != nil {
 				return err
 			}
 			m.Sources = append(m.Sources, src)
-			p.add(1)
+			p.Add(1)
 		}
-		m.Seconds = p.done()
-		fmt.Fprintf(e.stderr, "tfrecord %s %s: %d images\n", *dataset, *split, w.Count())
+		m.Seconds = p.Done()
+		fmt.Fprintf(e.Stderr, "tfrecord %s %s: %d images\n", o.Dataset, o.Split, w.Count())
 		return nil
 	})
 }

@@ -1,4 +1,11 @@
-package main
+// Package convert turns the datasets of the NVAE paper into the files the
+// training and evaluation tools read (the work of nvae-prep): downloads of
+// MNIST and CIFAR-10 with verified checksums, and CelebA, FFHQ, GLOW
+// tfrecords and image folders into LMDB environments keyed "0", "1", ...
+// like the official scripts, each split with a manifest.json; LSUN checks
+// and a dataset inspector. nvae-prep (prep/) parses the flags and calls
+// these.
+package convert
 
 import (
 	"crypto/sha256"
@@ -17,6 +24,23 @@ import (
 	"github.com/nvaego/nvae/pkg/data/lmdbio"
 	"github.com/nvaego/nvae/pkg/fsutil"
 )
+
+// Version is the tool version recorded in manifests.
+const Version = "0.1.0"
+
+// Env carries the streams of one invocation and what the manifests record
+// of it: the subcommand and its arguments.
+type Env struct {
+	Stdout, Stderr io.Writer
+	Cmd            string
+	Args           []string
+}
+
+// OptionError is an option value a converter does not accept (nvae-prep
+// reports it as a usage error).
+type OptionError struct{ error }
+
+func optionf(format string, a ...any) error { return OptionError{fmt.Errorf(format, a...)} }
 
 // Source is one input file recorded in a manifest.
 type Source struct {
@@ -42,8 +66,8 @@ type Manifest struct {
 	Seconds   float64        `json:"seconds"`
 }
 
-func newManifest(e *env, args []string, dataset string) *Manifest {
-	return &Manifest{Tool: "nvae-prep", Version: version, Command: e.cmd, Args: args, Dataset: dataset,
+func newManifest(e *Env, dataset string) *Manifest {
+	return &Manifest{Tool: "nvae-prep", Version: Version, Command: e.Cmd, Args: e.Args, Dataset: dataset,
 		Created: time.Now().UTC().Format(time.RFC3339)}
 }
 
@@ -78,7 +102,7 @@ func mergeTopManifest(dir, split string, m *Manifest) error {
 		return err
 	}
 	top[split] = b
-	return writeJSON(p, map[string]any{"tool": "nvae-prep", "version": version, "splits": top})
+	return writeJSON(p, map[string]any{"tool": "nvae-prep", "version": Version, "splits": top})
 }
 
 // hashFile returns the SHA-256 and size of a file.
@@ -100,7 +124,7 @@ func hashBytes(path string, b []byte) Source {
 // conversion leaves no output directory behind.
 func outDir(dir string) (cleanup func(failed bool), err error) {
 	if dir == "" {
-		return nil, usagef("output path is empty")
+		return nil, optionf("output path is empty")
 	}
 	// Find the topmost missing ancestor: that is what we create.
 	top := ""
@@ -125,53 +149,8 @@ func outDir(dir string) (cleanup func(failed bool), err error) {
 	}, nil
 }
 
-// progress prints a line with count, rate and ETA to stderr at most once
-// per interval, and a summary at the end.
-type progress struct {
-	w        io.Writer
-	label    string
-	unit     string
-	total    int
-	n        int
-	start    time.Time
-	last     time.Time
-	interval time.Duration
-}
-
-// progressInterval is how often progress lines are printed.
-var progressInterval = 2 * time.Second
-
-func newProgress(w io.Writer, label, unit string, total int) *progress {
-	now := time.Now()
-	return &progress{w: w, label: label, unit: unit, total: total, start: now, last: now, interval: progressInterval}
-}
-
-func (p *progress) add(k int) {
-	p.n += k
-	now := time.Now()
-	if now.Sub(p.last) < p.interval {
-		return
-	}
-	p.last = now
-	el := now.Sub(p.start).Seconds()
-	rate := float64(p.n) / el
-	if p.total > 0 {
-		eta := time.Duration(float64(p.total-p.n)/rate) * time.Second
-		fmt.Fprintf(p.w, "%s: %d/%d %s (%.1f%%), %.0f %s/s, ETA %s\n", p.label, p.n, p.total, p.unit,
-			100*float64(p.n)/float64(p.total), rate, p.unit, eta.Round(time.Second))
-	} else {
-		fmt.Fprintf(p.w, "%s: %d %s, %.0f %s/s\n", p.label, p.n, p.unit, rate, p.unit)
-	}
-}
-
-func (p *progress) done() float64 {
-	el := time.Since(p.start).Seconds()
-	fmt.Fprintf(p.w, "%s: done, %d %s in %.1fs (%.0f %s/s)\n", p.label, p.n, p.unit, el, float64(p.n)/max(el, 1e-9), p.unit)
-	return el
-}
-
-// workers is the number of parallel decode goroutines.
-var workers = runtime.GOMAXPROCS(0)
+// Workers is the number of parallel decode goroutines.
+var Workers = runtime.GOMAXPROCS(0)
 
 // ordered runs work(i) for i in [0, n) on all workers and calls sink in
 // index order with the results; at most a bounded number of results are
@@ -185,7 +164,7 @@ func ordered[T any](n int, work func(i int) (T, error), sink func(i int, v T) er
 		i   int
 		out chan res
 	}
-	window := 4 * workers
+	window := 4 * Workers
 	slots := make(chan chan res, window)
 	jobs := make(chan job, window)
 	stop := make(chan struct{})
@@ -209,7 +188,7 @@ func ordered[T any](n int, work func(i int) (T, error), sink func(i int, v T) er
 			}
 		}
 	}()
-	for range workers {
+	for range Workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -243,7 +222,7 @@ func ordered[T any](n int, work func(i int) (T, error), sink func(i int, v T) er
 // into place only when complete; the manifest is also merged into
 // dir/manifest.json. On failure nothing is left behind (dir itself is
 // removed if this run created it).
-func writeSplit(e *env, args []string, dir, split, dataset string, fill func(w *lmdbio.Writer, m *Manifest) error) (err error) {
+func writeSplit(e *Env, dir, split, dataset string, fill func(w *lmdbio.Writer, m *Manifest) error) (err error) {
 	cleanup, err := outDir(dir)
 	if err != nil {
 		return err
@@ -259,7 +238,7 @@ func writeSplit(e *env, args []string, dir, split, dataset string, fill func(w *
 			cleanup(true)
 		}
 	}()
-	m := newManifest(e, args, dataset)
+	m := newManifest(e, dataset)
 	if m.Split == "" {
 		m.Split = split
 	}
@@ -280,6 +259,6 @@ func writeSplit(e *env, args []string, dir, split, dataset string, fill func(w *
 	if err = mergeTopManifest(dir, split, m); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "%s: added %d items to %s\n", dataset, m.Count, filepath.Join(dir, split+".lmdb"))
+	fmt.Fprintf(e.Stdout, "%s: added %d items to %s\n", dataset, m.Count, filepath.Join(dir, split+".lmdb"))
 	return nil
 }

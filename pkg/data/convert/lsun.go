@@ -1,8 +1,9 @@
-package main
+package convert
 
 import (
 	"bytes"
 	"fmt"
+	"image"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -10,11 +11,13 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/nvaego/nvae/internal/progress"
 	"github.com/nvaego/nvae/pkg/data/cifar"
 	"github.com/nvaego/nvae/pkg/data/idx"
 	"github.com/nvaego/nvae/pkg/data/imgproc"
 	"github.com/nvaego/nvae/pkg/data/lmdbio"
 	"github.com/nvaego/nvae/pkg/fsutil"
+	"github.com/nvaego/nvae/pkg/imgutil"
 
 	nvdata "github.com/nvaego/nvae/pkg/data"
 )
@@ -41,34 +44,31 @@ func lmdbDirs(dir string, suffix string) ([]string, error) {
 	return out, nil
 }
 
-func runLSUN(args []string, e *env) error {
-	fs := newFlags(e, "[--check] DIR",
-		"LSUN classes come as LMDBs of WebP/JPEG images (bedroom_train_lmdb/, church_outdoor_val_lmdb/,\n"+
-			"tower_train_lmdb/ ...). They need no conversion: nvae-train --dataset lsun_bedroom_128\n"+
-			"--data DIR reads DIR/bedroom_train_lmdb directly (keys in database order, like the\n"+
-			"official loader). Without --check this lists the class LMDBs in DIR with their counts;\n"+
-			"with --check every image is decoded and the first unreadable one is reported.")
-	check := fs.Bool("check", false, "decode every image and report the first unreadable one")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usagef("want exactly one directory argument, got %d", fs.NArg())
-	}
-	dirs, err := lmdbDirs(fs.Arg(0), "_lmdb")
+// LSUNOptions are the settings of LSUN: the folder (nvae-prep's argument)
+// and the check switch.
+type LSUNOptions struct {
+	Dir   string
+	Check bool `flag:"check" help:"decode every image and report the first unreadable one"`
+}
+
+// LSUN lists the LSUN class LMDBs in Dir with their counts; with Check it
+// decodes every image and reports the first unreadable one.
+func LSUN(e *Env, o LSUNOptions) error {
+	dir, check := o.Dir, o.Check
+	dirs, err := lmdbDirs(dir, "_lmdb")
 	if err != nil {
 		return err
 	}
 	if len(dirs) == 0 {
-		return fmt.Errorf("%s: no LSUN *_lmdb environments found", fs.Arg(0))
+		return fmt.Errorf("%s: no LSUN *_lmdb environments found", dir)
 	}
 	for _, d := range dirs {
 		r, err := lmdbio.Open(d)
 		if err != nil {
 			return err
 		}
-		if !*check {
-			fmt.Fprintf(e.stdout, "%s: %d images\n", d, r.Len())
+		if !check {
+			fmt.Fprintf(e.Stdout, "%s: %d images\n", d, r.Len())
 			r.Close()
 			continue
 		}
@@ -77,7 +77,7 @@ func runLSUN(args []string, e *env) error {
 			r.Close()
 			return err
 		}
-		p := newProgress(e.stderr, "lsun --check "+filepath.Base(d), "images", len(keys))
+		p := progress.New(e.Stderr, "lsun --check "+filepath.Base(d), "images", len(keys))
 		minW, minH, maxW, maxH := 1<<30, 1<<30, 0, 0
 		err = ordered(len(keys), func(i int) ([2]int, error) {
 			v, err := r.Get(keys[i], nil)
@@ -91,34 +91,33 @@ func runLSUN(args []string, e *env) error {
 			return [2]int{m.W, m.H}, nil
 		}, func(i int, s [2]int) error {
 			minW, minH, maxW, maxH = min(minW, s[0]), min(minH, s[1]), max(maxW, s[0]), max(maxH, s[1])
-			p.add(1)
+			p.Add(1)
 			return nil
 		})
-		p.done()
+		p.Done()
 		r.Close()
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%s: %d images ok, width %d..%d, height %d..%d\n", d, len(keys), minW, maxW, minH, maxH)
+		fmt.Fprintf(e.Stdout, "%s: %d images ok, width %d..%d, height %d..%d\n", d, len(keys), minW, maxW, minH, maxH)
 	}
 	return nil
 }
 
-func runInspect(args []string, e *env) error {
-	fs := newFlags(e, "DIR [--out FILE]",
-		"Prints the number of images per split and the image size of a prepared dataset folder\n"+
-			"(train.lmdb/validation.lmdb/test.lmdb, LSUN *_lmdb, MNIST/raw, cifar-10-batches-bin) and\n"+
-			"writes an 8x8 PNG grid of the first 64 images of the first split.")
-	out := fs.String("out", "", "grid PNG path (default DIR/grid.png)")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	if fs.NArg() != 1 {
-		return usagef("want exactly one directory argument, got %d", fs.NArg())
-	}
-	dir := fs.Arg(0)
-	if *out == "" {
-		*out = filepath.Join(dir, "grid.png")
+// InspectOptions are the settings of Inspect: the folder (nvae-prep's
+// argument) and the grid file.
+type InspectOptions struct {
+	Dir string
+	Out string `flag:"out" help:"grid PNG path (default DIR/grid.png)"`
+}
+
+// Inspect prints the number of images per split and the image size of a
+// prepared dataset folder and writes an 8x8 PNG grid of the first 64
+// images to Out (default Dir/grid.png).
+func Inspect(e *Env, o InspectOptions) error {
+	dir, out := o.Dir, o.Out
+	if out == "" {
+		out = filepath.Join(dir, "grid.png")
 	}
 	var first []*imgproc.RGB
 	found := false
@@ -133,7 +132,7 @@ func runInspect(args []string, e *env) error {
 			return err
 		}
 		found = true
-		fmt.Fprintf(e.stdout, "mnist %s: %d images, %dx%d gray (%s)\n", sp.name, f.Dims[0], f.Dims[2], f.Dims[1], p)
+		fmt.Fprintf(e.Stdout, "mnist %s: %d images, %dx%d gray (%s)\n", sp.name, f.Dims[0], f.Dims[2], f.Dims[1], p)
 		for i := 0; i < f.Dims[0] && len(first) < 64; i++ {
 			m := imgproc.NewRGB(28, 28)
 			for k := range 784 {
@@ -149,7 +148,7 @@ func runInspect(args []string, e *env) error {
 			continue
 		}
 		found = true
-		fmt.Fprintf(e.stdout, "cifar10 %s: %d images, 32x32 RGB\n", map[bool]string{true: "train", false: "test"}[train], s.Len())
+		fmt.Fprintf(e.Stdout, "cifar10 %s: %d images, 32x32 RGB\n", map[bool]string{true: "train", false: "test"}[train], s.Len())
 		for i := 0; i < s.Len() && len(first) < 64; i++ {
 			m := imgproc.NewRGB(32, 32)
 			for k := range 1024 {
@@ -215,7 +214,7 @@ func runInspect(args []string, e *env) error {
 			r.Close()
 			return err
 		}
-		fmt.Fprintf(e.stdout, "%s: %d images, %s\n", d, r.Len(), desc)
+		fmt.Fprintf(e.Stdout, "%s: %d images, %s\n", d, r.Len(), desc)
 		r.Close()
 	}
 	if !found {
@@ -224,35 +223,24 @@ func runInspect(args []string, e *env) error {
 	if len(first) == 0 {
 		return nil
 	}
-	g := grid(first[:min(64, len(first))], 8, 2)
+	// One size for the grid: the first image's.
+	ims := make([]image.Image, min(64, len(first)))
+	for i := range ims {
+		m := first[i]
+		if m.W != first[0].W || m.H != first[0].H {
+			m = imgproc.Resize(m, first[0].W, first[0].H)
+		}
+		ims[i] = m.Image()
+	}
 	var b bytes.Buffer
-	if err := png.Encode(&b, g.Image()); err != nil {
+	if err := png.Encode(&b, imgutil.GridOf(ims, min(8, len(ims)))); err != nil {
 		return err
 	}
-	if err := fsutil.WriteFileAtomic(*out, b.Bytes(), 0o644); err != nil {
+	if err := fsutil.WriteFileAtomic(out, b.Bytes(), 0o644); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "grid of %d images: %s\n", len(first), *out)
+	fmt.Fprintf(e.Stdout, "grid of %d images: %s\n", len(first), out)
 	return nil
-}
-
-// grid tiles images (resized to the first one's size) in rows of ncol
-// with pad black pixels between them, like torchvision's make_grid.
-func grid(ims []*imgproc.RGB, ncol, pad int) *imgproc.RGB {
-	w, h := ims[0].W, ims[0].H
-	ncol = min(ncol, len(ims))
-	nrow := (len(ims) + ncol - 1) / ncol
-	out := imgproc.NewRGB(ncol*(w+pad)+pad, nrow*(h+pad)+pad)
-	for i, m := range ims {
-		if m.W != w || m.H != h {
-			m = imgproc.Resize(m, w, h)
-		}
-		x0, y0 := pad+(i%ncol)*(w+pad), pad+(i/ncol)*(h+pad)
-		for y := range h {
-			copy(out.Pix[((y0+y)*out.W+x0)*3:][:w*3], m.Pix[y*w*3:(y+1)*w*3])
-		}
-	}
-	return out
 }
 
 // checkAll scans every entry: all raw values must have the first one's
