@@ -1,0 +1,111 @@
+package dist
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/nvaego/nvae/internal/testenv"
+)
+
+func TestSingle(t *testing.T) {
+	c, err := Open("auto", Launch{Size: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := []float64{1, 2}
+	if err := c.AllReduce(b, Mean); err != nil || b[0] != 1 || b[1] != 2 {
+		t.Fatalf("single all-reduce: %v %v", b, err)
+	}
+	r := make([]float32, 2)
+	if err := c.AllGather([]float32{3, 4}, r); err != nil || r[1] != 4 {
+		t.Fatalf("single all-gather: %v %v", r, err)
+	}
+	if _, err := Open("nccl", Launch{Size: 2}); err != ErrNCCLNotBuilt {
+		t.Fatalf("nccl: %v", err)
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	for _, k := range []string{"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("SLURM_PROCID", "5")
+	t.Setenv("SLURM_NTASKS", "8")
+	t.Setenv("SLURM_LOCALID", "1")
+	l, err := FromEnv()
+	if err != nil || l != (Launch{Launcher: "srun", Rank: 5, Size: 8, LocalRank: 1}) {
+		t.Fatalf("srun: %+v %v", l, err)
+	}
+	t.Setenv("OMPI_COMM_WORLD_RANK", "1")
+	t.Setenv("OMPI_COMM_WORLD_SIZE", "2")
+	t.Setenv("OMPI_COMM_WORLD_LOCAL_RANK", "1")
+	if l, err = FromEnv(); err != nil || l != (Launch{Launcher: "mpirun", Rank: 1, Size: 2, LocalRank: 1}) {
+		t.Fatalf("mpirun: %+v %v", l, err)
+	}
+	t.Setenv("OMPI_COMM_WORLD_RANK", "2")
+	if _, err = FromEnv(); err == nil {
+		t.Fatal("rank 2 of 2 accepted")
+	}
+}
+
+// TestMPIEngine runs mpiChild on 2 ranks under mpirun.
+func TestMPIEngine(t *testing.T) {
+	if os.Getenv("NVAE_DIST_CHILD") == "1" {
+		if err := mpiChild(); err != nil {
+			fmt.Fprintln(os.Stderr, "CHILD FAIL:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	cmd := testenv.MPIRun(t, 2, []string{"NVAE_DIST_CHILD=1"}, os.Args[0], "-test.run", "^TestMPIEngine$", "-test.count=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("mpirun: %v\n%s", err, out)
+	}
+	if strings.Count(string(out), "CHILD OK") != 2 {
+		t.Fatalf("want two ranks reporting OK:\n%s", out)
+	}
+}
+
+func mpiChild() error {
+	l, err := FromEnv()
+	if err != nil {
+		return err
+	}
+	c, err := Open("auto", l)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if c.Size() != 2 || c.Rank() != l.Rank {
+		return fmt.Errorf("rank %d size %d, launch %+v", c.Rank(), c.Size(), l)
+	}
+	r := float64(c.Rank())
+	d := []float64{r + 1, 10 * r}
+	if err := c.AllReduce(d, Sum); err != nil || d[0] != 3 || d[1] != 10 {
+		return fmt.Errorf("sum float64: %v %v", d, err)
+	}
+	f := []float32{float32(r + 1)}
+	if err := c.AllReduce(f, Mean); err != nil || f[0] != 1.5 {
+		return fmt.Errorf("mean float32: %v %v", f, err)
+	}
+	mx := []float64{r}
+	if err := c.AllReduce(mx, Max); err != nil || mx[0] != 1 {
+		return fmt.Errorf("max: %v %v", mx, err)
+	}
+	b := []float64{r + 7, r + 8}
+	if err := c.Broadcast(b, 1); err != nil || b[0] != 8 || b[1] != 9 {
+		return fmt.Errorf("broadcast: %v %v", b, err)
+	}
+	g := make([]float64, 4)
+	if err := c.AllGather([]float64{r, r + 0.5}, g); err != nil || g[0] != 0 || g[1] != 0.5 || g[2] != 1 || g[3] != 1.5 {
+		return fmt.Errorf("all-gather: %v %v", g, err)
+	}
+	if err := c.Barrier(); err != nil {
+		return err
+	}
+	fmt.Printf("CHILD OK rank %d %s\n", c.Rank(), c.Engine())
+	return nil
+}
