@@ -31,6 +31,9 @@ type Store struct {
 	// Meta stores shapes only (no memory, no initialisation): for counting
 	// the parameters of large configurations.
 	Meta bool
+	// Sync, when set (data-parallel runs of more than one rank), makes
+	// training-mode batch norm synchronized across ranks (syncbn.go).
+	Sync StatSync
 }
 
 // metaStorage is storage that records a size and holds nothing.
@@ -306,6 +309,9 @@ func (s *Store) NewBatchNorm(name string, ch int) *BatchNorm {
 func (m *BatchNorm) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
 	s := m.store
 	rmName, rvName, nbName := m.Name+".running_mean", m.Name+".running_var", m.Name+".num_batches_tracked"
+	if s.Training && s.Sync != nil {
+		return m.syncForward(c, x)
+	}
 	if s.Training {
 		y, mean, variance := c.BatchNormTrain(x, m.Gamma, m.Beta, m.Eps)
 		n := x.Value.Len() / x.Dim(1)
@@ -322,6 +328,33 @@ func (m *BatchNorm) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
 	scale := c.Div(m.Gamma, c.Sqrt(c.AddScalar(rv, m.Eps)))
 	shift := c.Sub(m.Beta, c.Mul(rm, scale))
 	return c.ChannelAffine(x, scale, shift)
+}
+
+// syncForward is the training forward of a synchronized batch norm: the
+// running statistics move with the global batch statistics (the unbiased
+// variance uses the global count), as torch.nn.SyncBatchNorm does.
+func (m *BatchNorm) syncForward(c *ag.Ctx, x *ag.Var) *ag.Var {
+	s := m.store
+	rmName, rvName, nbName := m.Name+".running_mean", m.Name+".running_var", m.Name+".num_batches_tracked"
+	y, mean, variance, n := syncBatchNormTrain(c, s.Sync, x, m.Gamma, m.Beta, m.Eps)
+	rm := s.B.ToHost(s.bufs[rmName]).Float64s()
+	rv := s.B.ToHost(s.bufs[rvName]).Float64s()
+	mom := m.Momentum
+	for i := range rm {
+		rm[i] = (1-mom)*rm[i] + mom*mean[i]
+		rv[i] = (1-mom)*rv[i] + mom*variance[i]*n/(n-1)
+	}
+	shape := s.bufs[rmName].Shape()
+	toDev := func(v []float64) *tensor.Tensor {
+		t := tensor.FromFloat64(shape, v)
+		if s.DType == tensor.Float32 {
+			t = tensor.FromFloat32(shape, t.Float32s())
+		}
+		return s.B.FromHost(t)
+	}
+	s.bufs[rmName], s.bufs[rvName] = toDev(rm), toDev(rv)
+	s.bufs[nbName] = s.B.Affine(s.bufs[nbName], 1, 1)
+	return y
 }
 
 // Linear is x·Wᵀ + b with PyTorch's default init.
