@@ -35,8 +35,11 @@ type State struct {
 	NelboCount int     `json:"nelbo_count"`
 	BadSteps   int     `json:"bad_steps"`
 	// DataInitDone records that res_elu convs ran their data-dependent init.
-	DataInitDone bool   `json:"data_init_done"`
-	Tool         string `json:"tool"`
+	DataInitDone bool `json:"data_init_done"`
+	// WorldSize is the number of data-parallel ranks that wrote the
+	// checkpoint (0: one process); Config.BatchSize is per rank.
+	WorldSize int    `json:"world_size,omitempty"`
+	Tool      string `json:"tool"`
 }
 
 // Checkpoint is a loaded checkpoint.nvae.

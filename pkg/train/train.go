@@ -17,6 +17,7 @@ import (
 	"github.com/nvaego/nvae/pkg/backend"
 	"github.com/nvaego/nvae/pkg/ckpt"
 	"github.com/nvaego/nvae/pkg/data"
+	"github.com/nvaego/nvae/pkg/dist"
 	"github.com/nvaego/nvae/pkg/imgutil"
 	"github.com/nvaego/nvae/pkg/nvae"
 	"github.com/nvaego/nvae/pkg/optim"
@@ -59,6 +60,9 @@ type Options struct {
 	// Corrupt, for tests, replaces the loss of a step by NaN when it
 	// returns true.
 	Corrupt func(globalStep int) bool
+	// Comm, when of size > 1, makes the run data-parallel (dist.go);
+	// nil is one process.
+	Comm dist.Comm
 }
 
 // Result summarises a finished run.
@@ -152,6 +156,9 @@ func Run(opt Options) (*Result, error) {
 		// keep the stored architecture, take run settings from the flags
 		keep := ck.Config
 		keep.Data, keep.Root, keep.Save, keep.ContTraining = cfg.Data, cfg.Root, cfg.Save, true
+		if keep.BatchSize, err = resumeBatch(keep.BatchSize, ck.State.WorldSize, r.world()); err != nil {
+			return nil, fmt.Errorf("%s: %v", r.path, err)
+		}
 		cfg, r.cfg = keep, keep
 		r.m, r.st = ck.Model, ck.State
 		r.adam = optim.NewAdamax(opt.Backend, r.m.Store.Params(), cfg.LearningRate, cfg.WeightDecay)
@@ -168,29 +175,34 @@ func Run(opt Options) (*Result, error) {
 		r.st = ckpt.State{NoiseSeed: uint64(cfg.Seed)*0x9E3779B97F4A7C15 + 1, Tool: "nvae-go"}
 	}
 	r.noise = &nvae.PhiloxNoise{Seed: r.st.NoiseSeed, Offset: r.st.NoiseOffset}
+	r.setupDist()
 	numOut, err := nvae.NumOutput(cfg.Dataset)
 	if err != nil {
 		return nil, err
 	}
 	r.bpd = 1 / math.Ln2 / float64(numOut)
 
-	if r.trainL, err = data.NewLoader(trainDS, data.Options{BatchSize: cfg.BatchSize, Shuffle: true, DropLast: true, Seed: uint64(cfg.Seed), Workers: opt.Workers}); err != nil {
+	if r.trainL, err = data.NewLoader(trainDS, data.Options{BatchSize: cfg.BatchSize, Shuffle: true, DropLast: true, Seed: uint64(cfg.Seed), Workers: opt.Workers,
+		Rank: r.rank(), World: r.world()}); err != nil {
 		return nil, err
 	}
-	if r.validL, err = data.NewLoader(validDS, data.Options{BatchSize: cfg.BatchSize, Seed: uint64(cfg.Seed), Workers: opt.Workers}); err != nil {
+	if r.validL, err = data.NewLoader(validDS, data.Options{BatchSize: cfg.BatchSize, Seed: uint64(cfg.Seed), Workers: opt.Workers,
+		Rank: r.rank(), World: r.world()}); err != nil {
 		return nil, err
 	}
 	if r.trainL.NumBatches() == 0 {
 		return nil, fmt.Errorf("training set of %d images gives no batch of %d", trainDS.Len(), cfg.BatchSize)
 	}
-	if r.logf, err = os.OpenFile(filepath.Join(r.dir, "log.txt"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
-		return nil, err
+	if r.isRoot() { // rank 0 alone writes log.txt and TensorBoard
+		if r.logf, err = os.OpenFile(filepath.Join(r.dir, "log.txt"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
+			return nil, err
+		}
+		defer r.logf.Close()
+		if r.tbw, err = tb.NewWriter(r.dir); err != nil {
+			return nil, err
+		}
+		defer r.tbw.Close()
 	}
-	defer r.logf.Close()
-	if r.tbw, err = tb.NewWriter(r.dir); err != nil {
-		return nil, err
-	}
-	defer r.tbw.Close()
 	r.logLine("args = %s", mustJSON(cfg))
 	r.logLine("param size = %fM ", float64(r.m.Store.NumParams())/1e6)
 	return r.loop()
@@ -198,10 +210,18 @@ func Run(opt Options) (*Result, error) {
 
 func (r *runner) save() error {
 	r.st.NoiseOffset = r.noise.Offset
+	if r.distributed() {
+		r.st.WorldSize = r.world()
+	}
+	if !r.isRoot() { // rank 0 writes; the others wait for it
+		r.barrier()
+		return nil
+	}
 	if err := ckpt.Save(r.path, r.m, r.adam, r.st); err != nil {
 		return fmt.Errorf("writing checkpoint: %v", err)
 	}
 	r.tbw.Flush()
+	r.barrier()
 	return nil
 }
 
@@ -222,7 +242,8 @@ func (r *runner) loop() (*Result, error) {
 		}
 		it := r.trainL.Epoch(epoch, r.st.StepInEpoch)
 		for {
-			if r.opt.Stop != nil && r.opt.Stop() {
+			stop, timeUp := r.pollStop(r.opt.MaxDuration > 0 && time.Since(start) > r.opt.MaxDuration)
+			if stop {
 				it.Close()
 				if err := r.save(); err != nil {
 					return nil, err
@@ -230,7 +251,7 @@ func (r *runner) loop() (*Result, error) {
 				r.logLine("stop requested: checkpoint written at epoch %d step %d (global step %d)", epoch, r.st.StepInEpoch, r.st.GlobalStep)
 				return nil, ErrStopped
 			}
-			if (r.opt.MaxSteps > 0 && r.st.GlobalStep >= r.opt.MaxSteps) || (r.opt.MaxDuration > 0 && time.Since(start) > r.opt.MaxDuration) {
+			if (r.opt.MaxSteps > 0 && r.st.GlobalStep >= r.opt.MaxSteps) || timeUp {
 				finished = true
 				break
 			}
@@ -351,15 +372,16 @@ func (r *runner) step(b *data.Batch, numTotalIter int) (bad bool, loss float64, 
 	c.SetGrad(true)
 	r.m.Store.ZeroGrad()
 	x := r.batchTensor(b)
-	tr = r.m.TrainLoss(c, x, r.noise, kl, wdn)
+	tr = r.m.TrainLoss(c, x, r.trainNoise(), kl, wdn)
 	loss = c.B.ToHost(tr.Loss.Value).At(0)
 	if r.opt.Corrupt != nil && r.opt.Corrupt(r.st.GlobalStep) {
 		loss = math.NaN()
 	}
-	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+	if loss = r.distLoss(loss); math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return true, loss, tr
 	}
 	c.Backward(tr.Loss)
+	r.distGrads()
 	for _, p := range r.m.Store.Params() {
 		if p.Grad == nil {
 			continue
@@ -376,6 +398,9 @@ func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // officialLog writes train.py's every-100-steps scalars and log line.
 func (r *runner) officialLog(tr *nvae.TrainResult, loss, klCoeff float64) {
+	if !r.isRoot() {
+		return
+	}
 	c := r.c
 	step := int64(r.st.GlobalStep)
 	w := r.tbw
@@ -435,6 +460,9 @@ func (r *runner) reconstruction(tr *nvae.TrainResult) {
 
 // samples writes grids at t = 0.7, 0.8, 0.9, 1.0 (tensorboard and PNG).
 func (r *runner) samples() error {
+	if !r.isRoot() {
+		return nil
+	}
 	c := r.c
 	r.m.Store.Training = false
 	old := c.SetGrad(false)
@@ -497,6 +525,9 @@ func (r *runner) validate(k, epoch int) (negLogP, nelbo float64, err error) {
 		n += ev.B
 		it.Recycle(b)
 	}
+	nf := float64(n)
+	r.distSums(&sumNLP, &sumNelbo, &nf)
+	n = int(nf)
 	if n == 0 {
 		return 0, 0, errors.New("validation split gave no images")
 	}
