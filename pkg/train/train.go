@@ -159,6 +159,7 @@ func Run(opt Options) (*Result, error) {
 		if keep.BatchSize, err = resumeBatch(keep.BatchSize, ck.State.WorldSize, r.world()); err != nil {
 			return nil, fmt.Errorf("%s: %v", r.path, err)
 		}
+		ck.Model.Cfg.BatchSize = keep.BatchSize
 		cfg, r.cfg = keep, keep
 		r.m, r.st = ck.Model, ck.State
 		r.adam = optim.NewAdamax(opt.Backend, r.m.Store.Params(), cfg.LearningRate, cfg.WeightDecay)
@@ -210,6 +211,7 @@ func Run(opt Options) (*Result, error) {
 
 func (r *runner) save() error {
 	r.st.NoiseOffset = r.noise.Offset
+	r.st.WorldSize = 0 // one process: the field stays out of the file
 	if r.distributed() {
 		r.st.WorldSize = r.world()
 	}
