@@ -182,6 +182,7 @@ type Conv2D struct {
 	// Weight is the effective weight of the last forward (the spectral
 	// regulariser's matrix).
 	Weight *ag.Var
+	store  *Store
 }
 
 // NewConv2D registers a conv layer under name (keys name.weight, name.bias,
@@ -203,7 +204,7 @@ func (s *Store) NewConv2D(name string, cin, cout, k int, o ConvOpts) *Conv2D {
 	bound := 1 / math.Sqrt(float64(fanIn))
 	wshape := []int{cout, cin / o.Groups, k, k}
 	w := s.Uniform(cout*fanIn, bound)
-	m := &Conv2D{Name: name, P: backend.Conv(o.Stride, o.Padding, o.Dilation, o.Groups), DataInit: o.DataInit}
+	m := &Conv2D{Name: name, P: backend.Conv(o.Stride, o.Padding, o.Dilation, o.Groups), DataInit: o.DataInit, store: s}
 	m.W = s.NewParam(name+".weight", wshape, w)
 	if o.Bias {
 		m.Bias = s.NewParam(name+".bias", []int{cout}, s.Uniform(cout, bound))
@@ -268,10 +269,15 @@ func (m *Conv2D) dataInit(c *ag.Ctx, x *ag.Var) {
 		norm := c.AddScalar(c.Sqrt(c.Sum(c.Square(m.W), []int{1, 2, 3}, true)), 1e-5)
 		w := c.Div(m.W, norm)
 		out := c.Conv2D(c.Detach(x), w, nil, m.P)
-		mean := c.Mean(out, []int{0, 2, 3}, true)
-		n := out.Value.Len() / out.Dim(1)
-		d := c.Sub(out, mean)
-		variance := c.MulScalar(c.Sum(c.Square(d), []int{0, 2, 3}, false), 1/float64(n-1))
+		var mean, variance *ag.Var
+		if m.store != nil && m.store.Sync != nil {
+			mean, variance = m.syncMoments(c, out)
+		} else {
+			mean = c.Mean(out, []int{0, 2, 3}, true)
+			n := out.Value.Len() / out.Dim(1)
+			d := c.Sub(out, mean)
+			variance = c.MulScalar(c.Sum(c.Square(d), []int{0, 2, 3}, false), 1/float64(n-1))
+		}
 		st := c.MulScalar(c.Sqrt(variance), 5)
 		stEps := c.AddScalar(st, 1e-5)
 		if m.Bias != nil {
@@ -280,6 +286,25 @@ func (m *Conv2D) dataInit(c *ag.Ctx, x *ag.Var) {
 		m.LogWN.Value = c.Neg(c.Log(c.Reshape(stEps, -1, 1, 1, 1))).Value
 	})
 	m.InitDone = true
+}
+
+// syncMoments is the data-dependent init's mean [1, C, 1, 1] and unbiased
+// variance [C] over the first batches of all ranks (data-parallel runs:
+// every rank then initialises alike, as one process on the whole batch).
+func (m *Conv2D) syncMoments(c *ag.Ctx, out *ag.Var) (mean, variance *ag.Var) {
+	mu, m2, n := globalMoments(c.B, m.store.Sync, out.Value)
+	for i := range m2 {
+		m2[i] /= n - 1
+	}
+	ch := len(mu)
+	mk := func(shape []int, v []float64) *ag.Var {
+		t := tensor.FromFloat64(shape, v)
+		if out.Value.DType() == tensor.Float32 {
+			t = tensor.FromFloat32(shape, t.Float32s())
+		}
+		return c.Const(c.B.FromHost(t))
+	}
+	return mk([]int{1, ch, 1, 1}, mu), mk([]int{ch}, m2)
 }
 
 // BatchNorm is BatchNorm2d with momentum 0.05 and eps 1e-5, the official

@@ -36,7 +36,6 @@ func syncBatchNormTrain(c *ag.Ctx, sync StatSync, x, gamma, beta *ag.Var, eps fl
 	for i := 2; i < x.Value.Rank(); i++ {
 		axes = append(axes, i)
 	}
-	n := float64(x.Value.Len() / ch)
 	host := func(t *tensor.Tensor) []float64 { return b.ToHost(t).Float64s() }
 	dev := func(v []float64) *tensor.Tensor {
 		t := tensor.FromFloat64([]int{ch}, v)
@@ -46,45 +45,7 @@ func syncBatchNormTrain(c *ag.Ctx, sync StatSync, x, gamma, beta *ag.Var, eps fl
 		return b.FromHost(t)
 	}
 	ones := b.Full(dt, 1, ch)
-	// local statistics, centred on the local mean (no E[x²]−E[x]² cancellation)
-	lmean := host(b.Sum(x.Value, axes, false))
-	for i := range lmean {
-		lmean[i] /= n
-	}
-	neg := make([]float64, ch)
-	for i := range neg {
-		neg[i] = -lmean[i]
-	}
-	xc := b.ChannelAffine(x.Value, ones, dev(neg))
-	lm2 := host(b.Sum(b.Binary(backend.Mul, xc, xc), axes, false))
-	send := make([]float64, 1+2*ch)
-	send[0] = n
-	copy(send[1:], lmean)
-	copy(send[1+ch:], lm2)
-	recv := make([]float64, len(send)*sync.Size())
-	if err := sync.AllGather(send, recv); err != nil {
-		panic(fmt.Sprintf("nn: sync batch norm: %v", err))
-	}
-	// combine in rank order (Chan et al.'s parallel variance)
-	mean = make([]float64, ch)
-	for r := 0; r < sync.Size(); r++ {
-		s := recv[r*len(send):]
-		count += s[0]
-		for i := 0; i < ch; i++ {
-			mean[i] += s[0] * s[1+i]
-		}
-	}
-	for i := range mean {
-		mean[i] /= count
-	}
-	m2 := make([]float64, ch)
-	for r := 0; r < sync.Size(); r++ {
-		s := recv[r*len(send):]
-		for i := 0; i < ch; i++ {
-			d := s[1+i] - mean[i]
-			m2[i] += s[1+ch+i] + s[0]*d*d
-		}
-	}
+	mean, m2, count := globalMoments(b, sync, x.Value)
 	variance = make([]float64, ch)
 	invstd := make([]float64, ch)
 	k := make([]float64, ch) // gamma·invstd
@@ -147,4 +108,58 @@ func syncBatchNormTrain(c *ag.Ctx, sync StatSync, x, gamma, beta *ag.Var, eps fl
 		return grads
 	}, x, gamma, beta)
 	return y, mean, variance, count
+}
+
+// globalMoments returns the per-channel (axis 1) mean and sum of squared
+// deviations M2 of x over every rank's x, and the total count: each rank's
+// (count, mean, M2), centred on its own mean (no E[x²]−E[x]² cancellation),
+// is gathered and combined in rank order (Chan et al.'s parallel variance),
+// so every rank gets the same result.
+func globalMoments(b backend.Backend, sync StatSync, x *tensor.Tensor) (mean, m2 []float64, count float64) {
+	ch := x.Dim(1)
+	axes := []int{0}
+	for i := 2; i < x.Rank(); i++ {
+		axes = append(axes, i)
+	}
+	n := float64(x.Len() / ch)
+	lmean := b.ToHost(b.Sum(x, axes, false)).Float64s()
+	neg := make([]float64, ch)
+	for i := range lmean {
+		lmean[i] /= n
+		neg[i] = -lmean[i]
+	}
+	negT := tensor.FromFloat64([]int{ch}, neg)
+	if x.DType() == tensor.Float32 {
+		negT = tensor.FromFloat32([]int{ch}, negT.Float32s())
+	}
+	xc := b.ChannelAffine(x, b.Full(x.DType(), 1, ch), b.FromHost(negT))
+	lm2 := b.ToHost(b.Sum(b.Binary(backend.Mul, xc, xc), axes, false)).Float64s()
+	send := make([]float64, 1+2*ch)
+	send[0] = n
+	copy(send[1:], lmean)
+	copy(send[1+ch:], lm2)
+	recv := make([]float64, len(send)*sync.Size())
+	if err := sync.AllGather(send, recv); err != nil {
+		panic(fmt.Sprintf("nn: synchronized statistics: %v", err))
+	}
+	mean = make([]float64, ch)
+	for r := 0; r < sync.Size(); r++ {
+		s := recv[r*len(send):]
+		count += s[0]
+		for i := 0; i < ch; i++ {
+			mean[i] += s[0] * s[1+i]
+		}
+	}
+	for i := range mean {
+		mean[i] /= count
+	}
+	m2 = make([]float64, ch)
+	for r := 0; r < sync.Size(); r++ {
+		s := recv[r*len(send):]
+		for i := 0; i < ch; i++ {
+			d := s[1+i] - mean[i]
+			m2[i] += s[1+ch+i] + s[0]*d*d
+		}
+	}
+	return mean, m2, count
 }

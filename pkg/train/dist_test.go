@@ -36,7 +36,7 @@ func distOpts(cfg nvae.Config, dt tensor.DType, steps int) Options {
 const distChildEnv = "NVAE_TRAIN_DIST_CHILD"
 
 // distChild is one rank of TestDataParallel, started by mpirun: it trains
-// with the spec in distChildEnv (data|root|save|batch|dtype|steps).
+// with the spec in distChildEnv (data|root|save|batch|dtype|steps|arch).
 func distChild() error {
 	f := strings.Split(os.Getenv(distChildEnv), "|")
 	batch, _ := strconv.Atoi(f[3])
@@ -54,7 +54,11 @@ func distChild() error {
 		return err
 	}
 	t := &testing.T{}
-	o := distOpts(distConfig(t, f[0], f[1], f[2], batch), dt, steps)
+	cfg := distConfig(t, f[0], f[1], f[2], batch)
+	if f[6] != "" {
+		cfg.ArchInstance = f[6]
+	}
+	o := distOpts(cfg, dt, steps)
 	o.Comm = comm
 	if _, err := Run(o); err != nil {
 		return err
@@ -121,8 +125,9 @@ func compareCheckpoints(t *testing.T, got, want string, tol float64) {
 
 // TestDataParallel: N steps on 2 ranks (mpirun, Open MPI engine) with batch
 // B each give the parameters, BN statistics, Adamax state and loop state of
-// 1 rank with batch 2B: within 1e-9 in float64 and 1e-4 in float32. Only
-// rank 0 writes log.txt and the checkpoint, once.
+// 1 rank with batch 2B: within 1e-9 in float64 and 1e-4 in float32 (and
+// with res_elu cells, whose data-dependent init sees every rank's batch).
+// Only rank 0 writes log.txt and the checkpoint, once.
 func TestDataParallel(t *testing.T) {
 	if os.Getenv(distChildEnv) != "" {
 		if err := distChild(); err != nil {
@@ -138,16 +143,25 @@ func TestDataParallel(t *testing.T) {
 	root := t.TempDir()
 	const steps, batch = 3, 2
 	for _, tc := range []struct {
-		dt  tensor.DType
-		tol float64
-	}{{tensor.Float64, 1e-9}, {tensor.Float32, 1e-4}} {
-		t.Run(tc.dt.String(), func(t *testing.T) {
-			ref, err := Run(distOpts(distConfig(t, dataDir, root, "ref-"+tc.dt.String(), 2*batch), tc.dt, steps))
+		dt   tensor.DType
+		tol  float64
+		arch string
+	}{{tensor.Float64, 1e-9, ""}, {tensor.Float32, 1e-4, ""}, {tensor.Float64, 1e-9, "res_elu"}} {
+		name := tc.dt.String()
+		if tc.arch != "" {
+			name += "-" + tc.arch
+		}
+		t.Run(name, func(t *testing.T) {
+			cfg := distConfig(t, dataDir, root, "ref-"+name, 2*batch)
+			if tc.arch != "" {
+				cfg.ArchInstance = tc.arch
+			}
+			ref, err := Run(distOpts(cfg, tc.dt, steps))
 			if err != nil {
 				t.Fatal(err)
 			}
-			save := "dp-" + tc.dt.String()
-			spec := strings.Join([]string{dataDir, root, save, strconv.Itoa(batch), tc.dt.String(), strconv.Itoa(steps)}, "|")
+			save := "dp-" + name
+			spec := strings.Join([]string{dataDir, root, save, strconv.Itoa(batch), tc.dt.String(), strconv.Itoa(steps), tc.arch}, "|")
 			cmd := testenv.MPIRun(t, 2, []string{distChildEnv + "=" + spec}, os.Args[0], "-test.run", "^TestDataParallel$", "-test.count=1")
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("mpirun: %v\n%s", err, out)
