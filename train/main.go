@@ -130,7 +130,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "nvae-train: --data is required (the directory nvae-prep wrote)")
 		return 2
 	}
-	comm, code := openComm(cfg, x.distEngine, stderr)
+	comm, code := openComm(cfg, x.distEngine, args, stdout, stderr)
 	if comm == nil {
 		return code
 	}
@@ -203,18 +203,27 @@ func printDeviceInfo(stdout, stderr io.Writer) int {
 }
 
 // openComm returns the communicator of this process: the launcher's
-// (mpirun, srun) when it started several ranks, else one process. The
-// official --num_proc_node/--num_process_per_node launch (one worker per
-// GPU meeting over NCCL at --master_address) needs the NCCL engine, which
-// is not built yet: without a launcher those flags are reported and the
-// run is one process, as before; under a launcher the launcher's ranks win.
-func openComm(cfg nvae.Config, engine string, stderr io.Writer) (dist.Comm, int) {
+// (mpirun, srun, or this binary's own workers) when it started several
+// ranks, else one process. The official --num_proc_node/--num_process_per_node
+// launch (this process starts one worker per GPU, the workers meet over NCCL
+// at --master_address) needs the NCCL engine: once it is registered this
+// process spawns the workers and returns a nil Comm with their exit code;
+// until then those flags are reported and the run is one process, as
+// before. Under a launcher the launcher's ranks win.
+func openComm(cfg nvae.Config, engine string, args []string, stdout, stderr io.Writer) (dist.Comm, int) {
 	l, err := dist.FromEnv()
 	if err != nil {
 		fmt.Fprintf(stderr, "nvae-train: %v\n", err)
 		return nil, 2
 	}
 	official := cfg.NumProcNode * cfg.NumProcessPerNode
+	if l.Size == 1 && official > 1 && dist.Has("nccl") && (engine == "auto" || engine == "nccl") {
+		if err := dist.SpawnLocal(cfg.NumProcessPerNode, cfg.NumProcNode, cfg.NodeRank, dist.MasterAddr(cfg.MasterAddress), args, stdout, stderr); err != nil {
+			fmt.Fprintf(stderr, "nvae-train: %v\n", err)
+			return nil, 1
+		}
+		return nil, 0
+	}
 	if l.Size == 1 && official > 1 {
 		fmt.Fprintf(stderr, "nvae-train: --num_proc_node %d × --num_process_per_node %d: the official launcher (one worker per GPU over NCCL) is not built yet; "+
 			"training as ONE process (for data parallelism start the ranks with mpirun -np K or srun)\n", cfg.NumProcNode, cfg.NumProcessPerNode)

@@ -11,8 +11,13 @@
 //     (libmpi.so.12: MPICH, Intel MPI, MVAPICH, Cray MPICH) or any other
 //     ABI is refused with one line.
 //   - "nccl": libnccl.so.2 for device buffers. NOT BUILT YET: it needs the
-//     CUDA backend (pkg/cuda) and plugs in through Register("nccl", ...);
-//     until then Open("nccl") fails with a line saying so.
+//     CUDA backend (pkg/cuda) and plugs in through Register("nccl", f);
+//     until then Open("nccl") fails with a line saying so. f receives the
+//     Launch; rank 0 makes the NCCL unique id and Rendezvous(l.Master, ...)
+//     hands it to every rank (under mpirun/srun the id can travel over the
+//     MPI engine's Broadcast instead). Once "nccl" is registered,
+//     nvae-train's official --num_process_per_node launch spawns the
+//     node's workers with SpawnLocal (launch.go), already tested on CPU.
 package dist
 
 import (
@@ -144,13 +149,16 @@ func divide(buf any, n int) {
 // Launch is what the launcher's environment says about this process.
 type Launch struct {
 	// Launcher is "mpirun" (Open MPI's OMPI_COMM_WORLD_*), "srun"
-	// (SLURM_PROCID/LOCALID/NTASKS) or "" (a plain process).
+	// (SLURM_PROCID/LOCALID/NTASKS), "nvae" (a worker of SpawnLocal,
+	// NVAE_DIST_*) or "" (a plain process).
 	Launcher              string
 	Rank, Size, LocalRank int
+	// Master is host:port of the rendezvous (SpawnLocal's workers).
+	Master string
 }
 
-// FromEnv reads the launcher's environment. Open MPI's variables win over
-// Slurm's (mpirun inside an allocation sets both).
+// FromEnv reads the launcher's environment. SpawnLocal's variables win,
+// then Open MPI's over Slurm's (mpirun inside an allocation sets both).
 func FromEnv() (Launch, error) {
 	get := func(name string) (int, bool, error) {
 		v, ok := os.LookupEnv(name)
@@ -164,6 +172,7 @@ func FromEnv() (Launch, error) {
 		return n, true, nil
 	}
 	for _, l := range []struct{ name, rank, size, local string }{
+		{"nvae", EnvRank, EnvSize, EnvLocalRank},
 		{"mpirun", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK"},
 		{"srun", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"},
 	} {
@@ -185,7 +194,11 @@ func FromEnv() (Launch, error) {
 		if size < 1 || rank >= size {
 			return Launch{}, fmt.Errorf("dist: %s gives rank %d of size %d", l.name, rank, size)
 		}
-		return Launch{Launcher: l.name, Rank: rank, Size: size, LocalRank: local}, nil
+		out := Launch{Launcher: l.name, Rank: rank, Size: size, LocalRank: local}
+		if l.name == "nvae" {
+			out.Master = os.Getenv(EnvMaster)
+		}
+		return out, nil
 	}
 	return Launch{Size: 1}, nil
 }
@@ -230,12 +243,24 @@ func Engines() []string {
 // registers itself.
 var ErrNCCLNotBuilt = errors.New("dist: the NCCL engine is not built yet (it comes with the CUDA backend, issue 17); on CPU run under mpirun, which uses the MPI engine")
 
+// Has reports whether an engine is registered.
+func Has(engine string) bool {
+	regMu.Lock()
+	defer regMu.Unlock()
+	_, ok := registry[engine]
+	return ok
+}
+
 // Open returns a communicator from the named engine ("auto": "single" for
-// a one-process launch, "mpi" otherwise).
+// a one-process launch, "nccl" for SpawnLocal's workers, "mpi" otherwise).
 func Open(engine string, l Launch) (Comm, error) {
 	if engine == "" || engine == "auto" {
-		engine = "single"
-		if l.Size > 1 {
+		switch {
+		case l.Size == 1:
+			engine = "single"
+		case l.Launcher == "nvae":
+			engine = "nccl"
+		default:
 			engine = "mpi"
 		}
 	}

@@ -1,10 +1,13 @@
 package dist
 
 import (
+	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nvaego/nvae/internal/testenv"
 )
@@ -28,7 +31,7 @@ func TestSingle(t *testing.T) {
 }
 
 func TestFromEnv(t *testing.T) {
-	for _, k := range []string{"OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"} {
+	for _, k := range []string{EnvRank, EnvSize, EnvLocalRank, EnvMaster, "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"} {
 		t.Setenv(k, "")
 	}
 	t.Setenv("SLURM_PROCID", "5")
@@ -108,4 +111,56 @@ func mpiChild() error {
 	}
 	fmt.Printf("CHILD OK rank %d %s\n", c.Rank(), c.Engine())
 	return nil
+}
+
+// TestSpawnRendezvous: SpawnLocal starts 3 workers of this test binary,
+// which meet at a TCP rendezvous and all receive rank 0's id; a worker
+// that fails makes SpawnLocal stop the others and report it.
+func TestSpawnRendezvous(t *testing.T) {
+	if r := os.Getenv(EnvRank); r != "" {
+		l, err := FromEnv()
+		if err != nil || l.Launcher != "nvae" || l.Size != 3 {
+			fmt.Fprintf(os.Stderr, "worker: %+v %v\n", l, err)
+			os.Exit(1)
+		}
+		if os.Getenv("NVAE_TEST_FAIL_RANK") == r {
+			os.Exit(3)
+		}
+		var id []byte
+		if l.Rank == 0 {
+			id = []byte("nccl-unique-id")
+		}
+		got, err := Rendezvous(l.Master, l.Rank, l.Size, id, 20*time.Second)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Fprintf(os.Stderr, "rank %d local %d got %s\n", l.Rank, l.LocalRank, got)
+		os.Exit(0)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	master := ln.Addr().String()
+	ln.Close()
+	var out bytes.Buffer
+	if err := SpawnLocal(3, 1, 0, master, []string{"-test.run", "^TestSpawnRendezvous$"}, &out, &out); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	for r := range 3 {
+		if !strings.Contains(out.String(), fmt.Sprintf("rank %d local %d got nccl-unique-id", r, r)) {
+			t.Fatalf("rank %d did not get the id:\n%s", r, out.String())
+		}
+	}
+	t.Setenv("NVAE_TEST_FAIL_RANK", "1")
+	out.Reset()
+	start := time.Now()
+	err = SpawnLocal(3, 1, 0, master, []string{"-test.run", "^TestSpawnRendezvous$"}, &out, &out)
+	if err == nil || !strings.Contains(err.Error(), "worker 1 (rank 1): exit status 3") {
+		t.Fatalf("failing worker: %v\n%s", err, out.String())
+	}
+	if time.Since(start) > 15*time.Second {
+		t.Fatalf("the other workers were not stopped (%s)", time.Since(start))
+	}
 }
