@@ -36,7 +36,8 @@ func distOpts(cfg nvae.Config, dt tensor.DType, steps int) Options {
 const distChildEnv = "NVAE_TRAIN_DIST_CHILD"
 
 // distChild is one rank of TestDataParallel, started by mpirun: it trains
-// with the spec in distChildEnv (data|root|save|batch|dtype|steps|arch).
+// with the spec in distChildEnv (data|root|save|batch|dtype|steps|arch|bad):
+// with bad = "1", rank 1 alone sees a NaN loss at global step 1.
 func distChild() error {
 	f := strings.Split(os.Getenv(distChildEnv), "|")
 	batch, _ := strconv.Atoi(f[3])
@@ -60,6 +61,9 @@ func distChild() error {
 	}
 	o := distOpts(cfg, dt, steps)
 	o.Comm = comm
+	if f[7] == "1" && comm.Rank() == 1 {
+		o.Corrupt = func(step int) bool { return step == 1 }
+	}
 	if _, err := Run(o); err != nil {
 		return err
 	}
@@ -127,7 +131,9 @@ func compareCheckpoints(t *testing.T, got, want string, tol float64) {
 // B each give the parameters, BN statistics, Adamax state and loop state of
 // 1 rank with batch 2B: within 1e-9 in float64 and 1e-4 in float32 (and
 // with res_elu cells, whose data-dependent init sees every rank's batch).
-// Only rank 0 writes log.txt and the checkpoint, once.
+// In float32 rank 1 alone sees a NaN loss at step 1: both ranks skip that
+// step, like the 1-rank run skipping it. Only rank 0 writes log.txt and the
+// checkpoint, once.
 func TestDataParallel(t *testing.T) {
 	if os.Getenv(distChildEnv) != "" {
 		if err := distChild(); err != nil {
@@ -146,7 +152,8 @@ func TestDataParallel(t *testing.T) {
 		dt   tensor.DType
 		tol  float64
 		arch string
-	}{{tensor.Float64, 1e-9, ""}, {tensor.Float32, 1e-4, ""}, {tensor.Float64, 1e-9, "res_elu"}} {
+		bad  bool
+	}{{tensor.Float64, 1e-9, "", false}, {tensor.Float32, 1e-4, "", true}, {tensor.Float64, 1e-9, "res_elu", false}} {
 		name := tc.dt.String()
 		if tc.arch != "" {
 			name += "-" + tc.arch
@@ -156,18 +163,27 @@ func TestDataParallel(t *testing.T) {
 			if tc.arch != "" {
 				cfg.ArchInstance = tc.arch
 			}
-			ref, err := Run(distOpts(cfg, tc.dt, steps))
+			o := distOpts(cfg, tc.dt, steps)
+			bad := ""
+			if tc.bad {
+				o.Corrupt = func(step int) bool { return step == 1 }
+				bad = "1"
+			}
+			ref, err := Run(o)
 			if err != nil {
 				t.Fatal(err)
 			}
 			save := "dp-" + name
-			spec := strings.Join([]string{dataDir, root, save, strconv.Itoa(batch), tc.dt.String(), strconv.Itoa(steps), tc.arch}, "|")
+			spec := strings.Join([]string{dataDir, root, save, strconv.Itoa(batch), tc.dt.String(), strconv.Itoa(steps), tc.arch, bad}, "|")
 			cmd := testenv.MPIRun(t, 2, []string{distChildEnv + "=" + spec}, os.Args[0], "-test.run", "^TestDataParallel$", "-test.count=1")
 			if out, err := cmd.CombinedOutput(); err != nil {
 				t.Fatalf("mpirun: %v\n%s", err, out)
 			}
 			dir := filepath.Join(root, "eval-"+save)
 			compareCheckpoints(t, filepath.Join(dir, CheckpointName), ref.CheckpointPath, tc.tol)
+			if tc.bad && ref.BadSteps != 1 {
+				t.Fatalf("reference run: %d bad steps, want 1", ref.BadSteps)
+			}
 			log, err := os.ReadFile(filepath.Join(dir, "log.txt"))
 			if err != nil {
 				t.Fatal(err)

@@ -298,7 +298,7 @@ func (r *runner) loop() (*Result, error) {
 					eta = max(left, 0)
 				}
 				r.printf("step %d/%d epoch %d loss %.3f lr %.2e %.1f img/s ETA %s\n", r.st.GlobalStep, total, epoch, loss,
-					r.adam.LR, float64(done*cfg.BatchSize)/el, eta.Round(time.Second))
+					r.adam.LR, float64(done*cfg.BatchSize*r.world())/el, eta.Round(time.Second))
 			}
 		}
 		it.Close()
