@@ -164,3 +164,16 @@ func TestSpawnRendezvous(t *testing.T) {
 		t.Fatalf("the other workers were not stopped (%s)", time.Since(start))
 	}
 }
+
+// TestMPIABI: a library without Open MPI's handles is refused in one line.
+func TestMPIABI(t *testing.T) {
+	t.Setenv(MPILibEnv, "libm.so.6")
+	_, err := OpenMPI(Launch{Size: 2})
+	if err == nil || !strings.Contains(err.Error(), "only Open MPI's ABI") || strings.Contains(err.Error(), "\n") {
+		t.Fatalf("got %v", err)
+	}
+	t.Setenv(MPILibEnv, "/nonexistent/libmpi.so.40")
+	if _, err = OpenMPI(Launch{Size: 2}); err == nil || !strings.Contains(err.Error(), "not found") {
+		t.Fatalf("got %v", err)
+	}
+}
