@@ -107,7 +107,10 @@ func TestLRScheduleLoop(t *testing.T) {
 		tmax := s.TMax()
 		for e := tc.warmup; e < tc.epochs; e++ {
 			tt := float64(e - tc.warmup)
-			closed := tc.min + (tc.base-tc.min)*(1+math.Cos(math.Pi*tt/tmax))/2
+			closed := tc.base // last_epoch 0: base_lr, also when T_max is 0 (no 0/0)
+			if tt > 0 {
+				closed = tc.min + (tc.base-tc.min)*(1+math.Cos(math.Pi*tt/tmax))/2
+			}
 			if got := s.LR(e, w+(e-tc.warmup)*tc.iter); !(math.Abs(got-closed) <= 1e-15*tc.base) {
 				t.Errorf("%+v: closed form epoch %d: %v, want %v", tc, e, got, closed)
 			}
