@@ -15,6 +15,7 @@ import (
 	"github.com/nvaego/nvae/internal/testenv"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
 	"github.com/nvaego/nvae/pkg/ckpt"
+	"github.com/nvaego/nvae/pkg/nvae"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
 
@@ -183,4 +184,26 @@ func TestMPISignal(t *testing.T) {
 		check(n, a.Model.Store.Buffer(n), b.Model.Store.Buffer(n))
 	}
 	t.Logf("resumed vs 1-rank: largest relative difference %s", fmt.Sprintf("%.3g", worst))
+}
+
+// TestOpenComm: the official multi-process flags without a launcher run one
+// process and say why; the NCCL engine is refused in one line until built.
+func TestOpenComm(t *testing.T) {
+	for _, k := range []string{"NVAE_DIST_RANK", "NVAE_DIST_SIZE", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
+		"SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID"} {
+		t.Setenv(k, "")
+	}
+	cfg := nvae.DefaultConfig()
+	cfg.NumProcessPerNode = 8
+	var o, e bytes.Buffer
+	c, code := openComm(cfg, "auto", nil, &o, &e)
+	if c == nil || c.Size() != 1 || code != 0 || strings.Count(e.String(), "\n") != 1 || !strings.Contains(e.String(), "ONE process") {
+		t.Fatalf("--num_process_per_node 8 without a launcher: %v %d %q", c, code, e.String())
+	}
+	t.Setenv("OMPI_COMM_WORLD_RANK", "1")
+	t.Setenv("OMPI_COMM_WORLD_SIZE", "2")
+	e.Reset()
+	if c, code = openComm(nvae.DefaultConfig(), "nccl", nil, &o, &e); c != nil || code != 2 || strings.Count(e.String(), "\n") != 1 || !strings.Contains(e.String(), "NCCL engine is not built") {
+		t.Fatalf("--dist_engine nccl: %v %d %q", c, code, e.String())
+	}
 }
