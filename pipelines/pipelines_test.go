@@ -561,9 +561,9 @@ func sbatchDirectives(script string) []string {
 }
 
 // TestSlurmTemplates parses the training templates: the pre-emption
-// directives, GPUs, the plain statement that multi-GPU training is missing,
-// and the resume logic; then runs the single-node one with fake srun and
-// scontrol through a pre-emption and a resume.
+// directives, one task per GPU, the plain statement that the GPU side
+// (NCCL, CUDA backend) is missing, and the resume logic; then runs both with
+// a fake srun (two tasks) and scontrol through a pre-emption and a resume.
 func TestSlurmTemplates(t *testing.T) {
 	root := repoRoot(t)
 	for _, name := range []string{"train-1node.sbatch", "train-multinode.sbatch", "make-step.sbatch"} {
@@ -595,12 +595,12 @@ func TestSlurmTemplates(t *testing.T) {
 		if name == "train-multinode.sbatch" {
 			nodes = "--nodes=3"
 		}
-		if !slices.Contains(d, nodes) || !slices.Contains(d, "--ntasks-per-node=1") {
-			t.Errorf("%s: want %s and --ntasks-per-node=1 (one process per node), directives %q", name, nodes, d)
+		if !slices.Contains(d, nodes) || !slices.Contains(d, "--ntasks-per-node=8") {
+			t.Errorf("%s: want %s and --ntasks-per-node=8 (one task per GPU), directives %q", name, nodes, d)
 		}
 		header := text[:strings.Index(text, "#SBATCH")]
-		if !strings.Contains(header, "NOT IMPLEMENTED YET") {
-			t.Errorf("%s: the header does not say that multi-GPU training is not implemented", name)
+		if !strings.Contains(header, "NCCL ENGINE AND THE CUDA BACKEND ARE NOT BUILT YET") {
+			t.Errorf("%s: the header does not say that the GPU side of data-parallel training is missing", name)
 		}
 		if !regexp.MustCompile(`if \[ -f "\$exp/checkpoint\.nvae" \]; then\n[^\n]*\n\s*cmd\+=\(--cont_training\)`).MatchString(text) {
 			t.Errorf("%s: no resume logic (--cont_training when checkpoint.nvae exists)", name)
@@ -616,9 +616,13 @@ func TestSlurmTemplates(t *testing.T) {
 			dir := t.TempDir()
 			fake := filepath.Join(dir, "bin")
 			os.Mkdir(fake, 0o755)
-			// srun runs the command as task 0 of node 0 in a 3-node job.
-			fakeTool(t, filepath.Join(fake, "srun"), `while [ $# -gt 0 ]; do case "$1" in --*) shift ;; *) break ;; esac; done
-SLURM_PROCID=0 SLURM_NODEID=0 SLURM_NNODES=3 exec "$@"
+			// srun records its options and runs the command as two tasks;
+			// task 1 logs to FAKE_LOG.1 and, like a rank > 0, prints nothing.
+			fakeTool(t, filepath.Join(fake, "srun"), `opts=
+while [ $# -gt 0 ]; do case "$1" in --*) opts="$opts $1"; shift ;; *) break ;; esac; done
+echo "$opts" >> "$FAKE_SRUN"
+SLURM_PROCID=1 SLURM_LOCALID=1 SLURM_NTASKS=2 FAKE_LOG="$FAKE_LOG.1" "$@" >/dev/null 2>&1 || exit $?
+SLURM_PROCID=0 SLURM_LOCALID=0 SLURM_NTASKS=2 exec "$@"
 `)
 			fakeTool(t, filepath.Join(fake, "scontrol"), `echo "$*" >> "$FAKE_SCONTROL"
 [ "$1" = show ] && printf 'gpu-a1\ngpu-a2\ngpu-a3\n'
@@ -632,7 +636,8 @@ exit 0
 			job := func(mode string) (string, error) {
 				cmd := exec.Command("bash", filepath.Join(root, "pipelines", "slurm", name), exp, train, "--epochs", "3")
 				cmd.Env = append(os.Environ(), "PATH="+fake+":"+os.Getenv("PATH"), "SLURM_JOB_ID=4242",
-					"SLURM_JOB_NODELIST=gpu-a[1-3]", "FAKE_LOG="+log, "FAKE_EXP="+exp, "FAKE_MODE="+mode, "FAKE_SCONTROL="+sc)
+					"SLURM_JOB_NODELIST=gpu-a[1-3]", "FAKE_LOG="+log, "FAKE_EXP="+exp, "FAKE_MODE="+mode, "FAKE_SCONTROL="+sc,
+					"FAKE_SRUN="+filepath.Join(dir, "srun.log"))
 				b, err := cmd.CombinedOutput()
 				return string(b), err
 			}
@@ -653,14 +658,16 @@ exit 0
 			if err != nil || !strings.Contains(out, "already finished") {
 				t.Errorf("job after train.done: %v %s", err, out)
 			}
-			args := strings.Split(strings.TrimSpace(readFile(t, log)), "\n")
-			extra := ""
-			if name == "train-multinode.sbatch" {
-				extra = " --node_rank 0 --num_proc_node 3 --master_address gpu-a1"
+			want := []string{"--epochs 3", "--epochs 3 --cont_training"}
+			for _, l := range []string{log, log + ".1"} {
+				if args := strings.Split(strings.TrimSpace(readFile(t, l)), "\n"); !slices.Equal(args, want) {
+					t.Errorf("nvae-train calls of %s %q, want %q", filepath.Base(l), args, want)
+				}
 			}
-			want := []string{"--epochs 3" + extra, "--epochs 3 --cont_training" + extra}
-			if !slices.Equal(args, want) {
-				t.Errorf("nvae-train calls %q, want %q", args, want)
+			for _, o := range strings.Split(strings.TrimSpace(readFile(t, filepath.Join(dir, "srun.log"))), "\n") {
+				if strings.TrimSpace(o) != "--mpi=pmix --kill-on-bad-exit=1" {
+					t.Errorf("srun options %q, want --mpi=pmix --kill-on-bad-exit=1 (the job's tasks, one per GPU)", o)
+				}
 			}
 			if n := strings.Count(readFile(t, sc), "requeue"); n != 1 {
 				t.Errorf("%d requeues, want 1", n)
@@ -685,13 +692,14 @@ printf '%s\n' "$*" >> "$FAKE_CALLS"
 echo "Submitted batch job $n"
 `)
 	vars := seedVars(dir)
+	// the seed's 2-GPU MNIST run and its 24-GPU (3 nodes x 8) CelebA-HQ 256 run
 	for _, tc := range []struct {
-		ds, nodes, template string
-	}{{"mnist", "1", "train-1node.sbatch"}, {"celeba_256", "3", "train-multinode.sbatch"}} {
+		ds, nodes, gpus, template string
+	}{{"mnist", "1", "2", "train-1node.sbatch"}, {"celeba_256", "3", "8", "train-multinode.sbatch"}} {
 		os.Remove(calls)
 		p := pipelineOf[tc.ds]
 		env := []string{"PATH=" + fake + ":" + os.Getenv("PATH"), "FAKE_CALLS=" + calls, "FAKE_N=" + filepath.Join(dir, "n")}
-		out, code := runMake(t, env, append([]string{p, "SLURM=1", "NODES=" + tc.nodes, "SBATCH_ARGS=--partition=gpu", "NVAE_BIN=" + dir + "/bin"}, varArgs(vars)...)...)
+		out, code := runMake(t, env, append([]string{p, "SLURM=1", "NODES=" + tc.nodes, "GPUS_PER_NODE=" + tc.gpus, "SBATCH_ARGS=--partition=gpu", "NVAE_BIN=" + dir + "/bin"}, varArgs(vars)...)...)
 		if code != 0 {
 			t.Fatalf("make %s SLURM=1: exit %d\n%s", p, code, out)
 		}
@@ -715,7 +723,7 @@ echo "Submitted batch job $n"
 			t.Errorf("prep job %q", prep)
 		}
 		if !slices.Contains(train, "--dependency=afterok:"+ids[0][1]) || !slices.Contains(train, "pipelines/slurm/"+tc.template) ||
-			!slices.Contains(train, "--nodes="+tc.nodes) || !slices.Contains(train, "--gpus-per-node=8") {
+			!slices.Contains(train, "--nodes="+tc.nodes) || !slices.Contains(train, "--gpus-per-node="+tc.gpus) || !slices.Contains(train, "--ntasks-per-node="+tc.gpus) {
 			t.Errorf("train job %q", train)
 		}
 		if !containsSeq(train, nvae.ExpandSeedCommand(nvae.SeedCommands[tc.ds], func(k string) string { return vars[k] })) {

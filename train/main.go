@@ -24,6 +24,7 @@ import (
 	"github.com/nvaego/nvae/pkg/backend/cpu"
 	"github.com/nvaego/nvae/pkg/cuda"
 	"github.com/nvaego/nvae/pkg/device"
+	"github.com/nvaego/nvae/pkg/dist"
 	"github.com/nvaego/nvae/pkg/nvae"
 	"github.com/nvaego/nvae/pkg/tensor"
 	"github.com/nvaego/nvae/pkg/train"
@@ -50,6 +51,7 @@ type extra struct {
 	emaDecay        float64
 	gradClip        float64
 	skipThreshold   float64
+	distEngine      string
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -77,6 +79,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&x.emaDecay, "ema_decay", 0, "keep an exponential moving average of the weights with this decay (0: off, the official behaviour; VDVAE uses 0.9999 for CIFAR-10, 0.999 otherwise); eval, sample and fid use it by default")
 	fs.Float64Var(&x.gradClip, "grad_clip", 0, "scale gradients whose global L2 norm exceeds this (0: off, the official behaviour)")
 	fs.Float64Var(&x.skipThreshold, "skip_threshold", 0, "skip updates whose gradient norm is at least this (0: off, the official behaviour)")
+	fs.StringVar(&x.distEngine, "dist_engine", "auto", "data-parallel engine under mpirun/srun: auto (mpi for several ranks), mpi (Open MPI's libmpi.so.40) or nccl (GPU, not built yet)")
 	deviceInfo := fs.Bool("device_info", false, "print the GPU, driver, CUDA, cuDNN, cuBLAS and NCCL versions found, with their paths, and exit")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	header := "usage: nvae-train [flags]   (the official train.py flags; hyphenated spellings work too)\n" +
@@ -155,6 +158,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "nvae-train: --data is required (the directory nvae-prep wrote)")
 		return 2
 	}
+	comm, code := openComm(cfg, x.distEngine, args, stdout, stderr)
+	if comm == nil {
+		return code
+	}
+	log := stderr
+	if comm.Rank() != 0 {
+		log = io.Discard // rank 0 reports progress; the others only errors
+	}
 	// SIGTERM / SIGUSR1 (Slurm pre-emption): checkpoint at the next step
 	// boundary and exit 0; a second signal exits at once.
 	var stop atomic.Bool
@@ -173,16 +184,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 		MaxBadSteps: x.maxBadSteps, Overwrite: x.overwrite,
 		NumIWSamplesFinal: x.numIWFinal, NumIWSamplesValid: x.numIWValid,
 		MaxSteps: x.maxSteps, MaxDuration: time.Duration(x.maxMinutes * float64(time.Minute)), MaxValidBatches: x.maxValidBatches, LogEvery: x.logEvery, Workers: x.workers,
-		Log: stderr, Stop: stop.Load,
+		Log: log, Stop: stop.Load, Comm: comm,
 		EMADecay: x.emaDecay, GradClip: x.gradClip, SkipThreshold: x.skipThreshold,
 	})
 	if errors.Is(err, train.ErrStopped) {
-		fmt.Fprintf(stderr, "nvae-train: stopped; resume with the same command plus --cont_training\n")
+		comm.Close()
+		if comm.Rank() == 0 {
+			fmt.Fprintf(stderr, "nvae-train: stopped; resume with the same command plus --cont_training\n")
+		}
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "nvae-train: %v\n", err)
+		// no MPI_Finalize: other ranks may wait in a collective; the
+		// launcher ends them when this rank exits non-zero
+		fmt.Fprintf(stderr, "nvae-train: rank %d: %v\n", comm.Rank(), err)
 		return 1
+	}
+	comm.Close()
+	if comm.Rank() != 0 {
+		return 0
 	}
 	bpdCoeff, _ := nvae.BitsPerDimCoeff(cfg.Dataset)
 	fmt.Fprintf(stdout, "trained %d steps; validation NLL %.3f nats (%.4f bits/dim), NELBO %.3f; checkpoint %s\n",
@@ -209,4 +229,41 @@ func printDeviceInfo(stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "%-7s %-10s %s\n", l.Name, l.Version, l.Path)
 	}
 	return 0
+}
+
+// openComm returns the communicator of this process: the launcher's
+// (mpirun, srun, or this binary's own workers) when it started several
+// ranks, else one process. The official --num_proc_node/--num_process_per_node
+// launch (this process starts one worker per GPU, the workers meet over NCCL
+// at --master_address) needs the NCCL engine: once it is registered this
+// process spawns the workers and returns a nil Comm with their exit code;
+// until then those flags are reported and the run is one process, as
+// before. Under a launcher the launcher's ranks win.
+func openComm(cfg nvae.Config, engine string, args []string, stdout, stderr io.Writer) (dist.Comm, int) {
+	l, err := dist.FromEnv()
+	if err != nil {
+		fmt.Fprintf(stderr, "nvae-train: %v\n", err)
+		return nil, 2
+	}
+	official := cfg.NumProcNode * cfg.NumProcessPerNode
+	if l.Size == 1 && official > 1 && dist.Has("nccl") && (engine == "auto" || engine == "nccl") {
+		if err := dist.SpawnLocal(cfg.NumProcessPerNode, cfg.NumProcNode, cfg.NodeRank, dist.MasterAddr(cfg.MasterAddress), args, stdout, stderr); err != nil {
+			fmt.Fprintf(stderr, "nvae-train: %v\n", err)
+			return nil, 1
+		}
+		return nil, 0
+	}
+	if l.Size == 1 && official > 1 {
+		fmt.Fprintf(stderr, "nvae-train: --num_proc_node %d × --num_process_per_node %d: the official launcher (one worker per GPU over NCCL) is not built yet; "+
+			"training as ONE process (for data parallelism start the ranks with mpirun -np K or srun)\n", cfg.NumProcNode, cfg.NumProcessPerNode)
+	}
+	if l.Size > 1 && official > 1 && official != l.Size && l.Rank == 0 {
+		fmt.Fprintf(stderr, "nvae-train: %s started %d ranks; --num_proc_node × --num_process_per_node (%d) is ignored under a launcher\n", l.Launcher, l.Size, official)
+	}
+	c, err := dist.Open(engine, l)
+	if err != nil {
+		fmt.Fprintf(stderr, "nvae-train: %v\n", err)
+		return nil, 2
+	}
+	return c, 0
 }

@@ -103,6 +103,14 @@ func (c *Ctx) node(value *tensor.Tensor, back func(g *tensor.Tensor) []*tensor.T
 	return v
 }
 
+// Custom records an op computed outside this package (e.g. synchronized
+// batch norm, whose statistics come from other processes): back receives
+// the output gradient and returns one gradient per parent (nil for parents
+// that need none).
+func (c *Ctx) Custom(value *tensor.Tensor, back func(g *tensor.Tensor) []*tensor.Tensor, parents ...*Var) *Var {
+	return c.node(value, back, parents...)
+}
+
 // Backward computes gradients of the scalar loss with respect to every leaf
 // that requires them, accumulating into their Grad.
 func (c *Ctx) Backward(loss *Var) {

@@ -47,6 +47,9 @@ type State struct {
 	// --grad_clip scaled down and those --skip_threshold skipped.
 	ClippedSteps int `json:"clipped_steps,omitempty"`
 	SkippedSteps int `json:"skipped_steps,omitempty"`
+	// WorldSize is the number of data-parallel ranks that wrote the
+	// checkpoint (0: one process); Config.BatchSize is per rank.
+	WorldSize int `json:"world_size,omitempty"`
 }
 
 // Checkpoint is a loaded checkpoint.nvae.

@@ -32,6 +32,9 @@ type Store struct {
 	// Meta stores shapes only (no memory, no initialisation): for counting
 	// the parameters of large configurations.
 	Meta bool
+	// Sync, when set (data-parallel runs of more than one rank), makes
+	// training-mode batch norm synchronized across ranks (syncbn.go).
+	Sync StatSync
 }
 
 // metaStorage is storage that records a size and holds nothing.
@@ -186,6 +189,7 @@ type Conv2D struct {
 	// Weight is the effective weight of the last forward (the spectral
 	// regulariser's matrix).
 	Weight *ag.Var
+	store  *Store
 }
 
 // NewConv2D registers a conv layer under name (keys name.weight, name.bias,
@@ -207,7 +211,7 @@ func (s *Store) NewConv2D(name string, cin, cout, k int, o ConvOpts) *Conv2D {
 	bound := 1 / math.Sqrt(float64(fanIn))
 	wshape := []int{cout, cin / o.Groups, k, k}
 	w := s.Uniform(cout*fanIn, bound)
-	m := &Conv2D{Name: name, P: backend.Conv(o.Stride, o.Padding, o.Dilation, o.Groups), DataInit: o.DataInit}
+	m := &Conv2D{Name: name, P: backend.Conv(o.Stride, o.Padding, o.Dilation, o.Groups), DataInit: o.DataInit, store: s}
 	m.W = s.NewParam(name+".weight", wshape, w)
 	if o.Bias {
 		m.Bias = s.NewParam(name+".bias", []int{cout}, s.Uniform(cout, bound))
@@ -272,10 +276,15 @@ func (m *Conv2D) dataInit(c *ag.Ctx, x *ag.Var) {
 		norm := c.AddScalar(c.Sqrt(c.Sum(c.Square(m.W), []int{1, 2, 3}, true)), 1e-5)
 		w := c.Div(m.W, norm)
 		out := c.Conv2D(c.Detach(x), w, nil, m.P)
-		mean := c.Mean(out, []int{0, 2, 3}, true)
-		n := out.Value.Len() / out.Dim(1)
-		d := c.Sub(out, mean)
-		variance := c.MulScalar(c.Sum(c.Square(d), []int{0, 2, 3}, false), 1/float64(n-1))
+		var mean, variance *ag.Var
+		if m.store != nil && m.store.Sync != nil {
+			mean, variance = m.syncMoments(c, out)
+		} else {
+			mean = c.Mean(out, []int{0, 2, 3}, true)
+			n := out.Value.Len() / out.Dim(1)
+			d := c.Sub(out, mean)
+			variance = c.MulScalar(c.Sum(c.Square(d), []int{0, 2, 3}, false), 1/float64(n-1))
+		}
 		st := c.MulScalar(c.Sqrt(variance), 5)
 		stEps := c.AddScalar(st, 1e-5)
 		if m.Bias != nil {
@@ -284,6 +293,25 @@ func (m *Conv2D) dataInit(c *ag.Ctx, x *ag.Var) {
 		m.LogWN.Value = c.Neg(c.Log(c.Reshape(stEps, -1, 1, 1, 1))).Value
 	})
 	m.InitDone = true
+}
+
+// syncMoments is the data-dependent init's mean [1, C, 1, 1] and unbiased
+// variance [C] over the first batches of all ranks (data-parallel runs:
+// every rank then initialises alike, as one process on the whole batch).
+func (m *Conv2D) syncMoments(c *ag.Ctx, out *ag.Var) (mean, variance *ag.Var) {
+	mu, m2, n := globalMoments(c.B, m.store.Sync, out.Value)
+	for i := range m2 {
+		m2[i] /= n - 1
+	}
+	ch := len(mu)
+	mk := func(shape []int, v []float64) *ag.Var {
+		t := tensor.FromFloat64(shape, v)
+		if out.Value.DType() == tensor.Float32 {
+			t = tensor.FromFloat32(shape, t.Float32s())
+		}
+		return c.Const(c.B.FromHost(t))
+	}
+	return mk([]int{1, ch, 1, 1}, mu), mk([]int{ch}, m2)
 }
 
 // BatchNorm is BatchNorm2d with momentum 0.05 and eps 1e-5, the official
@@ -313,6 +341,9 @@ func (s *Store) NewBatchNorm(name string, ch int) *BatchNorm {
 func (m *BatchNorm) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
 	s := m.store
 	rmName, rvName, nbName := m.Name+".running_mean", m.Name+".running_var", m.Name+".num_batches_tracked"
+	if s.Training && s.Sync != nil {
+		return m.syncForward(c, x)
+	}
 	if s.Training {
 		y, mean, variance := c.BatchNormTrain(x, m.Gamma, m.Beta, m.Eps)
 		n := x.Value.Len() / x.Dim(1)
@@ -329,6 +360,33 @@ func (m *BatchNorm) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
 	scale := c.Div(m.Gamma, c.Sqrt(c.AddScalar(rv, m.Eps)))
 	shift := c.Sub(m.Beta, c.Mul(rm, scale))
 	return c.ChannelAffine(x, scale, shift)
+}
+
+// syncForward is the training forward of a synchronized batch norm: the
+// running statistics move with the global batch statistics (the unbiased
+// variance uses the global count), as torch.nn.SyncBatchNorm does.
+func (m *BatchNorm) syncForward(c *ag.Ctx, x *ag.Var) *ag.Var {
+	s := m.store
+	rmName, rvName, nbName := m.Name+".running_mean", m.Name+".running_var", m.Name+".num_batches_tracked"
+	y, mean, variance, n := syncBatchNormTrain(c, s.Sync, x, m.Gamma, m.Beta, m.Eps)
+	rm := s.B.ToHost(s.bufs[rmName]).Float64s()
+	rv := s.B.ToHost(s.bufs[rvName]).Float64s()
+	mom := m.Momentum
+	for i := range rm {
+		rm[i] = (1-mom)*rm[i] + mom*mean[i]
+		rv[i] = (1-mom)*rv[i] + mom*variance[i]*n/(n-1)
+	}
+	shape := s.bufs[rmName].Shape()
+	toDev := func(v []float64) *tensor.Tensor {
+		t := tensor.FromFloat64(shape, v)
+		if s.DType == tensor.Float32 {
+			t = tensor.FromFloat32(shape, t.Float32s())
+		}
+		return s.B.FromHost(t)
+	}
+	s.bufs[rmName], s.bufs[rvName] = toDev(rm), toDev(rv)
+	s.bufs[nbName] = s.B.Affine(s.bufs[nbName], 1, 1)
+	return y
 }
 
 // Linear is x·Wᵀ + b with PyTorch's default init.

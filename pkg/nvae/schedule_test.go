@@ -107,11 +107,9 @@ func TestLRScheduleLoop(t *testing.T) {
 		tmax := s.TMax()
 		for e := tc.warmup; e < tc.epochs; e++ {
 			tt := float64(e - tc.warmup)
-			closed := tc.min + (tc.base-tc.min)*(1+math.Cos(math.Pi*tt/tmax))/2
-			if tmax == 0 && tt == 0 {
-				// T_max = 0 (one epoch after warm-up): the schedule's
-				// first value is the base LR; the closed form would be 0/0.
-				closed = tc.base
+			closed := tc.base // last_epoch 0: base_lr, also when T_max is 0 (no 0/0)
+			if tt > 0 {
+				closed = tc.min + (tc.base-tc.min)*(1+math.Cos(math.Pi*tt/tmax))/2
 			}
 			if got := s.LR(e, w+(e-tc.warmup)*tc.iter); !(math.Abs(got-closed) <= 1e-15*tc.base) {
 				t.Errorf("%+v: closed form epoch %d: %v, want %v", tc, e, got, closed)

@@ -150,6 +150,9 @@ func (w *Writer) writeRecord(data []byte) error {
 
 // summaryEvent writes an Event whose summary holds the encoded value.
 func (w *Writer) summaryEvent(value []byte, step int64) error {
+	if w == nil {
+		return nil // a nil Writer discards (the non-zero ranks of a data-parallel run)
+	}
 	summary := appendBytesField(nil, 1, value)
 	ev := appendBytesField(eventHeader(wallTime(w.now()), step), 5, summary)
 	w.mu.Lock()
@@ -183,6 +186,9 @@ func (w *Writer) Image(tag string, png []byte, height, width, channels int, step
 
 // Flush writes buffered records to the file and fsyncs it.
 func (w *Writer) Flush() error {
+	if w == nil {
+		return nil
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.bw == nil {
@@ -199,6 +205,9 @@ func (w *Writer) Flush() error {
 
 // Close flushes and closes the file. Closing twice is harmless.
 func (w *Writer) Close() error {
+	if w == nil {
+		return nil
+	}
 	if err := w.Flush(); err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/nvaego/nvae/pkg/backend"
 	"github.com/nvaego/nvae/pkg/ckpt"
 	"github.com/nvaego/nvae/pkg/data"
+	"github.com/nvaego/nvae/pkg/dist"
 	"github.com/nvaego/nvae/pkg/fsutil"
 	"github.com/nvaego/nvae/pkg/imgutil"
 	"github.com/nvaego/nvae/pkg/nvae"
@@ -65,6 +66,9 @@ type Options struct {
 	// GradClip and SkipThreshold bound the gradient norm (0: off); see
 	// clip.go.
 	GradClip, SkipThreshold float64
+	// Comm, when of size > 1, makes the run data-parallel (dist.go);
+	// nil is one process.
+	Comm dist.Comm
 }
 
 // Result summarises a finished run.
@@ -151,13 +155,15 @@ func Run(opt Options) (res *Result, err error) {
 		return nil, err
 	}
 	// one run per experiment folder: a second one fails here, at once
-	lock, err := fsutil.LockDir(r.dir)
-	if err != nil {
-		return nil, err
-	}
-	defer lock.Unlock()
-	for _, p := range fsutil.RemoveStaleTemps(r.dir, []string{CheckpointName, "samples_*.png"}, fsutil.StaleAge) {
-		r.printf("removed %s, a temporary left by a killed run\n", p)
+	if r.isRoot() { // one writer per experiment folder: rank 0 of this run
+		lock, err := fsutil.LockDir(r.dir)
+		if err != nil {
+			return nil, err
+		}
+		defer lock.Unlock()
+		for _, p := range fsutil.RemoveStaleTemps(r.dir, []string{CheckpointName, "samples_*.png"}, fsutil.StaleAge) {
+			r.printf("removed %s, a temporary left by a killed run\n", p)
+		}
 	}
 	_, statErr := os.Stat(r.path)
 	exists := statErr == nil
@@ -174,8 +180,13 @@ func Run(opt Options) (res *Result, err error) {
 			return nil, fmt.Errorf("%s was trained on %s, not %s", r.path, ck.Config.Dataset, cfg.Dataset)
 		}
 		// the stored architecture; --epochs, --batch_size and
-		// --learning_rate as the official train.py takes them (ResumeHelp)
+		// --learning_rate as the official train.py takes them (ResumeHelp);
+		// the global batch kept across a change of the number of ranks
 		keep := resumeConfig(ck.Config, cfg)
+		if keep.BatchSize, err = resumeBatch(keep.BatchSize, ck.State.WorldSize, r.world()); err != nil {
+			return nil, fmt.Errorf("%s: %v", r.path, err)
+		}
+		ck.Model.Cfg.BatchSize = keep.BatchSize
 		cfg, r.cfg = keep, keep
 		r.m, r.st = ck.Model, ck.State
 		oldBS := r.st.StepBatchSize
@@ -208,6 +219,7 @@ func Run(opt Options) (res *Result, err error) {
 		return nil, err
 	}
 	r.noise = &nvae.PhiloxNoise{Seed: r.st.NoiseSeed, Offset: r.st.NoiseOffset}
+	r.setupDist()
 	if err := r.checkMemory(); err != nil {
 		return nil, err
 	}
@@ -217,33 +229,37 @@ func Run(opt Options) (res *Result, err error) {
 	}
 	r.bpd = 1 / math.Ln2 / float64(numOut)
 
-	if r.trainL, err = data.NewLoader(trainDS, data.Options{BatchSize: cfg.BatchSize, Shuffle: true, DropLast: true, Seed: uint64(cfg.Seed), Workers: opt.Workers}); err != nil {
+	if r.trainL, err = data.NewLoader(trainDS, data.Options{BatchSize: cfg.BatchSize, Shuffle: true, DropLast: true, Seed: uint64(cfg.Seed), Workers: opt.Workers,
+		Rank: r.rank(), World: r.world()}); err != nil {
 		return nil, err
 	}
-	if r.validL, err = data.NewLoader(validDS, data.Options{BatchSize: cfg.BatchSize, Seed: uint64(cfg.Seed), Workers: opt.Workers}); err != nil {
+	if r.validL, err = data.NewLoader(validDS, data.Options{BatchSize: cfg.BatchSize, Seed: uint64(cfg.Seed), Workers: opt.Workers,
+		Rank: r.rank(), World: r.world()}); err != nil {
 		return nil, err
 	}
 	if r.trainL.NumBatches() == 0 {
 		return nil, fmt.Errorf("training set of %d images gives no batch of %d", trainDS.Len(), cfg.BatchSize)
 	}
-	if r.logf, err = os.OpenFile(filepath.Join(r.dir, "log.txt"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
-		return nil, err
-	}
-	ev, err := newEventLog(r.dir)
-	if err != nil {
-		r.logf.Close()
-		return nil, err
-	}
-	r.tbw = &events{w: ev, r: r}
-	defer func() {
-		r.tbw.Close()
-		if cerr := r.logf.Close(); cerr != nil {
-			r.failWrite(fmt.Errorf("closing %s: %w", r.logf.Name(), cerr))
+	if r.isRoot() { // rank 0 alone writes log.txt and TensorBoard
+		if r.logf, err = os.OpenFile(filepath.Join(r.dir, "log.txt"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644); err != nil {
+			return nil, err
 		}
-		if err == nil && r.werr != nil {
-			res, err = nil, fmt.Errorf("%v (the run itself finished; checkpoint %s written at global step %d)", r.werr, r.path, r.savedStep)
+		ev, err := newEventLog(r.dir)
+		if err != nil {
+			r.logf.Close()
+			return nil, err
 		}
-	}()
+		r.tbw = &events{w: ev, r: r}
+		defer func() {
+			r.tbw.Close()
+			if cerr := r.logf.Close(); cerr != nil {
+				r.failWrite(fmt.Errorf("closing %s: %w", r.logf.Name(), cerr))
+			}
+			if err == nil && r.werr != nil {
+				res, err = nil, fmt.Errorf("%v (the run itself finished; checkpoint %s written at global step %d)", r.werr, r.path, r.savedStep)
+			}
+		}()
+	}
 	r.logLine("args = %s", mustJSON(cfg))
 	r.logLine("param size = %fM ", float64(r.m.Store.NumParams())/1e6)
 	return r.loop()
@@ -255,11 +271,20 @@ func (r *runner) save() error {
 		return fmt.Errorf("not writing a checkpoint at global step %d: %s is not finite; %s", r.st.GlobalStep, what, r.lastSaved())
 	}
 	r.st.NoiseOffset = r.noise.Offset
+	r.st.WorldSize = 0 // one process: the field stays out of the file
+	if r.distributed() {
+		r.st.WorldSize = r.world()
+	}
+	if !r.isRoot() { // rank 0 writes; the others wait for it
+		r.barrier()
+		return nil
+	}
 	if err := ckpt.SaveEMA(r.path, r.m, r.adam, r.st, r.emaTensors()); err != nil {
 		return fmt.Errorf("writing checkpoint: %v", err)
 	}
 	r.savedStep = r.st.GlobalStep
 	r.tbw.Flush()
+	r.barrier()
 	return nil
 }
 
@@ -295,7 +320,8 @@ func (r *runner) loop() (*Result, error) {
 				it.Close()
 				return nil, err
 			}
-			if r.opt.Stop != nil && r.opt.Stop() {
+			stop, timeUp := r.pollStop(r.opt.MaxDuration > 0 && time.Since(start) > r.opt.MaxDuration)
+			if stop {
 				it.Close()
 				if err := r.save(); err != nil {
 					return nil, err
@@ -303,7 +329,7 @@ func (r *runner) loop() (*Result, error) {
 				r.logLine("stop requested: checkpoint written at epoch %d step %d (global step %d)", epoch, r.st.StepInEpoch, r.st.GlobalStep)
 				return nil, ErrStopped
 			}
-			if (r.opt.MaxSteps > 0 && r.st.GlobalStep >= r.opt.MaxSteps) || (r.opt.MaxDuration > 0 && time.Since(start) > r.opt.MaxDuration) {
+			if (r.opt.MaxSteps > 0 && r.st.GlobalStep >= r.opt.MaxSteps) || timeUp {
 				finished = true
 				break
 			}
@@ -348,7 +374,7 @@ func (r *runner) loop() (*Result, error) {
 					eta = max(left, 0)
 				}
 				r.printf("step %d/%d epoch %d loss %.3f lr %.2e %.1f img/s ETA %s\n", r.st.GlobalStep, total, epoch, loss,
-					r.adam.LR, float64(done*cfg.BatchSize)/el, eta.Round(time.Second))
+					r.adam.LR, float64(done*cfg.BatchSize*r.world())/el, eta.Round(time.Second))
 			}
 		}
 		it.Close()
@@ -447,15 +473,16 @@ func (r *runner) step(b *data.Batch, numTotalIter int) (bad bool, loss float64, 
 	r.m.Store.ZeroGrad()
 	x := r.batchTensor(b)
 	r.lastX = x
-	tr = r.m.TrainLoss(c, x, r.noise, kl, wdn)
+	tr = r.m.TrainLoss(c, x, r.trainNoise(), kl, wdn)
 	loss = c.B.ToHost(tr.Loss.Value).At(0)
 	if r.opt.Corrupt != nil && r.opt.Corrupt(r.st.GlobalStep) {
 		loss = math.NaN()
 	}
-	if math.IsNaN(loss) || math.IsInf(loss, 0) {
+	if loss = r.distLoss(loss); math.IsNaN(loss) || math.IsInf(loss, 0) {
 		return true, loss, tr
 	}
 	c.Backward(tr.Loss)
+	r.distGrads()
 	for _, p := range r.m.Store.Params() {
 		if p.Grad == nil {
 			continue
@@ -476,6 +503,9 @@ func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // officialLog writes train.py's every-100-steps scalars and log line.
 func (r *runner) officialLog(tr *nvae.TrainResult, loss, klCoeff float64) {
+	if !r.isRoot() {
+		return
+	}
 	c := r.c
 	step := int64(r.st.GlobalStep)
 	w := r.tbw
@@ -516,6 +546,9 @@ func (r *runner) officialLog(tr *nvae.TrainResult, loss, klCoeff float64) {
 
 // samples writes grids at t = 0.7, 0.8, 0.9, 1.0 (tensorboard and PNG).
 func (r *runner) samples() (err error) {
+	if !r.isRoot() {
+		return nil
+	}
 	c := r.c
 	r.m.Store.Training = false
 	old := c.SetGrad(false)
@@ -578,6 +611,9 @@ func (r *runner) validate(k, epoch int) (negLogP, nelbo float64, err error) {
 		n += ev.B
 		it.Recycle(b)
 	}
+	nf := float64(n)
+	r.distSums(&sumNLP, &sumNelbo, &nf)
+	n = int(nf)
 	if n == 0 {
 		return 0, 0, errors.New("validation split gave no images")
 	}

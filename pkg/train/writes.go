@@ -25,16 +25,32 @@ type events struct {
 }
 
 func (e *events) Scalar(tag string, value float64, step int64) {
+	if e == nil { // ranks other than 0 write no events
+		return
+	}
 	e.r.failWrite(e.w.Scalar(tag, value, step))
 }
 
 func (e *events) Image(tag string, png []byte, height, width, channels int, step int64) {
+	if e == nil { // ranks other than 0 write no events
+		return
+	}
 	e.r.failWrite(e.w.Image(tag, png, height, width, channels, step))
 }
 
-func (e *events) Flush() { e.r.failWrite(e.w.Flush()) }
+func (e *events) Flush() {
+	if e == nil {
+		return
+	}
+	e.r.failWrite(e.w.Flush())
+}
 
-func (e *events) Close() { e.r.failWrite(e.w.Close()) }
+func (e *events) Close() {
+	if e == nil {
+		return
+	}
+	e.r.failWrite(e.w.Close())
+}
 
 // failWrite keeps the first write error of log.txt or the event file.
 func (r *runner) failWrite(err error) {

@@ -1,0 +1,260 @@
+package train
+
+// Data-parallel training (issue 17), as the official train.py does it with
+// torch.distributed: every rank holds the whole model, reads its own shard
+// of each epoch (the loader's Rank/World: positions r, r+W, ... of the
+// epoch's permutation, like DistributedSampler), batch norm is
+// synchronized (nn.Store.Sync), gradients are averaged after backward
+// (bucketed all-reduce), rank 0 broadcasts the initial weights and alone
+// writes checkpoints, log.txt, TensorBoard and samples. A stop request on
+// any rank is agreed on by all at the next step boundary.
+//
+// The latent noise of a step is drawn for the whole global batch (the
+// Philox stream advances by the global batch) and each rank takes the rows
+// of its own samples, so W ranks with batch B consume exactly the draws of
+// one rank with batch W·B: the two runs agree up to the order of floating
+// point sums. The KL balancing coefficients (during KL warm-up) are, as in
+// the official code, computed from each rank's own batch.
+//
+// With Options.Comm nil or of size 1 none of this runs: the one-process
+// path is the one of before, bit for bit.
+
+import (
+	"fmt"
+	"math"
+
+	"github.com/nvaego/nvae/pkg/ag"
+	"github.com/nvaego/nvae/pkg/dist"
+	"github.com/nvaego/nvae/pkg/nvae"
+	"github.com/nvaego/nvae/pkg/tensor"
+)
+
+// bucketBytes is the gradient all-reduce bucket (PyTorch DDP's 25 MiB).
+const bucketBytes = 25 << 20
+
+func (r *runner) world() int {
+	if r.opt.Comm == nil {
+		return 1
+	}
+	return r.opt.Comm.Size()
+}
+
+func (r *runner) rank() int {
+	if r.opt.Comm == nil {
+		return 0
+	}
+	return r.opt.Comm.Rank()
+}
+
+// isRoot: rank 0 writes the run's files.
+func (r *runner) isRoot() bool { return r.rank() == 0 }
+
+func (r *runner) distributed() bool { return r.world() > 1 }
+
+// must panics on a communicator error: a failed collective leaves the
+// ranks out of step, and the launcher (mpirun, srun) ends the job when a
+// rank dies.
+func must(err error) {
+	if err != nil {
+		panic(fmt.Sprintf("train: collective failed: %v", err))
+	}
+}
+
+// commSync adapts a dist.Comm to nn.StatSync.
+type commSync struct{ c dist.Comm }
+
+func (s commSync) Size() int                            { return s.c.Size() }
+func (s commSync) AllGather(send, recv []float64) error { return s.c.AllGather(send, recv) }
+func (s commSync) AllReduceSum(buf []float64) error     { return s.c.AllReduce(buf, dist.Sum) }
+
+// resumeBatch maps the per-rank batch of a checkpoint written by ckWorld
+// ranks onto this run's ranks, keeping the global batch (and so the data
+// order, the noise and the schedules) unchanged.
+func resumeBatch(batch, ckWorld, world int) (int, error) {
+	ckWorld = max(ckWorld, 1)
+	global := batch * ckWorld
+	if global%world != 0 {
+		return 0, fmt.Errorf("the checkpoint's global batch %d (%d per rank × %d ranks) does not divide over %d ranks", global, batch, ckWorld, world)
+	}
+	return global / world, nil
+}
+
+// setupDist synchronizes batch norm and makes every rank start from rank
+// 0's weights, buffers and optimizer state.
+func (r *runner) setupDist() {
+	if !r.distributed() {
+		return
+	}
+	c := r.opt.Comm
+	r.m.Store.Sync = commSync{c}
+	b := r.opt.Backend
+	bcast := func(t *tensor.Tensor) *tensor.Tensor {
+		h := b.ToHost(t)
+		v := h.Float64s()
+		must(c.Broadcast(v, 0))
+		out := tensor.FromFloat64(h.Shape(), v)
+		if t.DType() == tensor.Float32 {
+			out = tensor.FromFloat32(h.Shape(), out.Float32s())
+		}
+		return b.FromHost(out)
+	}
+	for _, p := range r.m.Store.Params() {
+		p.Value = bcast(p.Value)
+	}
+	for _, n := range r.m.Store.BufferNames() {
+		r.m.Store.SetBuffer(n, bcast(r.m.Store.Buffer(n)))
+	}
+	for i := range r.adam.M {
+		if r.adam.M[i] != nil {
+			r.adam.M[i], r.adam.U[i] = bcast(r.adam.M[i]), bcast(r.adam.U[i])
+		}
+	}
+	r.printf("data-parallel: rank %d of %d (local rank %d), engine %s\n", c.Rank(), c.Size(), c.LocalRank(), c.Engine())
+}
+
+// trainNoise is the noise of a training step (see the file comment).
+func (r *runner) trainNoise() nvae.Noise {
+	if !r.distributed() {
+		return r.noise
+	}
+	return &shardNoise{p: r.noise, rank: r.rank(), world: r.world()}
+}
+
+// shardNoise draws a tensor for the global batch (leading dimension × world)
+// and returns the rows of this rank's samples: global row k·world + rank,
+// the position of local sample k in the loader's interleaved shard.
+type shardNoise struct {
+	p           *nvae.PhiloxNoise
+	rank, world int
+}
+
+func (s *shardNoise) rows(c *ag.Ctx, t *tensor.Tensor, shape []int) *tensor.Tensor {
+	n := shape[0]
+	per := t.Len() / (n * s.world)
+	v := t.Reshape(n, s.world, per)
+	return c.B.Slice(v, []int{0, s.rank, 0}, []int{n, 1, per}).Reshape(shape...)
+}
+
+func (s *shardNoise) global(shape []int) []int {
+	return append([]int{shape[0] * s.world}, shape[1:]...)
+}
+
+// Normal implements nvae.Noise.
+func (s *shardNoise) Normal(c *ag.Ctx, shape ...int) *tensor.Tensor {
+	return s.rows(c, s.p.Normal(c, s.global(shape)...), shape)
+}
+
+// Uniform implements nvae.Noise.
+func (s *shardNoise) Uniform(c *ag.Ctx, shape ...int) *tensor.Tensor {
+	return s.rows(c, s.p.Uniform(c, s.global(shape)...), shape)
+}
+
+// distLoss agrees on a step's loss: the mean over ranks, or NaN on every
+// rank when any rank's loss is not finite (all ranks then skip the step
+// together, before the backward's collectives).
+func (r *runner) distLoss(loss float64) float64 {
+	if !r.distributed() {
+		return loss
+	}
+	buf := []float64{loss, 0}
+	if !finite(loss) {
+		buf[0], buf[1] = 0, 1
+	}
+	must(r.opt.Comm.AllReduce(buf, dist.Sum))
+	if buf[1] > 0 {
+		return math.NaN()
+	}
+	return buf[0] / float64(r.world())
+}
+
+// distGrads averages the gradients over the ranks in buckets of at most
+// bucketBytes, in parameter order (the same on every rank). On the CPU the
+// all-reduce follows the backward; overlapping it with the backward is for
+// the GPU engine.
+func (r *runner) distGrads() {
+	if !r.distributed() {
+		return
+	}
+	b := r.opt.Backend
+	var ps []*ag.Var
+	for _, p := range r.m.Store.Params() {
+		if p.Grad != nil {
+			ps = append(ps, p)
+		}
+	}
+	elem := 4
+	if r.opt.DType == tensor.Float64 {
+		elem = 8
+	}
+	for lo := 0; lo < len(ps); {
+		hi, n := lo, 0
+		for hi < len(ps) && (hi == lo || (n+ps[hi].Grad.Len())*elem <= bucketBytes) {
+			n += ps[hi].Grad.Len()
+			hi++
+		}
+		if r.opt.DType == tensor.Float64 {
+			buf := make([]float64, 0, n)
+			for _, p := range ps[lo:hi] {
+				buf = append(buf, b.ToHost(p.Grad).Float64s()...)
+			}
+			must(r.opt.Comm.AllReduce(buf, dist.Mean))
+			for _, p := range ps[lo:hi] {
+				k := p.Grad.Len()
+				p.Grad = b.FromHost(tensor.FromFloat64(p.Grad.Shape(), buf[:k:k]))
+				buf = buf[k:]
+			}
+		} else {
+			buf := make([]float32, 0, n)
+			for _, p := range ps[lo:hi] {
+				buf = append(buf, b.ToHost(p.Grad).Float32s()...)
+			}
+			must(r.opt.Comm.AllReduce(buf, dist.Mean))
+			for _, p := range ps[lo:hi] {
+				k := p.Grad.Len()
+				p.Grad = b.FromHost(tensor.FromFloat32(p.Grad.Shape(), buf[:k:k]))
+				buf = buf[k:]
+			}
+		}
+		lo = hi
+	}
+}
+
+// pollStop asks the Stop callback and the time limit, and with several
+// ranks makes all agree: any rank's request stops every rank at this step.
+func (r *runner) pollStop(timeUp bool) (stop, out bool) {
+	stop = r.opt.Stop != nil && r.opt.Stop()
+	if !r.distributed() {
+		return stop, timeUp
+	}
+	buf := []float64{0, 0}
+	if stop {
+		buf[0] = 1
+	}
+	if timeUp {
+		buf[1] = 1
+	}
+	must(r.opt.Comm.AllReduce(buf, dist.Max))
+	return buf[0] > 0, buf[1] > 0
+}
+
+// distSums adds the validation sums of all ranks.
+func (r *runner) distSums(v ...*float64) {
+	if !r.distributed() {
+		return
+	}
+	buf := make([]float64, len(v))
+	for i, p := range v {
+		buf[i] = *p
+	}
+	must(r.opt.Comm.AllReduce(buf, dist.Sum))
+	for i, p := range v {
+		*p = buf[i]
+	}
+}
+
+// barrier waits for every rank (after rank 0 wrote a checkpoint).
+func (r *runner) barrier() {
+	if r.distributed() {
+		must(r.opt.Comm.Barrier())
+	}
+}
