@@ -147,7 +147,9 @@ func TestMPISignal(t *testing.T) {
 
 	// resume on 1 rank (no launcher: one process) to k+2 steps
 	var o, e bytes.Buffer
-	if code := run(append(tinyArgs(data, root, "sig", batch, k+2), "--cont_training"), &o, &e); code != 0 {
+	// --batch_size is per rank, from the command line (the official rule):
+	// 2B on one rank keeps the global batch of the 2-rank run
+	if code := run(append(tinyArgs(data, root, "sig", 2*batch, k+2), "--cont_training"), &o, &e); code != 0 {
 		t.Fatalf("resume on 1 rank: exit %d\n%s", code, e.String())
 	}
 	// 1 rank, batch 2B, k+2 steps from scratch

@@ -11,11 +11,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nvaego/nvae/internal/oracle"
 	"github.com/nvaego/nvae/pkg/ag"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
 	"github.com/nvaego/nvae/pkg/nvae"
 	"github.com/nvaego/nvae/pkg/optim"
-	"github.com/nvaego/nvae/internal/oracle"
 	"github.com/nvaego/nvae/pkg/rng"
 	"github.com/nvaego/nvae/pkg/tensor"
 	"github.com/nvaego/nvae/pkg/torchpt"

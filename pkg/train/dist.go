@@ -67,18 +67,6 @@ func (s commSync) Size() int                            { return s.c.Size() }
 func (s commSync) AllGather(send, recv []float64) error { return s.c.AllGather(send, recv) }
 func (s commSync) AllReduceSum(buf []float64) error     { return s.c.AllReduce(buf, dist.Sum) }
 
-// resumeBatch maps the per-rank batch of a checkpoint written by ckWorld
-// ranks onto this run's ranks, keeping the global batch (and so the data
-// order, the noise and the schedules) unchanged.
-func resumeBatch(batch, ckWorld, world int) (int, error) {
-	ckWorld = max(ckWorld, 1)
-	global := batch * ckWorld
-	if global%world != 0 {
-		return 0, fmt.Errorf("the checkpoint's global batch %d (%d per rank × %d ranks) does not divide over %d ranks", global, batch, ckWorld, world)
-	}
-	return global / world, nil
-}
-
 // setupDist synchronizes batch norm and makes every rank start from rank
 // 0's weights, buffers and optimizer state.
 func (r *runner) setupDist() {

@@ -203,18 +203,3 @@ func TestDataParallel(t *testing.T) {
 		})
 	}
 }
-
-func TestResumeBatch(t *testing.T) {
-	for _, c := range []struct{ batch, ckWorld, world, want int }{{4, 0, 1, 4}, {2, 2, 1, 4}, {4, 1, 2, 2}, {3, 2, 3, 2}, {4, 2, 3, 0}} {
-		got, err := resumeBatch(c.batch, c.ckWorld, c.world)
-		if c.want == 0 {
-			if err == nil {
-				t.Errorf("%+v: no error", c)
-			}
-			continue
-		}
-		if err != nil || got != c.want {
-			t.Errorf("%+v: got %d, %v", c, got, err)
-		}
-	}
-}

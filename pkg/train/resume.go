@@ -10,7 +10,8 @@ const ResumeHelp = `Resuming (--cont_training), as the official train.py does:
   the model architecture, optimizer state, position and RNG streams come from checkpoint.nvae;
   --epochs comes from the command line (loop end, KL and norm annealing horizon; the cosine
     learning-rate phase keeps the stored schedule, as the restored official scheduler does);
-  --batch_size comes from the command line (the position within the epoch is converted);
+  --batch_size (per rank) comes from the command line, also after a change of the number of
+    ranks (the position within the epoch is converted by the global batch);
   --learning_rate comes from the command line for the warm-up ramp, the cosine phase continues
     from the stored run's rate (the restored official optimizer and scheduler);
   other run settings keep the stored values; --data, --root and --save come from the command line.

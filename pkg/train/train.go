@@ -179,13 +179,9 @@ func Run(opt Options) (res *Result, err error) {
 		if ck.Config.Dataset != cfg.Dataset {
 			return nil, fmt.Errorf("%s was trained on %s, not %s", r.path, ck.Config.Dataset, cfg.Dataset)
 		}
-		// the stored architecture; --epochs, --batch_size and
-		// --learning_rate as the official train.py takes them (ResumeHelp);
-		// the global batch kept across a change of the number of ranks
+		// the stored architecture; --epochs, --batch_size (per rank) and
+		// --learning_rate as the official train.py takes them (ResumeHelp)
 		keep := resumeConfig(ck.Config, cfg)
-		if keep.BatchSize, err = resumeBatch(keep.BatchSize, ck.State.WorldSize, r.world()); err != nil {
-			return nil, fmt.Errorf("%s: %v", r.path, err)
-		}
 		ck.Model.Cfg.BatchSize = keep.BatchSize
 		cfg, r.cfg = keep, keep
 		r.m, r.st = ck.Model, ck.State
@@ -193,8 +189,10 @@ func Run(opt Options) (res *Result, err error) {
 		if oldBS == 0 {
 			oldBS = ck.Config.BatchSize
 		}
-		if step := convertPosition(r.st.StepInEpoch, oldBS, cfg.BatchSize); step != r.st.StepInEpoch {
-			r.printf("--batch_size %d (was %d): resuming epoch %d at batch %d instead of %d\n", cfg.BatchSize, oldBS, r.st.Epoch, step, r.st.StepInEpoch)
+		// the position in the epoch counts global batches (all ranks)
+		oldGlobal, newGlobal := oldBS*max(r.st.WorldSize, 1), cfg.BatchSize*r.world()
+		if step := convertPosition(r.st.StepInEpoch, oldGlobal, newGlobal); step != r.st.StepInEpoch {
+			r.printf("global batch %d (was %d): resuming epoch %d at batch %d instead of %d\n", newGlobal, oldGlobal, r.st.Epoch, step, r.st.StepInEpoch)
 			r.st.StepInEpoch = step
 		}
 		r.adam = optim.NewAdamax(opt.Backend, r.m.Store.Params(), cfg.LearningRate, cfg.WeightDecay)
