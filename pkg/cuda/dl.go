@@ -88,4 +88,3 @@ func Open(sonames ...string) (*Lib, error) {
 	}
 	return nil, fmt.Errorf("%s not found (looked in NVAE_CUDA_LIB_PATH, the loader path and %d CUDA/driver/Python directories)", strings.Join(sonames, " or "), len(SearchDirs())-1)
 }
-

@@ -153,7 +153,9 @@ func (c *Context) Alloc(n int) (DevicePtr, error) {
 }
 
 // Free releases device memory.
-func (c *Context) Free(p DevicePtr) error { return check("cuMemFree", C.call_cuMemFree(C.CUdeviceptr(p))) }
+func (c *Context) Free(p DevicePtr) error {
+	return check("cuMemFree", C.call_cuMemFree(C.CUdeviceptr(p)))
+}
 
 // Memset8 sets n bytes to v; Memset32 sets n 32-bit words.
 func (c *Context) Memset8(p DevicePtr, v byte, n int) error {
@@ -326,10 +328,14 @@ func (c *Context) NewEvent(timing bool) (*Event, error) {
 }
 
 // Record places the event on s.
-func (e *Event) Record(s *Stream) error { return check("cuEventRecord", C.call_cuEventRecord(e.h, s.handle())) }
+func (e *Event) Record(s *Stream) error {
+	return check("cuEventRecord", C.call_cuEventRecord(e.h, s.handle()))
+}
 
 // Synchronize waits for the event.
-func (e *Event) Synchronize() error { return check("cuEventSynchronize", C.call_cuEventSynchronize(e.h)) }
+func (e *Event) Synchronize() error {
+	return check("cuEventSynchronize", C.call_cuEventSynchronize(e.h))
+}
 
 // Done reports whether the event has been reached.
 func (e *Event) Done() (bool, error) {
@@ -613,4 +619,6 @@ func (e *GraphExec) Launch(s *Stream) error {
 }
 
 // Destroy releases the executable graph.
-func (e *GraphExec) Destroy() error { return check("cuGraphExecDestroy", C.call_cuGraphExecDestroy(e.h)) }
+func (e *GraphExec) Destroy() error {
+	return check("cuGraphExecDestroy", C.call_cuGraphExecDestroy(e.h))
+}

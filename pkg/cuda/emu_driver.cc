@@ -26,14 +26,14 @@
 namespace emu {
 
 static std::string g_header, g_cxx = "c++";
-static bool g_debug = false;
+static std::atomic<bool> g_debug{false};
 static size_t g_total_mem = size_t(8) << 30;
 static std::mutex g_detail_mu;
 static std::string g_detail;
 
 const std::string& KernelHeader() { return g_header; }
 const std::string& Cxx() { return g_cxx; }
-bool Debug() { return g_debug; }
+bool Debug() { return g_debug.load(); }
 void SetDetail(const std::string& s) {
 	std::lock_guard<std::mutex> l(g_detail_mu);
 	g_detail = s;
@@ -649,6 +649,7 @@ using namespace emu;
 extern "C" {
 
 void emu_configure(const char* header, const char* cxx, int debug, long long mem) {
+	std::lock_guard<std::mutex> l(g_detail_mu);
 	if (header) g_header = header;
 	if (cxx && *cxx) g_cxx = cxx;
 	g_debug = debug != 0;

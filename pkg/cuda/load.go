@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"sync/atomic"
 	"unsafe"
 )
 
@@ -70,7 +71,25 @@ func Emulated() bool {
 // Debug mode (NVAE_CUDA_DEBUG=1): every launch is followed by a
 // synchronisation and a check; on the emulated device also guard zones
 // around allocations and the thread-order race check.
-func Debug() bool { return os.Getenv("NVAE_CUDA_DEBUG") == "1" }
+func Debug() bool { return debugMode.Load() }
+
+var debugMode atomic.Bool
+
+func init() { debugMode.Store(os.Getenv("NVAE_CUDA_DEBUG") == "1") }
+
+// SetDebug switches debug mode on or off (tests; NVAE_CUDA_DEBUG sets the
+// initial state).
+func SetDebug(on bool) {
+	debugMode.Store(on)
+	if Emulated() {
+		emuInit()
+		d := 0
+		if on {
+			d = 1
+		}
+		C.emu_configure(nil, nil, C.int(d), 0)
+	}
+}
 
 // ErrNoDriver is returned when libcuda.so.1 cannot be loaded.
 var ErrNoDriver = errors.New("no CUDA driver (libcuda.so.1) on this machine")
