@@ -117,6 +117,7 @@ struct Stream {
 	int err = 0;
 	Graph* cap = nullptr;
 	bool cap_invalid = false;
+	bool blocking = true;  // created without CU_STREAM_NON_BLOCKING
 	std::thread th;
 
 	Stream() { th = std::thread([this] { Loop(); }); }
@@ -170,6 +171,24 @@ static int SyncAll() {
 	{
 		std::lock_guard<std::mutex> l(g_streams_mu);
 		ss = g_streams;
+	}
+	int first = 0;
+	for (Stream* s : ss) {
+		int e = s->Sync();
+		if (e && !first) first = e;
+	}
+	return first;
+}
+
+// Synchronous copies and memsets are ordered on the legacy NULL stream,
+// which waits for blocking streams but not for CU_STREAM_NON_BLOCKING ones:
+// a missing stream synchronisation shows up here as on a GPU.
+static int SyncLegacy() {
+	std::vector<Stream*> ss;
+	{
+		std::lock_guard<std::mutex> l(g_streams_mu);
+		for (Stream* s : g_streams)
+			if (s->blocking) ss.push_back(s);
 	}
 	int first = 0;
 	for (Stream* s : ss) {
@@ -821,6 +840,7 @@ int emu_cuMemGetInfo(size_t* f, size_t* t) {
 int emu_cuMemAlloc(CUdeviceptr* p, size_t n) {
 	NEED_INIT;
 	if (!p || n == 0) return CUDA_ERROR_INVALID_VALUE;
+	if (int e = SyncCallAllowed()) return e;  // cuMemAlloc is not allowed during a global-mode capture
 	size_t body = (n + kPage - 1) / kPage * kPage;
 	size_t maplen = kGuard + body + kGuard + kPage;
 	std::lock_guard<std::mutex> l(g_mem_mu);
@@ -901,7 +921,7 @@ int emu_cuMemsetD8(CUdeviceptr p, unsigned char v, size_t n) {
 	NEED_INIT;
 	if (int e = SyncCallAllowed()) return e;
 	if (CheckRange(p, n)) return CUDA_ERROR_INVALID_VALUE;
-	if (int e = SyncAll()) return e;
+	if (int e = SyncLegacy()) return e;
 	memset((void*)(uintptr_t)p, v, n);
 	return 0;
 }
@@ -910,7 +930,7 @@ int emu_cuMemsetD32(CUdeviceptr p, unsigned int v, size_t n) {
 	NEED_INIT;
 	if (int e = SyncCallAllowed()) return e;
 	if (p % 4 || CheckRange(p, n * 4)) return CUDA_ERROR_INVALID_VALUE;
-	if (int e = SyncAll()) return e;
+	if (int e = SyncLegacy()) return e;
 	unsigned int* q = (unsigned int*)(uintptr_t)p;
 	for (size_t i = 0; i < n; i++) q[i] = v;
 	return 0;
@@ -920,7 +940,7 @@ int emu_cuMemcpyHtoD(CUdeviceptr dst, const void* src, size_t n) {
 	NEED_INIT;
 	if (int e = SyncCallAllowed()) return e;
 	if (!src || CheckRange(dst, n)) return CUDA_ERROR_INVALID_VALUE;
-	if (int e = SyncAll()) return e;
+	if (int e = SyncLegacy()) return e;
 	memcpy((void*)(uintptr_t)dst, src, n);
 	return 0;
 }
@@ -929,7 +949,7 @@ int emu_cuMemcpyDtoH(void* dst, CUdeviceptr src, size_t n) {
 	NEED_INIT;
 	if (int e = SyncCallAllowed()) return e;
 	if (!dst || CheckRange(src, n)) return CUDA_ERROR_INVALID_VALUE;
-	if (int e = SyncAll()) return e;
+	if (int e = SyncLegacy()) return e;
 	memcpy(dst, (void*)(uintptr_t)src, n);
 	return 0;
 }
@@ -938,7 +958,7 @@ int emu_cuMemcpyDtoD(CUdeviceptr dst, CUdeviceptr src, size_t n) {
 	NEED_INIT;
 	if (int e = SyncCallAllowed()) return e;
 	if (CheckRange(dst, n) || CheckRange(src, n)) return CUDA_ERROR_INVALID_VALUE;
-	if (int e = SyncAll()) return e;
+	if (int e = SyncLegacy()) return e;
 	memmove((void*)(uintptr_t)dst, (void*)(uintptr_t)src, n);
 	return 0;
 }
@@ -974,6 +994,7 @@ int emu_cuStreamCreate(CUstream* s, unsigned int flags) {
 	NEED_INIT;
 	if (!s || flags > 1) return CUDA_ERROR_INVALID_VALUE;
 	Stream* st = new Stream();
+	st->blocking = !(flags & 1);
 	std::lock_guard<std::mutex> l(g_streams_mu);
 	g_streams.push_back(st);
 	*s = st;

@@ -42,7 +42,7 @@ func KernelFiles() []string {
 
 // KernelOptions are the NVRTC options every kernel is compiled with, after
 // -arch=compute_XY.
-var KernelOptions = []string{"-std=c++14", "-default-device", "--use_fast_math"}
+var KernelOptions = []string{"-std=c++17", "-default-device", "--use_fast_math"}
 
 // CacheDir is where compiled kernels are kept: NVAE_CUDA_CACHE, else the
 // user cache directory's nvae/cuda-kernels.
