@@ -417,8 +417,10 @@ static bool ResolveWarp(Worker* w, int warp) {
 		} else if (f.xmode == 10) f.xres = ballot;
 		else if (f.xmode == 11) f.xres = all;
 		else if (f.xmode == 12) f.xres = any;
-		f.state = F_RUN;
 	}
+	// Release only after every lane has read its source lane's value.
+	for (int i = lo; i < hi; i++)
+		if (w->fibers[i].state == F_WAIT_WARP) w->fibers[i].state = F_RUN;
 	return true;
 }
 

@@ -25,7 +25,7 @@ func TestKernelsCompileWithRealNVRTC(t *testing.T) {
 	if len(sources) == 0 {
 		t.Fatal("no embedded kernels")
 	}
-	for name, src := range map[string]string{"test:args": argsSrc, "test:limits": limitsSrc, "test:debug": debugSrc} {
+	for name, src := range map[string]string{"test:args": argsSrc, "test:limits": limitsSrc, "test:debug": debugSrc, "test:intrinsics": intrinsicsSrc, "test:tree": treeSrc} {
 		sources[name] = src
 	}
 	for name, src := range sources {
