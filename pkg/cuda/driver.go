@@ -622,3 +622,32 @@ func (e *GraphExec) Launch(s *Stream) error {
 func (e *GraphExec) Destroy() error {
 	return check("cuGraphExecDestroy", C.call_cuGraphExecDestroy(e.h))
 }
+
+// SuggestBlockSize is the block size (a multiple of the warp size) that
+// maximises resident threads per SM for smemPerThread bytes of dynamic
+// shared memory per thread, as cuOccupancyMaxPotentialBlockSize does
+// (computed here from the occupancy call, so it needs no callback).
+func (f *Function) SuggestBlockSize(c *Context, smemPerThread int) (block, blocksPerSM int, err error) {
+	maxT := c.Props.MaxThreadsPerBlock
+	if v, err := f.Attribute(FuncMaxThreadsPerBlock); err == nil && v > 0 && v < maxT {
+		maxT = v
+	}
+	limit, _ := f.Attribute(FuncMaxDynamicSharedMem)
+	best := -1
+	for bs := 32; bs <= maxT; bs += 32 {
+		if smemPerThread*bs > limit {
+			break
+		}
+		n, err := f.MaxActiveBlocksPerSM(bs, smemPerThread*bs)
+		if err != nil {
+			return 0, 0, err
+		}
+		if n*bs >= best && n > 0 {
+			best, block, blocksPerSM = n*bs, bs, n
+		}
+	}
+	if block == 0 {
+		return 0, 0, fmt.Errorf("cuda: kernel %s: no block size fits %d bytes of shared memory per thread", f.Name, smemPerThread)
+	}
+	return block, blocksPerSM, nil
+}

@@ -23,6 +23,14 @@
 
 #include "emu.h"
 
+// Fibers: a hand-written switch of the callee-saved registers on amd64
+// (DESIGN.md: ~26 ns a switch); glibc's ucontext elsewhere or with
+// -DNVAE_EMU_UCONTEXT (a system call per switch, about 3 µs).
+#if !defined(__x86_64__) || defined(NVAE_EMU_UCONTEXT)
+#define EMU_UCONTEXT 1
+#include <ucontext.h>
+#endif
+
 namespace emu {
 
 static std::string g_header, g_cxx = "c++";
@@ -256,12 +264,15 @@ struct Fiber {
 	Ctx ctx;  // first: the kernel reads it through self()
 	void* sp;
 	char* stack_top;
+#ifdef EMU_UCONTEXT
+	ucontext_t uc;
+#endif
 	int state;
 	unsigned long long xval, xres;
 	int xpred, xmode, xarg, xwidth, xkind;
 };
 
-#if defined(__x86_64__)
+#ifndef EMU_UCONTEXT
 // emu_swap(save, to): save the callee-saved registers and the stack pointer
 // in *save and resume the context whose stack pointer is to.
 extern "C" void emu_swap(void** save, void* to);
@@ -279,8 +290,6 @@ __asm__(
     "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %rbx\n  popq %rbp\n"
     "  ret\n"
     ".size emu_swap,.-emu_swap\n");
-#else
-#error "the CUDA emulator's fiber switch is written for amd64 only"
 #endif
 
 static const size_t kStack = 256 * 1024;
@@ -289,6 +298,9 @@ struct Worker {
 	char* stacks = nullptr;  // kMaxThreads stacks
 	Fiber fibers[kMaxThreads];
 	void* sched_sp = nullptr;
+#ifdef EMU_UCONTEXT
+	ucontext_t sched_uc;
+#endif
 	Fiber* cur = nullptr;
 	int n = 0;
 	std::vector<char> dyn;
@@ -301,6 +313,9 @@ struct Worker {
 		stacks = (char*)mmap(nullptr, kStack * kMaxThreads, PROT_READ | PROT_WRITE,
 		                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (stacks == MAP_FAILED) abort();
+		// a no-access page under every stack: an overflow faults instead of
+		// running into the next thread's stack
+		for (int i = 0; i < kMaxThreads; i++) mprotect(stacks + (size_t)i * kStack, kPage, PROT_NONE);
 		dyn.resize(kSmemOptin + 256);
 	}
 };
@@ -311,16 +326,40 @@ static Worker* W() {
 	return tw;
 }
 
+static void ToScheduler(Worker* w, Fiber* f) {
+#ifdef EMU_UCONTEXT
+	swapcontext(&f->uc, &w->sched_uc);
+#else
+	emu_swap(&f->sp, w->sched_sp);
+#endif
+}
+
+static void ToFiber(Worker* w, Fiber* f) {
+#ifdef EMU_UCONTEXT
+	swapcontext(&w->sched_uc, &f->uc);
+#else
+	emu_swap(&w->sched_sp, f->sp);
+#endif
+}
+
 static void FiberMain() {
 	Worker* w = tw;
 	Fiber* f = w->cur;
 	w->f->entry(w->params);
 	f->state = F_DONE;
-	emu_swap(&f->sp, w->sched_sp);
+	ToScheduler(w, f);
 	abort();  // never resumed
 }
 
 static void FiberInit(Fiber* f) {
+	f->state = F_RUN;
+#ifdef EMU_UCONTEXT
+	getcontext(&f->uc);
+	f->uc.uc_stack.ss_sp = f->stack_top - kStack + kPage;
+	f->uc.uc_stack.ss_size = kStack - kPage;
+	f->uc.uc_link = nullptr;
+	makecontext(&f->uc, FiberMain, 0);
+#else
 	uintptr_t top = ((uintptr_t)f->stack_top) & ~(uintptr_t)15;
 	void** sp = (void**)top;
 	*--sp = nullptr;              // fake return address of FiberMain
@@ -331,14 +370,14 @@ static void FiberInit(Fiber* f) {
 	cw[0] = 0x1F80;               // default MXCSR
 	cw[1] = 0x037F;               // default x87 control word
 	f->sp = sp;
-	f->state = F_RUN;
+#endif
 }
 
 static void Yield(int state) {
 	Worker* w = tw;
 	Fiber* f = w->cur;
 	f->state = state;
-	emu_swap(&f->sp, w->sched_sp);
+	ToScheduler(w, f);
 }
 
 static Ctx* RtSelf() { return &tw->cur->ctx; }
@@ -458,7 +497,7 @@ static int RunBlock(Worker* w, const Func* fn, void** params, Dim3 grid, Dim3 bl
 			Fiber& f = w->fibers[i];
 			if (f.state != F_RUN) continue;
 			w->cur = &f;
-			emu_swap(&w->sched_sp, f.sp);
+			ToFiber(w, &f);
 			if (f.state == F_DONE) alive--;
 			if (!w->trap.empty()) {
 				*why = "trap: " + w->trap;

@@ -190,6 +190,10 @@ func TestLaunchLimits(t *testing.T) {
 	if err != nil || occ < 1 || occ > 32 {
 		t.Fatalf("occupancy %d %v", occ, err)
 	}
+	bs, per, err := f.SuggestBlockSize(c, 4)
+	if err != nil || bs < 32 || bs%32 != 0 || bs > 1024 || per < 1 {
+		t.Fatalf("suggested block %d (%d per SM): %v", bs, per, err)
+	}
 	occBig, _ := f.MaxActiveBlocksPerSM(256, 100*1024)
 	if !(occBig < occ) {
 		t.Fatalf("occupancy with 100 KiB shared %d not below %d", occBig, occ)
