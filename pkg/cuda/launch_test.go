@@ -232,6 +232,20 @@ func TestReduceKernelWithShuffles(t *testing.T) {
 	if d := math.Abs(float64(got[0]) - want); !(d <= 1e-2) {
 		t.Fatalf("sum %g, want %g", got[0], want)
 	}
+	// a correct kernel passes debug mode (no race reported, same result)
+	SetDebug(true)
+	defer SetDebug(false)
+	if err := f.Launch(Dim3{X: 64}, Dim3{X: 256}, 4*8, nil, part, dx, int64(n)); err != nil {
+		t.Fatalf("debug mode flags a correct kernel: %v", err)
+	}
+	if err := f.Launch(Dim3{X: 1}, Dim3{X: 64}, 4*2, nil, tot, part, int64(64)); err != nil {
+		t.Fatalf("debug mode flags a correct kernel: %v", err)
+	}
+	got2 := make([]float32, 1)
+	CopyFromDevice(got2, tot)
+	if got2[0] != got[0] {
+		t.Fatalf("debug mode changed the result: %g vs %g", got2[0], got[0])
+	}
 }
 
 func TestKernelCache(t *testing.T) {

@@ -16,14 +16,18 @@ func TestMain(m *testing.M) {
 			os.Exit(2)
 		}
 	}
+	tmp := ""
 	if os.Getenv("NVAE_CUDA_CACHE") == "" {
 		d, err := os.MkdirTemp("", "nvae-cuda-cache")
 		if err == nil {
 			os.Setenv("NVAE_CUDA_CACHE", d)
-			defer os.RemoveAll(d)
+			tmp = d
 		}
 	}
 	code := m.Run()
+	if tmp != "" {
+		os.RemoveAll(tmp)
+	}
 	os.Exit(code)
 }
 
