@@ -265,3 +265,71 @@ func TestGraphCaptureAndReplay(t *testing.T) {
 		t.Fatalf("EndCapture after an illegal call: %v", err)
 	}
 }
+
+// A capture that forks to a second stream through an event and joins back,
+// the shape of a training step captured as one graph.
+func TestGraphForkJoinCapture(t *testing.T) {
+	c := ctx(t)
+	m, err := c.Kernels("elementwise.cu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	axpy, _ := m.Function("nvae_axpy_f32")
+	const n = 2048
+	x, y, z, w := mustAlloc(t, c, 4*n), mustAlloc(t, c, 4*n), mustAlloc(t, c, 4*n), mustAlloc(t, c, 4*n)
+	ones := make([]float32, n)
+	for i := range ones {
+		ones[i] = 1
+	}
+	CopyToDevice(x, ones)
+	for _, p := range []DevicePtr{y, z, w} {
+		c.Memset32(p, 0, n)
+	}
+	s1, _ := c.NewStream()
+	s2, _ := c.NewStream()
+	defer s1.Destroy()
+	defer s2.Destroy()
+	fork, _ := c.NewEvent(false)
+	join, _ := c.NewEvent(false)
+	defer fork.Destroy()
+	defer join.Destroy()
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	ax := func(s *Stream, dst, src DevicePtr, a float32) {
+		t.Helper()
+		must(axpy.Launch(Dim3{X: 8}, Dim3{X: 256}, 0, s, dst, src, a, int64(n)))
+	}
+	must(s1.BeginCapture(CaptureGlobal))
+	ax(s1, y, x, 1) // y = 1
+	must(fork.Record(s1))
+	must(s2.WaitEvent(fork)) // s2 joins the capture
+	ax(s2, z, y, 2)          // z = 2y = 2, after y = 1
+	ax(s1, w, x, 10)         // w = 10, in parallel with s2
+	must(join.Record(s2))
+	must(s1.WaitEvent(join)) // join back
+	ax(s1, y, z, 1)          // y = 1 + z = 3, after z = 2
+	g, err := s1.EndCapture()
+	must(err)
+	defer g.Destroy()
+	ex, err := g.Instantiate()
+	must(err)
+	defer ex.Destroy()
+	must(ex.Launch(s1))
+	must(s1.Synchronize())
+	for name, want := range map[DevicePtr]float32{y: 3, z: 2, w: 10} {
+		got := download(t, name, n)
+		if got[0] != want || got[n-1] != want {
+			t.Fatalf("after replay: %g, want %g", got[0], want)
+		}
+	}
+	// after the capture both streams run work normally again
+	ax(s2, z, x, 1)
+	must(s2.Synchronize())
+	if v := download(t, z, 1)[0]; v != 3 {
+		t.Fatalf("s2 after capture: z = %g, want 3", v)
+	}
+}

@@ -113,9 +113,18 @@ static bool CheckGuards(std::string* what) {
 
 // ---------------------------------------------------------------- streams
 
+struct Stream;
+
+// A graph being captured, or captured: its nodes in the order the host
+// issued them, which is a valid order for the dependencies between the
+// streams that joined the capture (through events).
 struct Graph {
 	std::vector<Task> nodes;
+	Stream* origin = nullptr;
+	std::vector<Stream*> members;
+	bool invalid = false, ended = false;
 };
+static std::mutex g_cap_mu;  // guards Graph fields during capture
 
 struct Stream {
 	std::mutex mu;
@@ -124,7 +133,6 @@ struct Stream {
 	bool busy = false, stop = false;
 	int err = 0;
 	Graph* cap = nullptr;
-	bool cap_invalid = false;
 	bool blocking = true;  // created without CU_STREAM_NON_BLOCKING
 	std::thread th;
 
@@ -165,7 +173,8 @@ int Enqueue(CUstream s, Task t) {
 	Stream* st = S(s);
 	std::lock_guard<std::mutex> l(st->mu);
 	if (st->cap) {
-		if (st->cap_invalid) return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
+		std::lock_guard<std::mutex> l2(g_cap_mu);
+		if (st->cap->invalid) return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
 		st->cap->nodes.push_back(std::move(t));
 		return 0;
 	}
@@ -213,7 +222,8 @@ static int SyncCallAllowed() {
 	std::lock_guard<std::mutex> l(g_streams_mu);
 	for (Stream* s : g_streams) {
 		std::lock_guard<std::mutex> l2(s->mu);
-		if (s->cap) s->cap_invalid = true;
+		std::lock_guard<std::mutex> l3(g_cap_mu);
+		if (s->cap) s->cap->invalid = true;
 	}
 	return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
 }
@@ -764,6 +774,9 @@ static const struct {
     {801, "CUDA_ERROR_NOT_SUPPORTED"},
     {900, "CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED"},
     {901, "CUDA_ERROR_STREAM_CAPTURE_INVALIDATED"},
+    {903, "CUDA_ERROR_STREAM_CAPTURE_UNMATCHED"},
+    {905, "CUDA_ERROR_STREAM_CAPTURE_ISOLATION"},
+    {906, "CUDA_ERROR_STREAM_CAPTURE_IMPLICIT"},
     {999, "CUDA_ERROR_UNKNOWN"},
 };
 
@@ -1069,7 +1082,8 @@ int emu_cuStreamSynchronize(CUstream s) {
 	{
 		std::lock_guard<std::mutex> l(st->mu);
 		if (st->cap) {
-			st->cap_invalid = true;
+			std::lock_guard<std::mutex> l2(g_cap_mu);
+			st->cap->invalid = true;
 			return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
 		}
 	}
@@ -1089,6 +1103,7 @@ struct Event {
 	unsigned long long recorded = 0, done = 0;
 	double t = 0;
 	bool timing = true;
+	Graph* cap_graph = nullptr;  // recorded during a capture into this graph
 };
 
 int emu_cuStreamWaitEvent(CUstream s, CUevent e, unsigned int flags) {
@@ -1097,9 +1112,26 @@ int emu_cuStreamWaitEvent(CUstream s, CUevent e, unsigned int flags) {
 	if (flags) return CUDA_ERROR_INVALID_VALUE;
 	Event* ev = (Event*)e;
 	unsigned long long g;
+	Graph* cg;
 	{
 		std::lock_guard<std::mutex> l(ev->mu);
 		g = ev->recorded;
+		cg = ev->cap_graph;
+	}
+	if (cg) {
+		// The event was recorded in a capture: s joins that capture (fork).
+		Stream* st = S(s);
+		std::lock_guard<std::mutex> l(st->mu);
+		std::lock_guard<std::mutex> l2(g_cap_mu);
+		if (!cg->ended) {
+			if (st->cap && st->cap != cg) return CUDA_ERROR_STREAM_CAPTURE_ISOLATION;
+			if (!st->cap) {
+				if (!s) return CUDA_ERROR_STREAM_CAPTURE_IMPLICIT;  // the legacy stream cannot join
+				st->cap = cg;
+				cg->members.push_back(st);
+			}
+			return 0;
+		}
 	}
 	return Enqueue(s, [=] {
 		std::unique_lock<std::mutex> l(ev->mu);
@@ -1134,6 +1166,18 @@ int emu_cuEventRecord(CUevent e, CUstream s) {
 	NEED_INIT;
 	if (!e) return CUDA_ERROR_INVALID_HANDLE;
 	Event* ev = (Event*)e;
+	{
+		// Recorded during a capture: a point in the graph other streams can
+		// wait on to join the capture, not a completion on the device.
+		Stream* st = S(s);
+		std::lock_guard<std::mutex> l(st->mu);
+		std::lock_guard<std::mutex> l2(ev->mu);
+		if (st->cap) {
+			ev->cap_graph = st->cap;
+			return 0;
+		}
+		ev->cap_graph = nullptr;
+	}
 	unsigned long long g;
 	{
 		std::lock_guard<std::mutex> l(ev->mu);
@@ -1382,8 +1426,10 @@ int emu_cuStreamBeginCapture(CUstream s, int mode) {
 	Stream* st = (Stream*)s;
 	std::lock_guard<std::mutex> l(st->mu);
 	if (st->cap) return CUDA_ERROR_ILLEGAL_STATE;
-	st->cap = new Graph();
-	st->cap_invalid = false;
+	Graph* g = new Graph();
+	g->origin = st;
+	g->members.push_back(st);
+	st->cap = g;
 	g_capturing++;
 	return 0;
 }
@@ -1392,12 +1438,23 @@ int emu_cuStreamEndCapture(CUstream s, CUgraph* g) {
 	NEED_INIT;
 	if (!g) return CUDA_ERROR_INVALID_VALUE;
 	Stream* st = S(s);
-	std::lock_guard<std::mutex> l(st->mu);
-	if (!st->cap) return CUDA_ERROR_ILLEGAL_STATE;
-	Graph* gr = st->cap;
-	st->cap = nullptr;
+	Graph* gr;
+	std::vector<Stream*> members;
+	{
+		std::lock_guard<std::mutex> l(st->mu);
+		if (!st->cap) return CUDA_ERROR_ILLEGAL_STATE;
+		gr = st->cap;
+		std::lock_guard<std::mutex> l2(g_cap_mu);
+		if (gr->origin != st) return CUDA_ERROR_STREAM_CAPTURE_UNMATCHED;
+		gr->ended = true;
+		members = gr->members;
+	}
+	for (Stream* m : members) {
+		std::lock_guard<std::mutex> l(m->mu);
+		m->cap = nullptr;
+	}
 	g_capturing--;
-	if (st->cap_invalid) {
+	if (gr->invalid) {
 		delete gr;
 		*g = nullptr;
 		return CUDA_ERROR_STREAM_CAPTURE_INVALIDATED;
@@ -1410,7 +1467,9 @@ int emu_cuGraphInstantiateWithFlags(CUgraphExec* e, CUgraph g, unsigned long lon
 	NEED_INIT;
 	if (!e || flags > 15) return CUDA_ERROR_INVALID_VALUE;
 	if (!g) return CUDA_ERROR_INVALID_HANDLE;
-	*e = new Graph(*(Graph*)g);
+	Graph* x = new Graph();
+	x->nodes = ((Graph*)g)->nodes;
+	*e = x;
 	return 0;
 }
 
