@@ -12,6 +12,7 @@ export NVAE_CUDA_DEVICE=cuda
 export NVAE_CUDA_CACHE="$out/kernel-cache"
 # NVAE_CUDA_LIB_PATH may point at the CUDA libraries if they are not in the usual places.
 
+command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >"$out/nvidia-smi.txt" 2>&1
 "$here/bin/nvae-train" --device cuda --device_info >"$out/device_info.txt" 2>&1
 echo "== device info"; cat "$out/device_info.txt"
 

@@ -1,10 +1,17 @@
-// Package cuda loads the NVIDIA driver and libraries at run time with
-// dlopen, through small declarations of our own: the binaries build without
-// a CUDA toolkit and run on CPU-only machines, and a GPU node's libraries
-// are found wherever they live (see DESIGN.md, "CUDA without the toolkit at
-// build time"). This file holds the dlopen search; load.go fills the
-// function tables (api.h) from the real libraries or from the emulated
-// device (emu_*.cc), and the rest of the package calls only the tables.
+// Package cuda is the CUDA library: the driver API (device properties,
+// the primary context, memory and copies, streams, events, modules and
+// launches, occupancy, CUDA graphs), NVRTC, cuBLAS, cuDNN and NCCL, all
+// loaded at run time with dlopen through small declarations of our own
+// (api.h): the binaries build without a CUDA toolkit and run on CPU-only
+// machines, and a GPU node's libraries are found wherever they live (see
+// DESIGN.md, "CUDA without the toolkit at build time").
+//
+// Each library is a table of C function pointers, filled from dlsym on the
+// real library or from the emulated GPU built into the binary (emu_*.cc,
+// selected with Select("cuda-emu") or NVAE_CUDA_EMULATE=1), so the code
+// under test on the emulator is the code that runs on a GPU. Kernels are
+// the .cu files in kernels/, compiled by NVRTC on first use (Kernels) and
+// cached on disk. This file holds the dlopen search.
 package cuda
 
 /*
