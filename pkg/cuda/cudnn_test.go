@@ -97,10 +97,20 @@ func TestCudnnConvMatchesCPU(t *testing.T) {
 					wsa = mustAlloc(t, c, n)
 				}
 				if err := cv.ForwardAlgo(algo, 1, dx, dw, 0, dy, wsa, n); err != nil {
+					// a real cuDNN may size a workspace for an algorithm it then
+					// declines for this shape; the emulator offers only what it runs
+					if !Emulated() && (errors.Is(err, &Error{Lib: "cudnn", Status: 3000}) || errors.Is(err, &Error{Lib: "cudnn", Status: 2000})) {
+						t.Logf("algo %d declined: %v", algo, err)
+						continue
+					}
 					t.Fatalf("algo %d: %v", algo, err)
 				}
 				s.Synchronize()
-				if dd := maxDiff(t, download(t, dy, ny), wantY); !(dd <= 1e-4) {
+				tol := 1e-4
+				if !Emulated() && algo >= 4 {
+					tol = 2e-3 // FFT and Winograd transforms round more
+				}
+				if dd := maxDiff(t, download(t, dy, ny), wantY); !(dd <= tol) {
 					t.Errorf("forward algo %d: diff %g", algo, dd)
 				}
 				if n > 0 && Emulated() {
