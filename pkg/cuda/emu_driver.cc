@@ -558,8 +558,11 @@ struct Job {
 	std::string why;
 };
 
-static std::mutex g_pool_mu;
-static std::condition_variable g_pool_cv;
+// Never destroyed: a process that exits through libc's exit (the race
+// detector's does) runs static destructors while pool threads still wait
+// on the condition variable, and pthread_cond_destroy would wait forever.
+static std::mutex& g_pool_mu = *new std::mutex;
+static std::condition_variable& g_pool_cv = *new std::condition_variable;
 static std::deque<std::shared_ptr<Job>> g_jobs;
 static std::vector<std::thread> g_pool;
 
