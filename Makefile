@@ -5,7 +5,7 @@ BINARIES := nvae-prep nvae-train nvae-eval nvae-sample nvae-fid
 # Fuzz seed corpora run as ordinary unit tests; CPU tests must stay under 15 min on 2 cores.
 TESTFLAGS ?= -count=1 -timeout 30m
 
-.PHONY: all build test vet bench bench-gpu demo clean flags-doc
+.PHONY: all build test vet bench bench-gpu demo clean flags-doc gpu-check
 
 all: build
 
@@ -29,6 +29,17 @@ test:
 bench:
 	scripts/bench.sh
 
+# A folder to copy to a GPU machine without Go: the pkg/cuda tests prebuilt,
+# bin/, and run.sh OUTDIR, which runs them on the real device and writes a
+# table and JSON (see README, "Checking on a GPU").
+gpu-check: build
+	rm -rf gpu-check
+	mkdir -p gpu-check/bin gpu-check/tests
+	$(GO) test -c -o gpu-check/tests/cuda.test ./pkg/cuda
+	cp $(addprefix $(BIN)/,$(BINARIES)) gpu-check/bin/
+	cp scripts/gpu-check-run.sh gpu-check/run.sh
+	@echo "gpu-check/: copy it to a GPU machine and run: gpu-check/run.sh OUTDIR"
+
 # The main job on built-in data: offline MNIST → prep → train (CPU, a few
 # minutes) → IW evaluation → sample grid. DEMO_MINUTES sets the training time.
 demo: build
@@ -43,6 +54,6 @@ flags-doc: build
 	scripts/flags-doc.sh
 
 clean:
-	rm -rf $(BIN) demo-out mini
+	rm -rf $(BIN) demo-out mini gpu-check
 
 -include pipelines/*.mk

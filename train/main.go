@@ -62,7 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var cfg nvae.Config
 	cli.RegisterStruct(fs, &cfg, nvae.DefaultConfig(), map[string]string{"dataset": " (one of " + strings.Join(nvae.Datasets, ", ") + ")"})
 	var x extra
-	fs.StringVar(&x.device, "device", "auto", "compute device: auto, cpu or cuda")
+	fs.StringVar(&x.device, "device", "auto", "compute device: auto, cpu, cuda, or cuda-emu (the emulated GPU; --device_info only until the CUDA backend exists)")
 	fs.BoolVar(&x.dryRun, "dry_run", false, "build the model on CPU without data, print {params, conv_layers, bn_layers, groups_per_scale} as JSON and exit")
 	fs.IntVar(&x.benchmark, "benchmark", 0, "time N training steps on synthetic data (after warm-up) and print JSON")
 	fs.IntVar(&x.benchmarkWarmup, "benchmark_warmup", 3, "warm-up steps before --benchmark timing")
@@ -91,7 +91,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cli.Exit(stderr, "nvae-train", err)
 	}
 	if *deviceInfo {
-		return printDeviceInfo(stdout, stderr)
+		return printDeviceInfo(x.device, stdout, stderr)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "nvae-train: unexpected argument %q\n", fs.Arg(0))
@@ -210,7 +210,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func printDeviceInfo(stdout, stderr io.Writer) int {
+func printDeviceInfo(dev string, stdout, stderr io.Writer) int {
+	if dev == cuda.DeviceEmulated || dev == cuda.DeviceReal {
+		if err := cuda.Select(dev); err != nil {
+			fmt.Fprintf(stderr, "nvae-train: %v\n", err)
+			return 1
+		}
+	}
 	devs, ver, libs, err := cuda.Info()
 	if err != nil {
 		fmt.Fprintf(stderr, "nvae-train: %v\n", err)
@@ -218,7 +224,11 @@ func printDeviceInfo(stdout, stderr io.Writer) int {
 		return 1
 	}
 	for _, d := range devs {
-		fmt.Fprintf(stdout, "GPU %d: %s, %.1f GiB, compute capability %d.%d\n", d.Index, d.Name, float64(d.TotalMem)/(1<<30), d.Major, d.Minor)
+		kind := "GPU"
+		if d.Emulated {
+			kind = "emulated GPU"
+		}
+		fmt.Fprintf(stdout, "%s %d: %s, %.1f GiB, compute capability %d.%d\n", kind, d.Index, d.Name, float64(d.TotalMem)/(1<<30), d.Major, d.Minor)
 	}
 	fmt.Fprintf(stdout, "driver CUDA version: %d.%d\n", ver/1000, ver%1000/10)
 	for _, l := range libs {

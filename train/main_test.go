@@ -164,3 +164,19 @@ func TestSIGTERMDuringValidation(t *testing.T) {
 		t.Fatalf("the resumed run did not redo the validation: %s %s", out.String(), errb2.String())
 	}
 }
+
+// --device_info on the emulated GPU lists the device and all five libraries.
+func TestDeviceInfoEmulated(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"--device", "cuda-emu", "--device_info"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	for _, want := range []string{"emulated GPU 0:", "compute capability", "driver ", "nvrtc ", "cublas ", "cudnn ", "nccl "} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("missing %q in:\n%s", want, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "missing") {
+		t.Errorf("a library is missing on the emulated device:\n%s", out.String())
+	}
+}

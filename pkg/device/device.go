@@ -12,7 +12,7 @@ import (
 )
 
 // Names lists the accepted --device values.
-var Names = []string{"auto", "cpu", "cuda"}
+var Names = []string{"auto", "cpu", "cuda", "cuda-emu"}
 
 // cudaOpen is set by a CUDA backend when one is compiled in.
 var cudaOpen func() (backend.Backend, error)
@@ -23,7 +23,7 @@ func Open(name string) (backend.Backend, error) {
 	switch name {
 	case "cpu":
 		return cpu.New(), nil
-	case "cuda":
+	case "cuda", "cuda-emu":
 		if cudaOpen == nil {
 			return nil, fmt.Errorf("--device cuda: this build has no CUDA backend yet (the CUDA backend is pending); use --device cpu")
 		}
@@ -36,7 +36,7 @@ func Open(name string) (backend.Backend, error) {
 		}
 		return cpu.New(), nil
 	}
-	return nil, fmt.Errorf("--device %q: want auto, cpu or cuda", name)
+	return nil, fmt.Errorf("--device %q: want auto, cpu, cuda or cuda-emu", name)
 }
 
 // TuneGCForInference raises the garbage-collection target to 400% unless
