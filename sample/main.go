@@ -5,17 +5,11 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
-	"image"
-	"image/color/palette"
-	"image/draw"
-	"image/gif"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/nvaego/nvae/internal/cli"
 	"github.com/nvaego/nvae/pkg/fsutil"
@@ -37,7 +31,6 @@ func main() {
 
 type options struct {
 	checkpoint, out, dataDir, dev string
-	temp                          float64
 	tempSpec                      string
 	weights, usedWeights          string
 	temps                         []float64 // per latent group
@@ -102,8 +95,6 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 	if o.temps, err = nvae.ParseTemps(o.tempSpec, m.NumGroupsTotal()); err != nil {
 		return usageErr("--temp: %v", err)
 	}
-	// the decoder's pixel sampling uses the last group's temperature
-	o.temp = o.temps[len(o.temps)-1]
 	dir := o.out
 	if dir == "" {
 		dir = filepath.Dir(o.checkpoint)
@@ -129,35 +120,29 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 			fmt.Fprintf(stderr, "using cached re-adjusted BN statistics %s\n", cached)
 		}
 	}
-	if o.encode != "" {
+	switch {
+	case o.encode != "":
 		return encodeImages(c, m, o, bs, dir, stdout)
-	}
-	if o.decode != "" {
+	case o.decode != "":
 		return decodeFile(c, m, o, bs, dir, stdout)
-	}
-	if o.reconstruct {
+	case o.reconstruct:
 		return reconstruct(c, m, o, bs, dir, stdout)
-	}
-	if o.interpolate > 0 {
+	case o.interpolate > 0:
 		return interpolate(c, m, o, dir, stdout)
 	}
-	imgs, shape := sample(c, m, o.n, bs, o.temps, o.seed)
+	imgs, shape := m.SampleImages(c, o.n, bs, o.temps, o.seed)
 	for i, v := range imgs {
 		if v != v || math.IsInf(float64(v), 0) {
 			return fmt.Errorf("sample %d holds non-finite pixels: the model or its BN statistics are broken; nothing written", i/(shape[0]*shape[1]*shape[2]))
 		}
 	}
-	cols := int(math.Ceil(math.Sqrt(float64(o.n))))
 	grid := filepath.Join(dir, "samples_t"+o.label("%.2f")+".png")
-	if err := imgutil.WritePNG(grid, imgutil.Grid(imgs, o.n, shape[0], shape[1], shape[2], cols)); err != nil {
+	if err := imgutil.WritePNG(grid, imgutil.Grid(imgs, o.n, shape[0], shape[1], shape[2], 0)); err != nil {
 		return err
 	}
 	if o.individual {
-		for i := 0; i < o.n; i++ {
-			p := filepath.Join(dir, fmt.Sprintf("sample_%05d.png", i))
-			if err := imgutil.WritePNG(p, imgutil.Image(imgs, i, shape[0], shape[1], shape[2])); err != nil {
-				return err
-			}
+		if err := imgutil.WritePNGs(dir, "sample_%05d.png", imgs, o.n, shape[0], shape[1], shape[2]); err != nil {
+			return err
 		}
 	}
 	if o.npzOut {
@@ -170,52 +155,8 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// decodeImages turns decoder output into images: the Bernoulli mean for
-// binary data, a sample at t otherwise (as the official loop shows them).
-func decodeImages(c *ag.Ctx, m *nvae.Model, logits *ag.Var, noise nvae.Noise, t float64, useMean bool) *tensor.Tensor {
-	dec := m.DecoderOutput(c, logits)
-	var img *ag.Var
-	if _, ok := dec.(nvae.Bernoulli); ok || useMean {
-		img = dec.Mean(c)
-	}
-	if img == nil {
-		img = dec.Sample(c, noise, t)
-	}
-	return c.B.ToHost(img.Value)
-}
-
-func sample(c *ag.Ctx, m *nvae.Model, n, bs int, temps []float64, seed uint64) ([]float32, [3]int) {
-	t := temps[len(temps)-1]
-	noise := &nvae.PhiloxNoise{Seed: seed}
-	var out []float32
-	var shape [3]int
-	for done := 0; done < n; done += bs {
-		k := min(bs, n-done)
-		h := decodeImages(c, m, m.SampleTemps(c, k, temps, noise), noise, t, false)
-		shape = [3]int{h.Dim(1), h.Dim(2), h.Dim(3)}
-		out = append(out, h.Float32s()...)
-	}
-	return out, shape
-}
-
-// uniformTemp reports whether every group has the same temperature.
-func (o options) uniformTemp() bool {
-	for _, t := range o.temps {
-		if t != o.temps[0] {
-			return false
-		}
-	}
-	return true
-}
-
-// label names the temperatures in file names: the value (format f) when
-// all groups share it, else the specification with ':' and ',' replaced.
-func (o options) label(f string) string {
-	if o.uniformTemp() {
-		return fmt.Sprintf(f, o.temps[0])
-	}
-	return strings.NewReplacer(":", "-", ",", "_", " ", "").Replace(o.tempSpec)
-}
+// label names the temperatures in file names (nvae.TempLabel).
+func (o options) label(f string) string { return nvae.TempLabel(o.tempSpec, o.temps, f) }
 
 // bnCache describes the BN re-adjustment of these options and its cache.
 func (o options) bnCache(dir string) nvae.BNCache {
@@ -227,26 +168,13 @@ func (o options) bnCache(dir string) nvae.BNCache {
 // k prior samples.
 func interpolate(c *ag.Ctx, m *nvae.Model, o options, dir string, stdout io.Writer) error {
 	k := max(o.interpolate, 2)
-	noise := nvae.NewSlerpNoise(o.seed, k, o.frames)
-	logits := m.SampleTemps(c, noise.Frames(), o.temps, noise)
-	h := decodeImages(c, m, logits, noise, o.temp, true)
-	anim := &gif.GIF{}
-	for f := 0; f < h.Dim(0); f++ {
-		img := imgutil.Image(h.Float32s(), f, h.Dim(1), h.Dim(2), h.Dim(3))
-		pal := image.NewPaletted(img.Bounds(), palette.Plan9)
-		draw.FloydSteinberg.Draw(pal, img.Bounds(), img, image.Point{})
-		anim.Image = append(anim.Image, pal)
-		anim.Delay = append(anim.Delay, 8)
-	}
-	var buf bytes.Buffer
-	if err := gif.EncodeAll(&buf, anim); err != nil {
-		return err
-	}
+	h := m.InterpolatePrior(c, k, o.frames, o.temps, o.seed)
 	path := filepath.Join(dir, "interpolation.gif")
-	if err := imgutil.WriteFileAtomic(path, buf.Bytes()); err != nil {
+	frames, err := imgutil.WriteGIF(path, h.Float32s(), h.Dim(0), h.Dim(1), h.Dim(2), h.Dim(3))
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "wrote %d frames through %d samples at t=%s to %s\n", len(anim.Image), k, o.label("%.2f"), path)
+	fmt.Fprintf(stdout, "wrote %d frames through %d samples at t=%s to %s\n", frames, k, o.label("%.2f"), path)
 	return nil
 }
 
@@ -255,40 +183,15 @@ func reconstruct(c *ag.Ctx, m *nvae.Model, o options, bs int, dir string, stdout
 	if dd == "" {
 		dd = m.Cfg.Data
 	}
-	ds, err := data.Open(m.Cfg.Dataset, dd, data.Validation)
+	batch, err := data.FirstBatch(m.Cfg.Dataset, dd, data.Validation, min(bs, o.n), o.seed)
 	if err != nil {
 		return err
 	}
-	l, err := data.NewLoader(ds, data.Options{BatchSize: min(bs, o.n), Seed: o.seed})
-	if err != nil {
-		return err
-	}
-	it := l.Epoch(0, 0)
-	defer it.Close()
-	batch, err := it.Next()
-	if err != nil {
-		return fmt.Errorf("reading %s: %v", dd, err)
-	}
-	n := batch.N
-	x := c.Const(nvae.PreProcess(c, c.B.FromHost(tensor.FromFloat32([]int{n, batch.C, batch.H, batch.W}, batch.X[:n*batch.C*batch.H*batch.W])), m.Cfg.NumXBits))
-	out := m.Forward(c, x, nvae.ZeroNoise{})
-	rec := decodeImages(c, m, out.Logits, nvae.ZeroNoise{}, 1, true)
-	orig := c.B.ToHost(x.Value).Float32s()
+	n, per := batch.N, batch.C*batch.H*batch.W
+	orig, rec := m.Reconstruct(c, tensor.FromFloat32([]int{n, batch.C, batch.H, batch.W}, batch.X[:n*per]))
 	// rows of originals above their reconstructions
 	cols := int(math.Ceil(math.Sqrt(float64(n))))
-	var both []float32
-	per := batch.C * batch.H * batch.W
-	for r0 := 0; r0 < n; r0 += cols {
-		r1 := min(r0+cols, n)
-		both = append(both, orig[r0*per:r1*per]...)
-		for i := r1 - r0; i < cols; i++ {
-			both = append(both, make([]float32, per)...)
-		}
-		both = append(both, rec.Float32s()[r0*per:r1*per]...)
-		for i := r1 - r0; i < cols; i++ {
-			both = append(both, make([]float32, per)...)
-		}
-	}
+	both := imgutil.PairRows(orig, rec, n, per, cols)
 	path := filepath.Join(dir, "reconstruction.png")
 	if err := imgutil.WritePNG(path, imgutil.Grid(both, len(both)/per, batch.C, batch.H, batch.W, cols)); err != nil {
 		return err

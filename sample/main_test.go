@@ -256,7 +256,7 @@ func TestEncodeDecode(t *testing.T) {
 	c := ag.New(b, tensor.Float32)
 	c.SetGrad(false)
 	x := c.Const(b.FromHost(tensor.FromFloat32(arrs["images"].Shape, xs)))
-	want := decodeImages(c, m, m.Forward(c, x, nvae.ZeroNoise{}).Logits, nvae.ZeroNoise{}, 1, true).Float32s()
+	want := m.DecodeImages(c, m.Forward(c, x, nvae.ZeroNoise{}).Logits, nvae.ZeroNoise{}, 1, true).Float32s()
 	if len(got) != len(want) {
 		t.Fatalf("%d decoded values, want %d", len(got), len(want))
 	}

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -100,24 +99,6 @@ func TestDryRunMemoryEstimate(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a stderr the test can read while run writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestSIGTERMDuringValidation (issue 14.7): SIGTERM while nvae-train
 // validates (here a validation of minutes: 400 importance samples) writes
 // the checkpoint and exits 0 within seconds instead of finishing it; the
@@ -129,7 +110,7 @@ func TestSIGTERMDuringValidation(t *testing.T) {
 		"--num_postprocess_blocks 1 --num_postprocess_cells 2 --num_cell_per_cond_enc 1 --num_cell_per_cond_dec 1 --save sig " +
 		"--max_steps 2 --max_valid_batches 1 --num_iw_samples_final 2 --workers 1")
 	args = append(args, "--data", testenv.MNISTLayout(t), "--root", root)
-	errb := &lockedBuffer{}
+	errb := &testenv.LockedBuffer{}
 	var out bytes.Buffer
 	done := make(chan int, 1)
 	go func() { done <- run(append(args, "--num_iw_samples_valid", "400"), &out, errb) }()
@@ -156,7 +137,7 @@ func TestSIGTERMDuringValidation(t *testing.T) {
 		t.Fatalf("SIGTERM during validation did not end the run within 30 s (waited since %s)", t0.Format(time.TimeOnly))
 	}
 	out.Reset()
-	errb2 := &lockedBuffer{}
+	errb2 := &testenv.LockedBuffer{}
 	if code := run(append(args, "--num_iw_samples_valid", "2", "--cont_training"), &out, errb2); code != 0 {
 		t.Fatalf("resume: exit %d: %s", code, errb2.String())
 	}

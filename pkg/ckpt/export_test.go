@@ -1,9 +1,7 @@
 package ckpt
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -12,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/nvaego/nvae/internal/oracle"
+	"github.com/nvaego/nvae/internal/testenv"
 	"github.com/nvaego/nvae/pkg/ag"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
 	"github.com/nvaego/nvae/pkg/nvae"
@@ -20,41 +19,6 @@ import (
 	"github.com/nvaego/nvae/pkg/tensor"
 	"github.com/nvaego/nvae/pkg/torchpt"
 )
-
-type officialKeyLine struct {
-	key, kind, dtype, target string
-	shape                    []int
-}
-
-// readOfficialKeys parses keys_<case>.txt: key, kind, dtype, shape, numel[, target].
-func readOfficialKeys(t *testing.T, path string) []officialKeyLine {
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []officialKeyLine
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		c := strings.Split(line, "\t")
-		if len(c) < 5 {
-			t.Fatalf("bad keys line %q", line)
-		}
-		k := officialKeyLine{key: c[0], kind: c[1], dtype: c[2]}
-		if err := json.Unmarshal([]byte(c[3]), &k.shape); err != nil {
-			t.Fatalf("bad shape in %q", line)
-		}
-		if len(c) > 5 {
-			k.target = c[5]
-		}
-		out = append(out, k)
-	}
-	return out
-}
 
 var ptDType = map[string]string{"float32": "F32", "float64": "F64", "int64": "I64"}
 
@@ -119,7 +83,7 @@ func TestExportOfficial(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := readOfficialKeys(t, filepath.Join(dir, "keys_mnist_tiny.txt"))
+	want := testenv.OfficialKeys(t, filepath.Join(dir, "keys_mnist_tiny.txt"))
 	if len(pt.StateDictOrder) != len(want) {
 		t.Errorf("exported state dict has %d keys, official %d", len(pt.StateDictOrder), len(want))
 	}
@@ -127,15 +91,15 @@ func TestExportOfficial(t *testing.T) {
 		if i >= len(pt.StateDictOrder) {
 			break
 		}
-		if pt.StateDictOrder[i] != w.key {
-			t.Fatalf("key %d = %q, official %q", i, pt.StateDictOrder[i], w.key)
+		if pt.StateDictOrder[i] != w.Key {
+			t.Fatalf("key %d = %q, official %q", i, pt.StateDictOrder[i], w.Key)
 		}
-		got := pt.StateDict[w.key]
-		if got.DType != ptDType[w.dtype] || !reflect.DeepEqual(got.Shape, w.shape) {
-			t.Errorf("%s: %s %v, official %s %v", w.key, got.DType, got.Shape, w.dtype, w.shape)
+		got := pt.StateDict[w.Key]
+		if got.DType != ptDType[w.DType] || !reflect.DeepEqual(got.Shape, w.Shape) {
+			t.Errorf("%s: %s %v, official %s %v", w.Key, got.DType, got.Shape, w.DType, w.Shape)
 		}
-		if w.kind == "alias" && !bytes.Equal(got.Data, pt.StateDict[w.target].Data) {
-			t.Errorf("alias %s differs from %s", w.key, w.target)
+		if w.Kind == "alias" && !bytes.Equal(got.Data, pt.StateDict[w.Target].Data) {
+			t.Errorf("alias %s differs from %s", w.Key, w.Target)
 		}
 	}
 
@@ -225,7 +189,7 @@ func TestExportAliasKeys(t *testing.T) {
 			t.Fatal(err)
 		}
 		got := AliasKeys(m)
-		want := readOfficialKeys(t, kf)
+		want := testenv.OfficialKeys(t, kf)
 		// the exported state dict: official dtypes and shapes
 		top, err := BuildOfficial(&Checkpoint{Model: m}, ExportOptions{Epoch: 1, GlobalStep: 10})
 		if err != nil {
@@ -237,8 +201,8 @@ func TestExportAliasKeys(t *testing.T) {
 		}
 		for i := 0; i < min(len(sd.Keys), len(want)); i++ {
 			tt := sd.Vals[i].(*torchpt.Tensor)
-			if sd.Keys[i] != want[i].key || tt.DType != ptDType[want[i].dtype] || !reflect.DeepEqual(tt.Shape, want[i].shape) {
-				t.Errorf("%s: exported %s %s %v, official %s %s %v", cs.Name, sd.Keys[i], tt.DType, tt.Shape, want[i].key, want[i].dtype, want[i].shape)
+			if sd.Keys[i] != want[i].Key || tt.DType != ptDType[want[i].DType] || !reflect.DeepEqual(tt.Shape, want[i].Shape) {
+				t.Errorf("%s: exported %s %s %v, official %s %s %v", cs.Name, sd.Keys[i], tt.DType, tt.Shape, want[i].Key, want[i].DType, want[i].Shape)
 				break
 			}
 		}
@@ -246,7 +210,7 @@ func TestExportAliasKeys(t *testing.T) {
 			t.Errorf("%s: %d keys, official %d", cs.Name, len(got), len(want))
 		}
 		for i := 0; i < min(len(got), len(want)); i++ {
-			if got[i].Key != want[i].key || got[i].Kind != want[i].kind || got[i].Target != want[i].target {
+			if got[i].Key != want[i].Key || got[i].Kind != want[i].Kind || got[i].Target != want[i].Target {
 				t.Errorf("%s: key %d = %+v, official %+v", cs.Name, i, got[i], want[i])
 				break
 			}

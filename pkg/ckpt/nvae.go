@@ -12,6 +12,7 @@ import (
 	"github.com/nvaego/nvae/pkg/optim"
 	"github.com/nvaego/nvae/pkg/safetensors"
 	"github.com/nvaego/nvae/pkg/tensor"
+	"github.com/nvaego/nvae/pkg/tensorcodec"
 )
 
 // Format names the checkpoint.nvae layout written by Save.
@@ -127,16 +128,12 @@ func SaveEMA(path string, m *nvae.Model, opt *optim.Adamax, st State, ema map[st
 // readFile reads a checkpoint.nvae's tensors and metadata, checking the
 // format and every tensor's checksum.
 func readFile(path string) (*safetensors.File, error) {
-	fh, err := os.Open(path)
+	fh, size, err := tensorcodec.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
 	}
 	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return nil, fmt.Errorf("checkpoint %s: %w", path, err)
-	}
-	f, err := readChecked(fh, st.Size())
+	f, err := readChecked(fh, size)
 	if err != nil {
 		return nil, fmt.Errorf("checkpoint %s %v", path, err)
 	}

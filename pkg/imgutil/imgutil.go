@@ -1,13 +1,18 @@
 // Package imgutil turns NCHW batches in [0,1] into image grids and writes
-// PNG files atomically.
+// PNG and GIF files atomically.
 package imgutil
 
 import (
 	"bytes"
+	"fmt"
 	"image"
 	"image/color"
+	"image/color/palette"
+	"image/draw"
+	"image/gif"
 	"image/png"
 	"math"
+	"path/filepath"
 
 	"github.com/nvaego/nvae/pkg/fsutil"
 )
@@ -114,4 +119,51 @@ func WritePNG(path string, img image.Image) error {
 		return err
 	}
 	return WriteFileAtomic(path, data)
+}
+
+// WriteGIF writes the n images of an NCHW batch as the frames of an
+// animated GIF (Plan 9 palette, Floyd-Steinberg dithering, 80 ms a frame)
+// to path atomically, and returns the number of frames.
+func WriteGIF(path string, x []float32, n, c, h, w int) (int, error) {
+	anim := &gif.GIF{}
+	for f := 0; f < n; f++ {
+		img := Image(x, f, c, h, w)
+		pal := image.NewPaletted(img.Bounds(), palette.Plan9)
+		draw.FloydSteinberg.Draw(pal, img.Bounds(), img, image.Point{})
+		anim.Image = append(anim.Image, pal)
+		anim.Delay = append(anim.Delay, 8)
+	}
+	var buf bytes.Buffer
+	if err := gif.EncodeAll(&buf, anim); err != nil {
+		return 0, err
+	}
+	return len(anim.Image), WriteFileAtomic(path, buf.Bytes())
+}
+
+// PairRows interleaves two batches of n images of per values each for a
+// grid of cols columns: each row of a above the same row of b, the last
+// rows padded with black images.
+func PairRows(a, b []float32, n, per, cols int) []float32 {
+	var both []float32
+	for r0 := 0; r0 < n; r0 += cols {
+		r1 := min(r0+cols, n)
+		pad := make([]float32, (cols-(r1-r0))*per)
+		both = append(both, a[r0*per:r1*per]...)
+		both = append(both, pad...)
+		both = append(both, b[r0*per:r1*per]...)
+		both = append(both, pad...)
+	}
+	return both
+}
+
+// WritePNGs writes each of the n images of an NCHW batch to its own PNG
+// file in dir, named by pattern (a format with the image's index, e.g.
+// "sample_%05d.png").
+func WritePNGs(dir, pattern string, x []float32, n, c, h, w int) error {
+	for i := 0; i < n; i++ {
+		if err := WritePNG(filepath.Join(dir, fmt.Sprintf(pattern, i)), Image(x, i, c, h, w)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -2,11 +2,9 @@ package nvae
 
 import (
 	"reflect"
-	"strings"
 	"testing"
 
 	"github.com/nvaego/nvae/pkg/ag"
-	"github.com/nvaego/nvae/pkg/backend/cpu"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
 
@@ -14,18 +12,7 @@ import (
 // noise (flows included), its latents decode back to the same output, and
 // with zero noise the latents are the posterior means.
 func TestEncodeDecodeLatents(t *testing.T) {
-	cfg, err := ParseArgs(strings.Fields("--dataset cifar10 --num_channels_enc 4 --num_channels_dec 4 --num_latent_scales 2 --num_groups_per_scale 2 --num_latent_per_group 4 --num_preprocess_blocks 1 --num_preprocess_cells 1 --num_postprocess_blocks 1 --num_postprocess_cells 1 --use_se --res_dist --num_nf 1 --num_mixture_dec 3"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := cpu.New()
-	m, err := NewModel(cfg, b, tensor.Float64, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Store.Training = false
-	c := ag.New(b, tensor.Float64)
-	c.SetGrad(false)
+	m, c, b := tinyModel(t, "--dataset cifar10 --num_channels_enc 4 --num_channels_dec 4 --num_latent_scales 2 --num_groups_per_scale 2 --num_latent_per_group 4 --num_preprocess_blocks 1 --num_preprocess_cells 1 --num_postprocess_blocks 1 --num_postprocess_cells 1 --use_se --res_dist --num_nf 1 --num_mixture_dec 3")
 	x := c.Const(b.Cast(b.RandUniform(tensor.Float64, 3, 0, 2, 3, 32, 32), tensor.Float64))
 	host := func(v *ag.Var) []float64 { return b.ToHost(v.Value).Float64s() }
 

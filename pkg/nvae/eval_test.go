@@ -2,12 +2,10 @@ package nvae
 
 import (
 	"math"
-	"strings"
 	"testing"
 
 	"github.com/nvaego/nvae/internal/compare"
 	"github.com/nvaego/nvae/pkg/ag"
-	"github.com/nvaego/nvae/pkg/backend/cpu"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
 
@@ -25,18 +23,7 @@ func (n constNoise) Uniform(c *ag.Ctx, shape ...int) *tensor.Tensor {
 // TestEvalIWBatchedMatchesSequential: sharing forward passes between
 // importance samples changes nothing but the grouping.
 func TestEvalIWBatchedMatchesSequential(t *testing.T) {
-	cfg, err := ParseArgs(strings.Fields("--dataset cifar10 --num_channels_enc 4 --num_channels_dec 4 --num_latent_scales 2 --num_groups_per_scale 2 --num_latent_per_group 4 --num_preprocess_blocks 1 --num_preprocess_cells 2 --num_postprocess_blocks 1 --num_postprocess_cells 2 --num_cell_per_cond_enc 1 --num_cell_per_cond_dec 1 --use_se --res_dist --num_nf 1 --num_mixture_dec 3"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := cpu.New()
-	m, err := NewModel(cfg, b, tensor.Float64, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Store.Training = false
-	c := ag.New(b, tensor.Float64)
-	c.SetGrad(false)
+	m, c, b := tinyModel(t, "--dataset cifar10 --num_channels_enc 4 --num_channels_dec 4 --num_latent_scales 2 --num_groups_per_scale 2 --num_latent_per_group 4 --num_preprocess_blocks 1 --num_preprocess_cells 2 --num_postprocess_blocks 1 --num_postprocess_cells 2 --num_cell_per_cond_enc 1 --num_cell_per_cond_dec 1 --use_se --res_dist --num_nf 1 --num_mixture_dec 3")
 	x := c.Const(b.Cast(b.RandUniform(tensor.Float64, 9, 0, 3, 3, 32, 32), tensor.Float64))
 	seq := m.EvalIW(c, x, 5, constNoise{0.3})
 	bat := m.EvalIWBatched(c, x, 5, 2, constNoise{0.3})

@@ -102,3 +102,15 @@ func (m *Model) ReadjustBNTemps(c *ag.Ctx, temps []float64, iters, batchSize int
 	}
 	m.Store.Training = false
 }
+
+// TempLabel names per-group temperatures in file names: the value (format
+// f) when all groups share it, else the specification spec with ':' and
+// ',' replaced.
+func TempLabel(spec string, temps []float64, f string) string {
+	for _, t := range temps {
+		if t != temps[0] {
+			return strings.NewReplacer(":", "-", ",", "_", " ", "").Replace(spec)
+		}
+	}
+	return fmt.Sprintf(f, temps[0])
+}

@@ -2,12 +2,7 @@ package nvae
 
 import (
 	"reflect"
-	"strings"
 	"testing"
-
-	"github.com/nvaego/nvae/pkg/ag"
-	"github.com/nvaego/nvae/pkg/backend/cpu"
-	"github.com/nvaego/nvae/pkg/tensor"
 )
 
 func TestParseTemps(t *testing.T) {
@@ -44,18 +39,7 @@ func TestParseTemps(t *testing.T) {
 // TestSampleTemps: equal temperatures give exactly Sample's output, and
 // the temperature of every group (z0 included) reaches the output.
 func TestSampleTemps(t *testing.T) {
-	cfg, err := ParseArgs(strings.Fields("--dataset cifar10 --num_channels_enc 4 --num_channels_dec 4 --num_latent_scales 2 --num_groups_per_scale 2 --num_latent_per_group 4 --num_preprocess_blocks 1 --num_preprocess_cells 1 --num_postprocess_blocks 1 --num_postprocess_cells 1 --use_se --res_dist --num_mixture_dec 3"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := cpu.New()
-	m, err := NewModel(cfg, b, tensor.Float64, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.Store.Training = false
-	c := ag.New(b, tensor.Float64)
-	c.SetGrad(false)
+	m, c, b := tinyModel(t, "--dataset cifar10 --num_channels_enc 4 --num_channels_dec 4 --num_latent_scales 2 --num_groups_per_scale 2 --num_latent_per_group 4 --num_preprocess_blocks 1 --num_preprocess_cells 1 --num_postprocess_blocks 1 --num_postprocess_cells 1 --use_se --res_dist --num_mixture_dec 3")
 	run := func(temps []float64) []float64 {
 		if temps == nil {
 			return b.ToHost(m.Sample(c, 2, 0.7, &PhiloxNoise{Seed: 9}).Value).Float64s()

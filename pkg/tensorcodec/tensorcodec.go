@@ -284,18 +284,29 @@ func FromInt64(v []int64) []byte {
 // ..."), read errors the path.
 func ReadFile[T any](pkg, path string, read func(r io.ReaderAt, size int64) (T, error)) (T, error) {
 	var zero T
-	f, err := os.Open(path)
+	f, size, err := Open(path)
 	if err != nil {
 		return zero, fmt.Errorf("%s: %w", pkg, err)
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return zero, fmt.Errorf("%s: %w", pkg, err)
-	}
-	v, err := read(f, st.Size())
+	v, err := read(f, size)
 	if err != nil {
 		return zero, fmt.Errorf("%s: %w", path, err)
 	}
 	return v, nil
+}
+
+// Open opens the file at path for a reader of a file format and returns
+// it (for the caller to close) with its size.
+func Open(path string) (*os.File, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, 0, err
+	}
+	return f, st.Size(), nil
 }

@@ -2,7 +2,6 @@ package torchpt
 
 import (
 	"archive/zip"
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"io"
@@ -23,39 +22,9 @@ func testdata(t testing.TB, parts ...string) string {
 	return testenv.Testdata(t, parts...)
 }
 
-type keyInfo struct {
-	key, kind, dtype, target string
-	shape                    []int
-}
-
-// readKeys parses keys_<case>.txt: key, kind, dtype, shape, numel[, target].
-func readKeys(t *testing.T, name string) []keyInfo {
-	f, err := os.Open(testdata(t, "nvae", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	var out []keyInfo
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		c := strings.Split(line, "\t")
-		if len(c) < 5 {
-			t.Fatalf("bad keys line %q", line)
-		}
-		ki := keyInfo{key: c[0], kind: c[1], dtype: c[2]}
-		if err := json.Unmarshal([]byte(c[3]), &ki.shape); err != nil {
-			t.Fatalf("bad shape in %q", line)
-		}
-		if len(c) > 5 {
-			ki.target = c[5]
-		}
-		out = append(out, ki)
-	}
-	return out
+// readKeys parses testdata/nvae/<name>, an official keys_<case>.txt.
+func readKeys(t *testing.T, name string) []testenv.KeyLine {
+	return testenv.OfficialKeys(t, testdata(t, "nvae", name))
 }
 
 var torchDType = map[string]string{"float32": "F32", "float64": "F64", "int64": "I64"}
@@ -75,32 +44,32 @@ func TestMnistTinyCheckpoint(t *testing.T) {
 	}
 	counts := map[string]int{}
 	for i, k := range keys {
-		if c.StateDictOrder[i] != k.key {
-			t.Fatalf("state dict key %d = %q, want %q", i, c.StateDictOrder[i], k.key)
+		if c.StateDictOrder[i] != k.Key {
+			t.Fatalf("state dict key %d = %q, want %q", i, c.StateDictOrder[i], k.Key)
 		}
-		got := c.StateDict[k.key]
-		if got.DType != torchDType[k.dtype] || !reflect.DeepEqual(got.Shape, k.shape) {
-			t.Errorf("%s: %s %v, want %s %v", k.key, got.DType, got.Shape, k.dtype, k.shape)
+		got := c.StateDict[k.Key]
+		if got.DType != torchDType[k.DType] || !reflect.DeepEqual(got.Shape, k.Shape) {
+			t.Errorf("%s: %s %v, want %s %v", k.Key, got.DType, got.Shape, k.DType, k.Shape)
 		}
 		var refName string
-		switch k.kind {
+		switch k.Kind {
 		case "param":
-			refName = "param/" + k.key
+			refName = "param/" + k.Key
 		case "buffer":
-			refName = "buffer/" + k.key
+			refName = "buffer/" + k.Key
 		case "alias":
-			refName = "param/" + k.target
-			if !bytes.Equal(got.Data, c.StateDict[k.target].Data) {
-				t.Errorf("alias %s differs from its target %s", k.key, k.target)
+			refName = "param/" + k.Target
+			if !bytes.Equal(got.Data, c.StateDict[k.Target].Data) {
+				t.Errorf("alias %s differs from its target %s", k.Key, k.Target)
 			}
 		}
-		counts[k.kind]++
+		counts[k.Kind]++
 		rt, ok := ref.Tensors[refName]
 		if !ok {
-			t.Fatalf("%s: reference %s missing", k.key, refName)
+			t.Fatalf("%s: reference %s missing", k.Key, refName)
 		}
 		if string(rt.DType) != got.DType || !reflect.DeepEqual(rt.Shape, got.Shape) || !bytes.Equal(rt.Data, got.Data) {
-			t.Errorf("%s differs from %s (bit-for-bit)", k.key, refName)
+			t.Errorf("%s differs from %s (bit-for-bit)", k.Key, refName)
 		}
 	}
 	if counts["param"] != 227 || counts["buffer"] != 96 || counts["alias"] != 15 {
@@ -225,21 +194,21 @@ func TestStep1CheckpointViews(t *testing.T) {
 	var maxDiff float64
 	changed := 0
 	for _, k := range readKeys(t, "keys_mnist_tiny.txt") {
-		got := c.StateDict[k.key]
-		if !reflect.DeepEqual(got.Shape, k.shape) {
-			t.Errorf("%s shape %v, want %v", k.key, got.Shape, k.shape)
+		got := c.StateDict[k.Key]
+		if !reflect.DeepEqual(got.Shape, k.Shape) {
+			t.Errorf("%s shape %v, want %v", k.Key, got.Shape, k.Shape)
 			continue
 		}
-		if k.kind == "alias" && !bytes.Equal(got.Data, c.StateDict[k.target].Data) {
-			t.Errorf("alias %s differs from %s", k.key, k.target)
+		if k.Kind == "alias" && !bytes.Equal(got.Data, c.StateDict[k.Target].Data) {
+			t.Errorf("alias %s differs from %s", k.Key, k.Target)
 		}
-		if k.kind != "param" {
+		if k.Kind != "param" {
 			continue
 		}
-		if !bytes.Equal(got.Data, c0.StateDict[k.key].Data) {
+		if !bytes.Equal(got.Data, c0.StateDict[k.Key].Data) {
 			changed++
 		}
-		want, err := ref.Tensors["after_step/"+k.key].Float64()
+		want, err := ref.Tensors["after_step/"+k.Key].Float64()
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -3,18 +3,18 @@ package train
 import (
 	"errors"
 	"fmt"
-	"github.com/nvaego/nvae/internal/cli"
-	"github.com/nvaego/nvae/internal/testenv"
 	"io"
 	"math"
 	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nvaego/nvae/internal/cli"
+	"github.com/nvaego/nvae/internal/testenv"
 
 	"github.com/nvaego/nvae/pkg/ag"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
@@ -565,24 +565,6 @@ func inValidate() bool {
 	return strings.Contains(string(buf[:runtime.Stack(buf, false)]), "(*runner).validate(")
 }
 
-// syncLog is a progress log the Stop callback can read.
-type syncLog struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *syncLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *syncLog) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestStopDuringValidation (issue 14.7): a stop request inside the
 // per-epoch validation or the final evaluation is honoured there (not
 // after it): the checkpoint is written, the run ends with ErrStopped, and
@@ -599,7 +581,7 @@ func TestStopDuringValidation(t *testing.T) {
 		name, what string
 		final      bool
 	}{{"epoch", "during validation", false}, {"final", "during the final validation", true}} {
-		log := &syncLog{}
+		log := &testenv.LockedBuffer{}
 		o := opts(tinyConfig(t, dataDir, root, c.name), 2)
 		o.Log = log
 		o.Stop = func() bool {
@@ -613,7 +595,7 @@ func TestStopDuringValidation(t *testing.T) {
 		}
 		cfg := tinyConfig(t, dataDir, root, c.name)
 		cfg.ContTraining = true
-		log2 := &syncLog{}
+		log2 := &testenv.LockedBuffer{}
 		o = opts(cfg, 2)
 		o.Log = log2
 		res, err := Run(o)
