@@ -91,7 +91,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cli.Exit(stderr, "nvae-train", err)
 	}
 	if *deviceInfo {
-		return printDeviceInfo(x.device, stdout, stderr)
+		if err := cuda.PrintInfo(stdout, x.device); err != nil {
+			fmt.Fprintf(stderr, "nvae-train: %v\n", err)
+			return 1
+		}
+		return 0
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "nvae-train: unexpected argument %q\n", fs.Arg(0))
@@ -210,70 +214,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func printDeviceInfo(dev string, stdout, stderr io.Writer) int {
-	if dev == cuda.DeviceEmulated || dev == cuda.DeviceReal {
-		if err := cuda.Select(dev); err != nil {
-			fmt.Fprintf(stderr, "nvae-train: %v\n", err)
-			return 1
-		}
-	}
-	devs, ver, libs, err := cuda.Info()
-	if err != nil {
-		fmt.Fprintf(stderr, "nvae-train: %v\n", err)
-		fmt.Fprintln(stdout, "device: cpu (no usable GPU)")
-		return 1
-	}
-	for _, d := range devs {
-		kind := "GPU"
-		if d.Emulated {
-			kind = "emulated GPU"
-		}
-		fmt.Fprintf(stdout, "%s %d: %s, %.1f GiB, compute capability %d.%d\n", kind, d.Index, d.Name, float64(d.TotalMem)/(1<<30), d.Major, d.Minor)
-	}
-	fmt.Fprintf(stdout, "driver CUDA version: %d.%d\n", ver/1000, ver%1000/10)
-	for _, l := range libs {
-		if l.Err != nil {
-			fmt.Fprintf(stdout, "%-7s missing: %v\n", l.Name, l.Err)
-			continue
-		}
-		fmt.Fprintf(stdout, "%-7s %-10s %s\n", l.Name, l.Version, l.Path)
-	}
-	return 0
-}
-
-// openComm returns the communicator of this process: the launcher's
-// (mpirun, srun, or this binary's own workers) when it started several
-// ranks, else one process. The official --num_proc_node/--num_process_per_node
-// launch (this process starts one worker per GPU, the workers meet over NCCL
-// at --master_address) needs the NCCL engine: once it is registered this
-// process spawns the workers and returns a nil Comm with their exit code;
-// until then those flags are reported and the run is one process, as
-// before. Under a launcher the launcher's ranks win.
+// openComm is dist.OpenTraining with the official launch flags of cfg.
 func openComm(cfg nvae.Config, engine string, args []string, stdout, stderr io.Writer) (dist.Comm, int) {
-	l, err := dist.FromEnv()
-	if err != nil {
-		fmt.Fprintf(stderr, "nvae-train: %v\n", err)
-		return nil, 2
-	}
-	official := cfg.NumProcNode * cfg.NumProcessPerNode
-	if l.Size == 1 && official > 1 && dist.Has("nccl") && (engine == "auto" || engine == "nccl") {
-		if err := dist.SpawnLocal(cfg.NumProcessPerNode, cfg.NumProcNode, cfg.NodeRank, dist.MasterAddr(cfg.MasterAddress), args, stdout, stderr); err != nil {
-			fmt.Fprintf(stderr, "nvae-train: %v\n", err)
-			return nil, 1
-		}
-		return nil, 0
-	}
-	if l.Size == 1 && official > 1 {
-		fmt.Fprintf(stderr, "nvae-train: --num_proc_node %d × --num_process_per_node %d: the official launcher (one worker per GPU over NCCL) is not built yet; "+
-			"training as ONE process (for data parallelism start the ranks with mpirun -np K or srun)\n", cfg.NumProcNode, cfg.NumProcessPerNode)
-	}
-	if l.Size > 1 && official > 1 && official != l.Size && l.Rank == 0 {
-		fmt.Fprintf(stderr, "nvae-train: %s started %d ranks; --num_proc_node × --num_process_per_node (%d) is ignored under a launcher\n", l.Launcher, l.Size, official)
-	}
-	c, err := dist.Open(engine, l)
-	if err != nil {
-		fmt.Fprintf(stderr, "nvae-train: %v\n", err)
-		return nil, 2
-	}
-	return c, 0
+	return dist.OpenTraining(dist.TrainingLaunch{NumProcNode: cfg.NumProcNode, NumProcessPerNode: cfg.NumProcessPerNode,
+		NodeRank: cfg.NodeRank, MasterAddress: cfg.MasterAddress}, engine, args, stdout, stderr)
 }

@@ -6,7 +6,10 @@ NV_WRAP_ALL
 */
 import "C"
 
-import "fmt"
+import (
+	"fmt"
+	"io"
+)
 
 // Device describes one GPU.
 type Device struct {
@@ -68,3 +71,38 @@ func Info() (devices []Device, driverVersion int, libs []LibInfo, err error) {
 }
 
 func cudaVersion(v int) string { return fmt.Sprintf("CUDA %d.%d", v/1000, v%1000/10) }
+
+// PrintInfo writes what --device_info reports: each device (emulated or
+// real) with its memory and compute capability, the driver's CUDA version,
+// and each library's version and path (or why it is missing). dev selects
+// the emulated or the real device ("cuda-emu", "cuda"); other values use
+// the default selection. An error means no usable GPU (a line saying so is
+// written first).
+func PrintInfo(w io.Writer, dev string) error {
+	if dev == DeviceEmulated || dev == DeviceReal {
+		if err := Select(dev); err != nil {
+			return err
+		}
+	}
+	devs, ver, libs, err := Info()
+	if err != nil {
+		fmt.Fprintln(w, "device: cpu (no usable GPU)")
+		return err
+	}
+	for _, d := range devs {
+		kind := "GPU"
+		if d.Emulated {
+			kind = "emulated GPU"
+		}
+		fmt.Fprintf(w, "%s %d: %s, %.1f GiB, compute capability %d.%d\n", kind, d.Index, d.Name, float64(d.TotalMem)/(1<<30), d.Major, d.Minor)
+	}
+	fmt.Fprintf(w, "driver CUDA version: %d.%d\n", ver/1000, ver%1000/10)
+	for _, l := range libs {
+		if l.Err != nil {
+			fmt.Fprintf(w, "%-7s missing: %v\n", l.Name, l.Err)
+			continue
+		}
+		fmt.Fprintf(w, "%-7s %-10s %s\n", l.Name, l.Version, l.Path)
+	}
+	return nil
+}
