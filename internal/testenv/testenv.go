@@ -121,3 +121,14 @@ func MNISTLayout(t testing.TB) string {
 	}
 	return dir
 }
+
+// MissingTool reports a system library or tool a test needs (msg says
+// which and how to install it): a failure under CI=true, where .ci/run
+// installs everything, and a skip elsewhere.
+func MissingTool(t testing.TB, format string, a ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI: "+format, a...)
+	}
+	t.Skipf(format, a...)
+}

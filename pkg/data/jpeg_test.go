@@ -16,7 +16,7 @@ import (
 // the dataset's decode path, to exactly the pixels Pillow gives.
 func TestLoaderJPEGPixelsEqualPillow(t *testing.T) {
 	if d := imgproc.JPEGDecoder(); len(d) < 13 || d[:13] != "libjpeg-turbo" {
-		t.Skipf("JPEG decoder is %s: .ci/run installs libturbojpeg0", d)
+		testenv.MissingTool(t, "JPEG decoder is %s: .ci/run installs libturbojpeg0", d)
 	}
 	dir := filepath.Join(testenv.RepoRoot(t), "testdata", "jpeg")
 	raw, err := os.ReadFile(filepath.Join(dir, "cases.json"))

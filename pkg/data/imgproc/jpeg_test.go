@@ -77,7 +77,7 @@ func maxDiff(a, b []byte) (int, int) {
 // pixels for every case.
 func TestJPEGMatchesPillow(t *testing.T) {
 	if _, err := turboStatus(); err != nil {
-		t.Skipf("libjpeg-turbo unavailable (%v): .ci/run installs libturbojpeg0", err)
+		testenv.MissingTool(t, "libjpeg-turbo unavailable (%v): .ci/run installs libturbojpeg0", err)
 	}
 	t.Logf("decoder: %s", JPEGDecoder())
 	for _, c := range jpegCases(t) {
