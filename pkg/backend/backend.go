@@ -201,6 +201,17 @@ type Backend interface {
 	RandUniform(dt tensor.DType, seed, offset uint64, shape ...int) *tensor.Tensor
 }
 
+// Releaser is implemented by backends that recycle the memory of tensors
+// their caller no longer needs (inference frees each intermediate as soon as
+// it is consumed, as PyTorch's caching allocator does when the last
+// reference goes). Release(t) promises that neither t nor any tensor sharing
+// its storage (a reshaped view) is used again; the backend may hand the
+// memory out as the result of a later kernel. Releasing a tensor twice is
+// harmless.
+type Releaser interface {
+	Release(t *tensor.Tensor)
+}
+
 // BroadcastShapes returns the NumPy broadcast of two shapes.
 func BroadcastShapes(a, b tensor.Shape) (tensor.Shape, error) {
 	n := len(a)

@@ -3,10 +3,12 @@ package nvae
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/nvaego/nvae/pkg/ag"
 	"github.com/nvaego/nvae/pkg/backend"
 	"github.com/nvaego/nvae/pkg/nn"
+	"github.com/nvaego/nvae/pkg/tensor"
 )
 
 // chanMult is the official CHANNEL_MULT.
@@ -22,15 +24,60 @@ type bnAct struct {
 	act func(c *ag.Ctx, x *ag.Var) *ag.Var
 }
 
-func (l bnAct) Forward(c *ag.Ctx, x *ag.Var) *ag.Var { return l.act(c, l.bn.Forward(c, x)) }
+func (l bnAct) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
+	y := l.bn.Forward(c, x)
+	z := l.act(c, y)
+	release(c, y, z)
+	return z
+}
 
 type seq []layer
 
+// Forward applies the layers in turn; without gradients each intermediate
+// is released once the next layer has consumed it (the input is the
+// caller's and is kept).
 func (s seq) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
+	in := x
 	for _, l := range s {
-		x = l.Forward(c, x)
+		y := l.Forward(c, x)
+		if x != in {
+			release(c, x, y)
+		}
+		x = y
 	}
 	return x
+}
+
+// release gives dead, an intermediate result no longer needed, back to the
+// backend (no-grad mode only; see ag.Ctx.Release) unless it shares storage
+// with one of the results kept.
+func release(c *ag.Ctx, dead *ag.Var, keep ...*ag.Var) {
+	if c.GradEnabled() || dead == nil || dead.Value == nil {
+		return
+	}
+	for _, k := range keep {
+		if k != nil && k.Value != nil && sharesStorage(dead.Value, k.Value) {
+			return
+		}
+	}
+	c.Release(dead)
+}
+
+// sharesStorage reports whether a and b may share memory (true for storage
+// it cannot inspect).
+func sharesStorage(a, b *tensor.Tensor) bool {
+	if a == b {
+		return true
+	}
+	switch sa := a.Storage().(type) {
+	case tensor.HostF32:
+		sb, ok := b.Storage().(tensor.HostF32)
+		return !ok || len(sa) == 0 || len(sb) == 0 || unsafe.SliceData(sa) == unsafe.SliceData(sb)
+	case tensor.HostF64:
+		sb, ok := b.Storage().(tensor.HostF64)
+		return !ok || len(sa) == 0 || len(sb) == 0 || unsafe.SliceData(sa) == unsafe.SliceData(sb)
+	}
+	return true
 }
 
 type fn func(c *ag.Ctx, x *ag.Var) *ag.Var
@@ -116,7 +163,12 @@ func (f *factorizedReduce) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
 	a2 := c.Slice(a, []int{0, 0, 1, 1}, []int{n, ch, h - 1, w - 1})
 	a3 := c.Slice(a, []int{0, 0, 0, 1}, []int{n, ch, h, w - 1})
 	a4 := c.Slice(a, []int{0, 0, 1, 0}, []int{n, ch, h - 1, w})
-	return c.Concat(1, f.convs[0].Forward(c, a), f.convs[1].Forward(c, a2), f.convs[2].Forward(c, a3), f.convs[3].Forward(c, a4))
+	ys := []*ag.Var{f.convs[0].Forward(c, a), f.convs[1].Forward(c, a2), f.convs[2].Forward(c, a3), f.convs[3].Forward(c, a4)}
+	out := c.Concat(1, ys...)
+	for _, v := range append(ys, a, a2, a3, a4) {
+		release(c, v, out)
+	}
+	return out
 }
 
 // se is squeeze-and-excitation.
@@ -174,13 +226,25 @@ func (cell *Cell) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
 		skip = cell.skip.Forward(c, x)
 	}
 	s := x
+	next := func(y *ag.Var) {
+		if s != x {
+			release(c, s, y)
+		}
+		s = y
+	}
 	for _, op := range cell.ops {
-		s = op.Forward(c, s)
+		next(op.Forward(c, s))
 	}
 	if cell.se != nil {
-		s = cell.se.Forward(c, s)
+		next(cell.se.Forward(c, s))
 	}
-	return c.Add(skip, c.MulScalar(s, 0.1))
+	next(c.MulScalar(s, 0.1))
+	out := c.Add(skip, s)
+	next(out)
+	if skip != x {
+		release(c, skip, out)
+	}
+	return out
 }
 
 // encCombiner is x1 + Conv1x1(x2).
@@ -190,7 +254,10 @@ type encCombiner struct {
 }
 
 func (e *encCombiner) Forward(c *ag.Ctx, x1, x2 *ag.Var) *ag.Var {
-	return c.Add(x1, e.conv.Forward(c, x2))
+	y := e.conv.Forward(c, x2)
+	out := c.Add(x1, y)
+	release(c, y, out)
+	return out
 }
 
 // decCombiner is Conv1x1(concat(x1, x2)).
@@ -200,7 +267,10 @@ type decCombiner struct {
 }
 
 func (d *decCombiner) Forward(c *ag.Ctx, x1, x2 *ag.Var) *ag.Var {
-	return d.conv.Forward(c, c.Concat(1, x1, x2))
+	cat := c.Concat(1, x1, x2)
+	out := d.conv.Forward(c, cat)
+	release(c, cat, out)
+	return out
 }
 
 // ConvMask is the official create_conv_mask for an autoregressive conv:

@@ -49,6 +49,40 @@ func Run(t *testing.T, b backend.Backend, dt tensor.DType) {
 	t.Run("pool-resize", s.poolResize)
 	t.Run("random", s.random)
 	t.Run("adamax", s.adamax)
+	t.Run("release", s.release)
+}
+
+// release checks a backend.Releaser: results computed into recycled memory
+// are right (whether the kernel overwrites its output or accumulates into
+// zeros), releasing twice hands the memory out once, inputs are untouched.
+func (s *suite) release(t *testing.T) {
+	r, ok := s.b.(backend.Releaser)
+	if !ok {
+		t.Skip("the backend does not recycle memory")
+	}
+	shape := []int{4, 64, 8, 8} // large enough to be recycled
+	a := s.rand(-1, 1, shape...)
+	x := s.dev(a)
+	for i := 0; i < 3; i++ {
+		y := s.b.Unary(backend.Exp, x)
+		r.Release(y)
+		r.Release(y)
+		z1 := s.b.Affine(x, 2, 1)
+		z2 := s.b.Affine(x, -1, 0)
+		s.check("Affine into recycled memory", z1, mapArr(a, func(v float64) float64 { return 2*v + 1 }))
+		s.check("second Affine after a double Release", z2, mapArr(a, func(v float64) float64 { return -v }))
+		r.Release(z1)
+		r.Release(z2)
+		// A kernel that accumulates into zeros: the nearest-upsampling adjoint.
+		g := s.b.Upsample2xBackward(s.b.Upsample2x(s.b.Full(s.dt, 1, 4, 64, 4, 4), backend.Nearest), backend.Nearest)
+		want := arr{tensor.Shape{4, 64, 4, 4}, make([]float64, 4*64*16)}
+		for j := range want.v {
+			want.v[j] = 4
+		}
+		s.check("Upsample2xBackward into recycled memory", g, want)
+		r.Release(g)
+	}
+	s.check("input after Release of results", x, a)
 }
 
 // arr is a host float64 array with a shape: the reference side.

@@ -69,7 +69,7 @@ func nchw(s tensor.Shape) (n, c, hw int) {
 
 func bnTrainT[T Float](x, gamma, beta *tensor.Tensor, eps float64) (*tensor.Tensor, *tensor.Tensor, *tensor.Tensor) {
 	n, c, hw := nchw(x.Shape())
-	y := alloc[T](x.Shape())
+	y := allocFull[T](x.Shape())
 	mean, vr := alloc[T](tensor.Shape{c}), alloc[T](tensor.Shape{c})
 	xs, ys, ms, vs := host[T](x), host[T](y), host[T](mean), host[T](vr)
 	var gs, bs []T
@@ -206,7 +206,12 @@ func upsampleT[T Float](x *tensor.Tensor, mode backend.UpsampleMode, backward bo
 	} else {
 		os = tensor.Shape{s[0], s[1], 2 * h, 2 * w}
 	}
-	out := alloc[T](os)
+	var out *tensor.Tensor
+	if backward {
+		out = alloc[T](os) // accumulated into
+	} else {
+		out = allocFull[T](os)
+	}
 	xs, ys := host[T](x), host[T](out)
 	sh, sw := h, w // small (source) size
 	if !backward {
@@ -279,7 +284,7 @@ func (*Backend) Upsample2xBackward(gy *tensor.Tensor, mode backend.UpsampleMode)
 func (*Backend) RandNormal(dt tensor.DType, seed, offset uint64, shape ...int) *tensor.Tensor {
 	g := rng.New(seed)
 	g.SetState(rng.State{Seed: seed, Offset: offset})
-	t := tensor.Host(dt, shape...)
+	t := allocFullDT(dt, shape)
 	if dt == tensor.Float32 {
 		g.Normal32(t.F32())
 	} else {
@@ -292,7 +297,7 @@ func (*Backend) RandNormal(dt tensor.DType, seed, offset uint64, shape ...int) *
 func (*Backend) RandUniform(dt tensor.DType, seed, offset uint64, shape ...int) *tensor.Tensor {
 	g := rng.New(seed)
 	g.SetState(rng.State{Seed: seed, Offset: offset})
-	t := tensor.Host(dt, shape...)
+	t := allocFullDT(dt, shape)
 	if dt == tensor.Float32 {
 		g.Uniform32(t.F32())
 	} else {
@@ -336,7 +341,7 @@ func channelAffineT[T Float](x, scale, shift *tensor.Tensor) *tensor.Tensor {
 	if scale.Len() != c || shift.Len() != c {
 		panic(fmt.Sprintf("cpu: channel affine of %v with %d scales and %d shifts", x.Shape(), scale.Len(), shift.Len()))
 	}
-	out := alloc[T](x.Shape())
+	out := allocFull[T](x.Shape())
 	xs, ys, sc, sh := host[T](x), host[T](out), host[T](scale), host[T](shift)
 	par.For(n*c, 1+grain/max(hw, 1), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
