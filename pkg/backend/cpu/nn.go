@@ -220,6 +220,10 @@ func upsampleT[T Float](x *tensor.Tensor, mode backend.UpsampleMode, backward bo
 		sh, sw = h/2, w/2
 	}
 	bh, bw := 2*sh, 2*sw
+	if !backward {
+		upsampleFwd(mode, xs, ys, planes, sh, sw)
+		return out
+	}
 	par.For(planes, 1, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			small := p * sh * sw
@@ -256,6 +260,63 @@ func upsampleT[T Float](x *tensor.Tensor, mode backend.UpsampleMode, backward bo
 		}
 	})
 	return out
+}
+
+// upsampleFwd is the forward 2x upsampling of planes sh×sw planes: nearest
+// copies each source pixel twice per row; bilinear takes its taps from
+// tables built once per call and evaluates each output exactly as the
+// per-pixel formula of upsampleT does (same float64 expression).
+func upsampleFwd[T Float](mode backend.UpsampleMode, xs, ys []T, planes, sh, sw int) {
+	bh, bw := 2*sh, 2*sw
+	if mode == backend.Nearest {
+		par.For(planes, 1+grain/(bh*bw), func(lo, hi int) {
+			for p := lo; p < hi; p++ {
+				src := xs[p*sh*sw : (p+1)*sh*sw]
+				dst := ys[p*bh*bw : (p+1)*bh*bw]
+				for y := 0; y < sh; y++ {
+					row := src[y*sw : (y+1)*sw]
+					o0 := dst[2*y*bw : (2*y+1)*bw]
+					o0 = o0[:2*len(row)]
+					for x, v := range row {
+						o0[2*x] = v
+						o0[2*x+1] = v
+					}
+					copy(dst[(2*y+1)*bw:(2*y+2)*bw], o0)
+				}
+			}
+		})
+		return
+	}
+	type tap struct {
+		i0, i1 int
+		f      float64
+	}
+	tx, ty := make([]tap, bw), make([]tap, bh)
+	for o := range tx {
+		i0, i1, f := bilinearTaps(o, sw)
+		tx[o] = tap{i0, i1, f}
+	}
+	for o := range ty {
+		i0, i1, f := bilinearTaps(o, sh)
+		ty[o] = tap{i0, i1, f}
+	}
+	par.For(planes, 1+grain/(bh*bw), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			src := xs[p*sh*sw : (p+1)*sh*sw]
+			dst := ys[p*bh*bw : (p+1)*bh*bw]
+			for oy, t := range ty {
+				r0, r1 := src[t.i0*sw:(t.i0+1)*sw], src[t.i1*sw:(t.i1+1)*sw]
+				fy := t.f
+				out := dst[oy*bw : (oy+1)*bw]
+				for ox, u := range tx {
+					fx := u.f
+					w00, w01 := (1-fy)*(1-fx), (1-fy)*fx
+					w10, w11 := fy*(1-fx), fy*fx
+					out[ox] = T(w00*float64(r0[u.i0]) + w01*float64(r0[u.i1]) + w10*float64(r1[u.i0]) + w11*float64(r1[u.i1]))
+				}
+			}
+		}
+	})
 }
 
 // Upsample2x implements backend.Backend.
