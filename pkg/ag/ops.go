@@ -418,6 +418,16 @@ func (c *Ctx) Conv2D(x, w, bias *Var, p backend.ConvParams) *Var {
 	}, x, w, bias)
 }
 
+// ChannelAffineUnary is op(ChannelAffine(x, scale, shift)): one fused
+// kernel when no gradient is recorded (eval-mode batch norm and its
+// activation), the two differentiable ops otherwise. Both round alike.
+func (c *Ctx) ChannelAffineUnary(x, scale, shift *Var, op backend.UnaryOp) *Var {
+	if c.grad && (x.requiresGrad || scale.requiresGrad || shift.requiresGrad) {
+		return c.Unary(op, c.ChannelAffine(x, scale, shift))
+	}
+	return c.Const(c.B.ChannelAffineUnary(x.Value, scale.Value, shift.Value, op))
+}
+
 // ChannelAffine is x·scale[c] + shift[c] with scale and shift of shape [C].
 func (c *Ctx) ChannelAffine(x, scale, shift *Var) *Var {
 	y := c.B.ChannelAffine(x.Value, scale.Value, shift.Value)

@@ -164,6 +164,10 @@ type Backend interface {
 	// ChannelAffine is x·scale[c] + shift[c] over axis 1 of x [N, C, ...]
 	// (batch norm in eval mode, in one pass).
 	ChannelAffine(x, scale, shift *tensor.Tensor) *tensor.Tensor
+	// ChannelAffineUnary is op(x·scale[c] + shift[c]) in one pass, with
+	// the same rounding as Unary(op, ChannelAffine(x, scale, shift)) (eval-
+	// mode batch norm fused with its activation).
+	ChannelAffineUnary(x, scale, shift *tensor.Tensor, op UnaryOp) *tensor.Tensor
 
 	// BatchNormTrain normalises over (N, H, W) with batch statistics and
 	// returns y, the batch mean and the biased batch variance (per channel).

@@ -317,11 +317,27 @@ func (m *BatchNorm) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
 		s.bufs[nbName] = b.Affine(s.bufs[nbName], 1, 1)
 		return y
 	}
-	rm := c.Const(s.bufs[rmName])
-	rv := c.Const(s.bufs[rvName])
-	scale := c.Div(m.Gamma, c.Sqrt(c.AddScalar(rv, m.Eps)))
-	shift := c.Sub(m.Beta, c.Mul(rm, scale))
+	scale, shift := m.evalAffine(c)
 	return c.ChannelAffine(x, scale, shift)
+}
+
+// evalAffine is the per-channel scale and shift of eval mode.
+func (m *BatchNorm) evalAffine(c *ag.Ctx) (scale, shift *ag.Var) {
+	rm := c.Const(m.store.bufs[m.Name+".running_mean"])
+	rv := c.Const(m.store.bufs[m.Name+".running_var"])
+	scale = c.Div(m.Gamma, c.Sqrt(c.AddScalar(rv, m.Eps)))
+	shift = c.Sub(m.Beta, c.Mul(rm, scale))
+	return scale, shift
+}
+
+// ForwardUnary is op(Forward(x)); in eval mode the normalisation and the
+// activation run as one kernel (ag.Ctx.ChannelAffineUnary).
+func (m *BatchNorm) ForwardUnary(c *ag.Ctx, x *ag.Var, op backend.UnaryOp) *ag.Var {
+	if m.store.Training {
+		return c.Unary(op, m.Forward(c, x))
+	}
+	scale, shift := m.evalAffine(c)
+	return c.ChannelAffineUnary(x, scale, shift, op)
 }
 
 // Linear is x·Wᵀ + b with PyTorch's default init.

@@ -18,18 +18,14 @@ type layer interface {
 	Forward(c *ag.Ctx, x *ag.Var) *ag.Var
 }
 
-// bnAct is BN followed by an activation (SyncBatchNormSwish, or BN → ELU).
+// bnAct is BN followed by an activation (SyncBatchNormSwish, or BN → ELU);
+// in eval mode one fused kernel.
 type bnAct struct {
 	bn  *nn.BatchNorm
-	act func(c *ag.Ctx, x *ag.Var) *ag.Var
+	act backend.UnaryOp
 }
 
-func (l bnAct) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
-	y := l.bn.Forward(c, x)
-	z := l.act(c, y)
-	release(c, y, z)
-	return z
-}
+func (l bnAct) Forward(c *ag.Ctx, x *ag.Var) *ag.Var { return l.bn.ForwardUnary(c, x, l.act) }
 
 type seq []layer
 
@@ -89,8 +85,6 @@ var (
 	upNearest = fn(func(c *ag.Ctx, x *ag.Var) *ag.Var { return c.Upsample2x(x, backend.Nearest) })
 )
 
-func swish(c *ag.Ctx, x *ag.Var) *ag.Var { return c.Swish(x) }
-
 // newOp builds one official op (OPS table) under prefix name.
 func newOp(s *nn.Store, name string, op Op, cin, cout, stride int) layer {
 	up := stride == -1
@@ -103,9 +97,9 @@ func newOp(s *nn.Store, name string, op Op, cin, cout, stride int) layer {
 	case OpBNSwishConv, OpBNELUConv, OpELUConv:
 		switch op.Kind {
 		case OpBNSwishConv:
-			l = append(l, bnAct{s.NewBatchNorm(name+".bn_act", cin), swish})
+			l = append(l, bnAct{s.NewBatchNorm(name+".bn_act", cin), backend.Swish})
 		case OpBNELUConv:
-			l = append(l, bnAct{s.NewBatchNorm(name+".bn.bn", cin), (*ag.Ctx).ELU})
+			l = append(l, bnAct{s.NewBatchNorm(name+".bn.bn", cin), backend.ELU})
 		default:
 			l = append(l, eluL)
 		}
@@ -128,11 +122,11 @@ func newOp(s *nn.Store, name string, op Op, cin, cout, stride int) layer {
 		}
 		l = append(l, s.NewBatchNorm(idx()+".bn", cin))
 		p := idx()
-		l = append(l, s.NewConv2D(p+".conv.0", cin, hidden, 1, nn.ConvOpts{}), bnAct{s.NewBatchNorm(p+".conv.1", hidden), swish})
+		l = append(l, s.NewConv2D(p+".conv.0", cin, hidden, 1, nn.ConvOpts{}), bnAct{s.NewBatchNorm(p+".conv.1", hidden), backend.Swish})
 		p = idx()
 		pad := op.Dilation * (op.Kernel - 1) / 2
 		l = append(l, s.NewConv2D(p+".conv.0", hidden, hidden, op.Kernel, nn.ConvOpts{Stride: st, Padding: pad, Dilation: op.Dilation, Groups: groups}),
-			bnAct{s.NewBatchNorm(p+".conv.1", hidden), swish})
+			bnAct{s.NewBatchNorm(p+".conv.1", hidden), backend.Swish})
 		l = append(l, s.NewConv2D(idx(), hidden, cout, 1, nn.ConvOpts{}))
 		l = append(l, s.NewBatchNorm(idx()+".bn", cout))
 	default:

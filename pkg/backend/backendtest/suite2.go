@@ -137,6 +137,18 @@ func (s *suite) batchnorm(t *testing.T) {
 		ca.v[i] = x.v[i]*sc.v[ch] + sh.v[ch]
 	}
 	s.check("ChannelAffine", s.b.ChannelAffine(s.dev(x), s.dev(sc), s.dev(sh)), ca)
+	s.channelAffineUnary(x, sc, sh, ca)
+	// A larger case: several activation spans per worker, planes not a
+	// multiple of them.
+	{
+		xl, scl, shl := s.rand(-3, 3, 3, 5, 37, 41), s.rand(0.5, 2, 5), s.rand(-1, 1, 5)
+		cal := arr{xl.shape, make([]float64, len(xl.v))}
+		for i := range cal.v {
+			ch := i / (37 * 41) % 5
+			cal.v[i] = xl.v[i]*scl.v[ch] + shl.v[ch]
+		}
+		s.channelAffineUnary(xl, scl, shl, cal)
+	}
 	dy, dm, dv := s.b.BatchNormTrain(s.dev(x), s.dev(g), s.dev(b), eps)
 	s.check("BatchNormTrain y", dy, y)
 	s.check("BatchNormTrain mean", dm, mean)
@@ -317,4 +329,22 @@ func (s *suite) adamax(t *testing.T) {
 	s.check("AdamaxStep p", dp, wp)
 	s.check("AdamaxStep m", dm, wm)
 	s.check("AdamaxStep u", du, wu)
+}
+
+// channelAffineUnary checks ChannelAffineUnary against the reference
+// activation of ca = x·sc + sh, and bit for bit against Unary after
+// ChannelAffine (the fused kernel must round alike).
+func (s *suite) channelAffineUnary(x, sc, sh, ca arr) {
+	for _, op := range []backend.UnaryOp{backend.Swish, backend.ELU, backend.ReLU, backend.Sigmoid, backend.Tanh} {
+		got := s.b.ChannelAffineUnary(s.dev(x), s.dev(sc), s.dev(sh), op)
+		s.check(fmt.Sprintf("ChannelAffineUnary %v", op), got, mapArr(ca, unaryRef[op].f))
+		two := s.b.Unary(op, s.b.ChannelAffine(s.dev(x), s.dev(sc), s.dev(sh)))
+		g, w := s.b.ToHost(got).Float64s(), s.b.ToHost(two).Float64s()
+		for i := range w {
+			if g[i] != w[i] && !(math.IsNaN(g[i]) && math.IsNaN(w[i])) {
+				s.t.Errorf("ChannelAffineUnary %v [%d] = %v, Unary(ChannelAffine) %v: not bit-identical", op, i, g[i], w[i])
+				break
+			}
+		}
+	}
 }

@@ -417,6 +417,44 @@ func channelAffineT[T Float](x, scale, shift *tensor.Tensor) *tensor.Tensor {
 	return out
 }
 
+// unaryBlock is the span the fused kernels run the activation over while it
+// is still in the first-level cache.
+const unaryBlock = 4096
+
+func channelAffineUnaryT[T Float](x, scale, shift *tensor.Tensor, op backend.UnaryOp) *tensor.Tensor {
+	n, c, hw := nchw(x.Shape())
+	if scale.Len() != c || shift.Len() != c {
+		panic(fmt.Sprintf("cpu: channel affine of %v with %d scales and %d shifts", x.Shape(), scale.Len(), shift.Len()))
+	}
+	out := allocFull[T](x.Shape())
+	xs, ys, sc, sh := host[T](x), host[T](out), host[T](scale), host[T](shift)
+	par.For(n*c, 1+grain/max(hw, 1), func(lo, hi int) {
+		start := lo * hw
+		for p := lo; p < hi; p++ {
+			a, b := sc[p%c], sh[p%c]
+			src, dst := xs[p*hw:(p+1)*hw], ys[p*hw:(p+1)*hw]
+			dst = dst[:len(src)]
+			for i, v := range src {
+				dst[i] = v*a + b
+			}
+			if end := (p + 1) * hw; end-start >= unaryBlock || p == hi-1 {
+				span := ys[start:end]
+				unaryLoop(op, span, span)
+				start = end
+			}
+		}
+	})
+	return out
+}
+
+// ChannelAffineUnary implements backend.Backend.
+func (*Backend) ChannelAffineUnary(x, scale, shift *tensor.Tensor, op backend.UnaryOp) *tensor.Tensor {
+	if checkHost(x, scale, shift) == tensor.Float32 {
+		return channelAffineUnaryT[float32](x, scale, shift, op)
+	}
+	return channelAffineUnaryT[float64](x, scale, shift, op)
+}
+
 // ChannelAffine implements backend.Backend.
 func (*Backend) ChannelAffine(x, scale, shift *tensor.Tensor) *tensor.Tensor {
 	if checkHost(x, scale, shift) == tensor.Float32 {
