@@ -98,6 +98,21 @@ func check2(name string, dst, x, gy []float32) {
 	}
 }
 
+// Affine sets dst[i] = x[i]·a + b with the product rounded to float32
+// before the sum (no fused multiply-add), as the Go expression
+// x[i]*a + b evaluates on amd64 at the default GOAMD64 level.
+func Affine(dst, x []float32, a, b float32) {
+	check1("Affine", dst, x)
+	if len(x) == 0 {
+		return
+	}
+	if useAsm {
+		affineAVX512(&dst[0], &x[0], len(x), a, b)
+		return
+	}
+	affineGo(dst, x, a, b)
+}
+
 // Exp sets dst[i] = e^x[i]. Below about −103.97 the result is 0, between
 // that and −87.34 it is subnormal; above about 88.72 it is +Inf.
 func Exp(dst, x []float32) {

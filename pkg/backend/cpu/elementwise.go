@@ -285,11 +285,7 @@ func affineT[T Float](x *tensor.Tensor, a, b float64) *tensor.Tensor {
 	out := allocFull[T](x.Shape())
 	xs, ys := host[T](x), host[T](out)
 	ta, tb := T(a), T(b)
-	parFor(len(xs), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			ys[i] = ta*xs[i] + tb
-		}
-	})
+	parFor(len(xs), func(lo, hi int) { affineRow(ys[lo:hi], xs[lo:hi], ta, tb) })
 	return out
 }
 

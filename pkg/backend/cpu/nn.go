@@ -9,6 +9,7 @@ import (
 	"github.com/nvaego/nvae/pkg/par"
 	"github.com/nvaego/nvae/pkg/rng"
 	"github.com/nvaego/nvae/pkg/tensor"
+	"github.com/nvaego/nvae/pkg/vmath"
 )
 
 func matmulT[T Float](a, b *tensor.Tensor, ta, tb bool) *tensor.Tensor {
@@ -406,15 +407,23 @@ func channelAffineT[T Float](x, scale, shift *tensor.Tensor) *tensor.Tensor {
 	xs, ys, sc, sh := host[T](x), host[T](out), host[T](scale), host[T](shift)
 	par.For(n*c, 1+grain/max(hw, 1), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			a, b := sc[p%c], sh[p%c]
-			src, dst := xs[p*hw:(p+1)*hw], ys[p*hw:(p+1)*hw]
-			dst = dst[:len(src)]
-			for i, v := range src {
-				dst[i] = v*a + b
-			}
+			affineRow(ys[p*hw:(p+1)*hw], xs[p*hw:(p+1)*hw], sc[p%c], sh[p%c])
 		}
 	})
 	return out
+}
+
+// affineRow sets dst = src·a + b, the product rounded before the sum (the
+// float32 case runs vmath.Affine).
+func affineRow[T Float](dst, src []T, a, b T) {
+	if d, ok := any(dst).([]float32); ok {
+		vmath.Affine(d[:len(src)], any(src).([]float32), float32(a), float32(b))
+		return
+	}
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] = T(v*a) + b
+	}
 }
 
 // unaryBlock is the span the fused kernels run the activation over while it
@@ -431,12 +440,7 @@ func channelAffineUnaryT[T Float](x, scale, shift *tensor.Tensor, op backend.Una
 	par.For(n*c, 1+grain/max(hw, 1), func(lo, hi int) {
 		start := lo * hw
 		for p := lo; p < hi; p++ {
-			a, b := sc[p%c], sh[p%c]
-			src, dst := xs[p*hw:(p+1)*hw], ys[p*hw:(p+1)*hw]
-			dst = dst[:len(src)]
-			for i, v := range src {
-				dst[i] = v*a + b
-			}
+			affineRow(ys[p*hw:(p+1)*hw], xs[p*hw:(p+1)*hw], sc[p%c], sh[p%c])
 			if end := (p + 1) * hw; end-start >= unaryBlock || p == hi-1 {
 				span := ys[start:end]
 				unaryLoop(op, span, span)
