@@ -357,15 +357,23 @@ func newCellAR(s *nn.Store, name string, numZ int, mirror bool) *cellAR {
 }
 
 func (a *cellAR) Forward(c *ag.Ctx, z *ag.Var) *ag.Var {
-	h := c.ELU(a.conv1.Forward(c, z))
-	h = c.ELU(a.conv2.Forward(c, h))
-	mu := a.mu.Forward(c, c.ELU(h))
-	return c.Sub(z, mu)
+	// Without gradients each intermediate is released once consumed.
+	step := func(x, y *ag.Var) *ag.Var { release(c, x, y); return y }
+	h1 := a.conv1.Forward(c, z)
+	h := step(h1, c.ELU(h1))
+	h2 := step(h, a.conv2.Forward(c, h))
+	h = step(h2, c.ELU(h2))
+	e := step(h, c.ELU(h))
+	mu := step(e, a.mu.Forward(c, e))
+	return step(mu, c.Sub(z, mu))
 }
 
 // pairedCellAR is a cell and its mirrored twin; log-determinants are zero.
 type pairedCellAR struct{ a, b *cellAR }
 
 func (p *pairedCellAR) Forward(c *ag.Ctx, z *ag.Var) *ag.Var {
-	return p.b.Forward(c, p.a.Forward(c, z))
+	mid := p.a.Forward(c, z)
+	out := p.b.Forward(c, mid)
+	release(c, mid, out)
+	return out
 }

@@ -62,13 +62,16 @@ func (m *Model) Forward(c *ag.Ctx, x *ag.Var, noise Noise) *Output {
 	allP, allLogP := []Normal{p}, []*ag.Var{p.LogP(c, z)}
 
 	logits := m.runDecoder(c, x.Dim(0), z, func(idx int, s *ag.Var) *ag.Var {
-		pp := c.Chunk(m.decSampler[idx-1].Forward(c, c.ELU(s)), 2, 1)
+		pp := m.decSample(c, idx, s)
 		muP, lsP := pp[0], pp[1]
 		f := combEnc[idx-1].Forward(c, combS[idx-1], s)
 		if kept[combS[idx-1]]--; kept[combS[idx-1]] == 0 {
 			release(c, combS[idx-1], f)
 		}
-		pq := c.Chunk(m.encSampler[idx].Forward(c, f), 2, 1)
+		qo := m.encSampler[idx].Forward(c, f)
+		release(c, f, qo)
+		pq := c.Chunk(qo, 2, 1)
+		release(c, qo, pq...)
 		var q Normal
 		if m.Cfg.ResDist {
 			q = NewNormal(c, c.Add(muP, pq[0]), c.Add(lsP, pq[1]), 1)
@@ -112,10 +115,21 @@ func (m *Model) Sample(c *ag.Ctx, n int, t float64, noise Noise) *ag.Var {
 	eps := noise.Normal(c, append([]int{n}, m.z0Size...)...)
 	z0 := c.Const(c.B.Affine(eps, 1.01*t, 0))
 	return m.runDecoder(c, n, z0, func(idx int, s *ag.Var) *ag.Var {
-		pp := c.Chunk(m.decSampler[idx-1].Forward(c, c.ELU(s)), 2, 1)
+		pp := m.decSample(c, idx, s)
 		p := NewNormal(c, pp[0], pp[1], t)
 		return p.Sample(c, noise.Normal(c, p.Mu.Shape()...))
 	})
+}
+
+// decSample is the prior's parameters (mu, log sigma) from decoder features
+// s: dec_sampler[idx-1](ELU(s)), split in two along channels.
+func (m *Model) decSample(c *ag.Ctx, idx int, s *ag.Var) []*ag.Var {
+	e := c.ELU(s)
+	o := m.decSampler[idx-1].Forward(c, e)
+	release(c, e, o)
+	pp := c.Chunk(o, 2, 1)
+	release(c, o, pp...)
+	return pp
 }
 
 // runDecoder walks dec_tower from prior_ftr0 broadcast over a batch of n:
