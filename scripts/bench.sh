@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# make bench: CPU kernel rates, training-step timings of the ANCHORS.md CPU
-# configurations, and data-pipeline throughput, printed as tables beside the
-# official figures. BENCH_QUICK=1 shortens every run.
+# make bench: CPU kernel rates, training-step and inference timings of the
+# ANCHORS.md CPU configurations, the Fréchet distance at the FID size and
+# data-pipeline throughput. Only our rows are measured; official/reference
+# figures are printed separately, labelled with their source (no ratios
+# against numbers from another run). BENCH_QUICK=1 shortens every run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bt=${BENCH_TIME:-3x}
@@ -21,7 +23,9 @@ go test -run '^$' -bench 'Conv3x3_64|Depthwise5x5_384_f|Conv1x1_64_384' -benchti
 
 echo "## CPU kernels ($(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))"
 echo
-echo "| kernel | forward GFLOP/s | fwd + both backwards GFLOP/s | PyTorch fwd | PyTorch fwd+bwd |"
+echo "PyTorch columns: reference figures from ../shared/ANCHORS.md (official PyTorch 1.13, 2 threads, 2026-11-27), not measured by this run."
+echo
+echo "| kernel | forward GFLOP/s | fwd + both backwards GFLOP/s | PyTorch fwd (ANCHORS.md) | PyTorch fwd+bwd (ANCHORS.md) |"
 echo "|---|---|---|---|---|"
 printf '| GEMM 1024x1024x1024 | %s | | 41.5 | |\n' "$(metric "$tmp/gemm" 'Sgemm1024' GFLOP/s)"
 printf '| conv 3x3 64→64, 16x32x32 | %s | %s | 165 | 169 |\n' "$(metric "$tmp/conv" 'Conv3x3_64_fwd-' GFLOP/s)" "$(metric "$tmp/conv" 'Conv3x3_64_fwdbwd' GFLOP/s)"
@@ -32,19 +36,51 @@ echo
 small="--num_channels_enc 16 --num_channels_dec 16 --num_latent_scales 2 --num_groups_per_scale 4 --ada_groups --num_latent_per_group 20 --weight_decay_norm 1e-2 --use_se --res_dist --fast_adamax"
 mnist_small="--dataset mnist --batch_size 32 $small --num_preprocess_blocks 2 --num_preprocess_cells 2 --num_postprocess_blocks 2 --num_postprocess_cells 2 --num_cell_per_cond_enc 1 --num_cell_per_cond_dec 1 --num_nf 0"
 cifar_small="--dataset cifar10 --batch_size 8 $small --num_preprocess_blocks 1 --num_preprocess_cells 2 --num_postprocess_blocks 1 --num_postprocess_cells 2 --num_cell_per_cond_enc 2 --num_cell_per_cond_dec 2 --num_nf 1"
-echo "## Training step on CPU (synthetic data, median of $steps after 3 warm-up)"
+echo "## Training step and inference on CPU (synthetic data; step: median of $steps after 3 warm-up; sample and eval forward: median of 3 after 1 warm-up)"
 echo
-echo "| config | params | step ms | img/s | sample ms | eval fwd ms | official step ms | official img/s | speed-up |"
-echo "|---|---|---|---|---|---|---|---|---|"
+echo "| config | params | step ms | img/s | sample ms | eval fwd ms |"
+echo "|---|---|---|---|---|---|"
 for c in mnist_small cifar_small; do
   flags=${!c}
   j=$(bin/nvae-train --device cpu --benchmark "$steps" $flags)
   get() { echo "$j" | sed -n "s/.*\"$1\":\([0-9.e+-]*\).*/\1/p"; }
-  off_ms=672; off_ips=47.6; [ $c = cifar_small ] && { off_ms=418; off_ips=19.2; }
-  printf '| %s | %.2f M | %.0f | %.1f | %.0f | %.0f | %s | %s | %.2fx |\n' $c "$(calc "$(get params)/1000000")" \
-    "$(get step_ms_median)" "$(get images_per_s)" "$(get sample_ms)" "$(get eval_fwd_ms)" $off_ms $off_ips \
-    "$(calc "$off_ms/$(get step_ms_median)")"
+  printf '| %s | %.2f M | %.0f | %.1f | %.0f | %.0f |\n' $c "$(calc "$(get params)/1000000")" \
+    "$(get step_ms_median)" "$(get images_per_s)" "$(get sample_ms)" "$(get eval_fwd_ms)"
 done
+echo
+echo "Reference, not measured by this run (../shared/ANCHORS.md: the official code, PyTorch 1.13 with 2 threads, on this machine kind, 2026-12-02; absolute times move by ±20% between runs on shared machines, so compare ratios only from one run):"
+echo
+echo "| config | official step ms | official sample ms | official eval fwd ms |"
+echo "|---|---|---|---|"
+echo "| mnist_small | 776–792 | 56 | 91 |"
+echo "| cifar_small | 359 | 32 | 77 |"
+echo
+
+go test -run '^$' -bench 'Frechet2048' -benchtime 1x ./pkg/fid > "$tmp/frechet" 2>&1 || true
+echo "## Fréchet distance, two full-rank 2048-d statistics (the FID size)"
+echo
+echo "| | seconds |"
+echo "|---|---|"
+printf '| nvae-go (fid.FrechetDistance) | %s |\n' "$(metric "$tmp/frechet" 'Frechet2048' s/op)"
+# scipy (Debian's python3-scipy) as a same-run reference when installed; not a dependency.
+if /usr/bin/python3 -c 'import scipy' 2>/dev/null; then
+  ref=$(/usr/bin/python3 - <<'PY' 2>/dev/null || true
+import time, numpy as np
+from scipy import linalg
+d, n = 2048, 3000
+def cov(seed):
+    x = np.random.default_rng(seed).standard_normal((n, d)) * (1 + np.arange(d) / d)
+    return np.cov(x, rowvar=False)
+s1, s2 = cov(1), cov(2)
+t0 = time.time()
+covmean, _ = linalg.sqrtm(s1.dot(s2), disp=False)  # pytorch-fid's path
+tr = np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean.real)
+print("%.2f" % (time.time() - t0))
+PY
+)
+  [ -n "$ref" ] && printf '| scipy %s sqrtm path (pytorch-fid formula), measured by this run | %s |\n' "$(/usr/bin/python3 -c 'import scipy; print(scipy.__version__)')" "$ref"
+fi
+echo "| scipy sqrtm path, reference (../shared/ANCHORS.md, 2026-12-02) | 5.1 |"
 echo
 
 go test -run '^$' -bench 'Inception' -benchtime "${bt/10x/3x}" ./pkg/fid > "$tmp/incep" 2>&1 || true
@@ -53,7 +89,7 @@ echo
 echo "| | images/s | ms/image |"
 echo "|---|---|---|"
 printf '| nvae-go | %s | %s |\n' "$(metric "$tmp/incep" Inception images/s)" "$(metric "$tmp/incep" Inception ms/image)"
-echo "| official (PyTorch, 2 threads) | 8.5 | 118 |"
+echo "| official (PyTorch, 2 threads), reference from ../shared/testdata/fid/README.md section 7 | 8.5 | 118 |"
 echo
 
 if [ -z "${BENCH_QUICK:-}" ]; then
