@@ -274,6 +274,14 @@ func TestGradChannelAffineUnary(t *testing.T) {
 	}
 }
 
+func TestGradGateScaleAdd(t *testing.T) {
+	r := rand.New(rand.NewSource(13))
+	check(t, "gate-scale-add", func(c *ag.Ctx, in []*ag.Var) *ag.Var { return c.GateScaleAdd(in[0], in[1], in[2], 0.1) },
+		randT(r, -2, 2, 2, 3, 3, 4), randT(r, -2, 2, 2, 3, 3, 4), randT(r, 0, 1, 2, 3))
+	check(t, "scale-add", func(c *ag.Ctx, in []*ag.Var) *ag.Var { return c.GateScaleAdd(in[0], in[1], nil, 0.1) },
+		randT(r, -2, 2, 2, 3, 3, 4), randT(r, -2, 2, 2, 3, 3, 4))
+}
+
 func TestGradBatchNorm(t *testing.T) {
 	r := rand.New(rand.NewSource(10))
 	check(t, "bn-train", func(c *ag.Ctx, in []*ag.Var) *ag.Var {

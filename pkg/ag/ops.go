@@ -428,6 +428,29 @@ func (c *Ctx) ChannelAffineUnary(x, scale, shift *Var, op backend.UnaryOp) *Var 
 	return c.Const(c.B.ChannelAffineUnary(x.Value, scale.Value, shift.Value, op))
 }
 
+// GateScaleAdd is y + (x·gate)·s with gate [N, C] broadcast over the
+// spatial axes of x (nil: y + x·s): one fused kernel when no gradient is
+// recorded, the differentiable ops (same rounding) otherwise.
+func (c *Ctx) GateScaleAdd(y, x, gate *Var, s float64) *Var {
+	if c.grad && (y.requiresGrad || x.requiresGrad || (gate != nil && gate.requiresGrad)) {
+		t := x
+		if gate != nil {
+			shape := make([]int, x.Value.Rank())
+			for i := range shape {
+				shape[i] = 1
+			}
+			shape[0], shape[1] = x.Dim(0), x.Dim(1)
+			t = c.Mul(x, c.Reshape(gate, shape...))
+		}
+		return c.Add(y, c.MulScalar(t, s))
+	}
+	var g *tensor.Tensor
+	if gate != nil {
+		g = gate.Value
+	}
+	return c.Const(c.B.GateScaleAdd(y.Value, x.Value, g, s))
+}
+
 // ChannelAffine is x·scale[c] + shift[c] with scale and shift of shape [C].
 func (c *Ctx) ChannelAffine(x, scale, shift *Var) *Var {
 	y := c.B.ChannelAffine(x.Value, scale.Value, shift.Value)

@@ -168,6 +168,11 @@ type Backend interface {
 	// the same rounding as Unary(op, ChannelAffine(x, scale, shift)) (eval-
 	// mode batch norm fused with its activation).
 	ChannelAffineUnary(x, scale, shift *tensor.Tensor, op UnaryOp) *tensor.Tensor
+	// GateScaleAdd is y + (x·gate[n,c])·s for x, y [N, C, ...] and gate
+	// [N, C] (nil: no gate), in one pass, rounding like Binary(Add, y,
+	// Affine(Binary(Mul, x, gate as [N,C,1,..]), s, 0)) (a residual cell's
+	// squeeze-and-excitation gate, scaling and skip sum).
+	GateScaleAdd(y, x, gate *tensor.Tensor, s float64) *tensor.Tensor
 
 	// BatchNormTrain normalises over (N, H, W) with batch statistics and
 	// returns y, the batch mean and the biased batch variance (per channel).

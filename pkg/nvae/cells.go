@@ -168,10 +168,10 @@ func (f *factorizedReduce) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
 // se is squeeze-and-excitation.
 type se struct{ l1, l2 *nn.Linear }
 
-func (m *se) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
+// gate is the per-(sample, channel) factor [N, C] that SE multiplies x by.
+func (m *se) gate(c *ag.Ctx, x *ag.Var) *ag.Var {
 	s := c.Mean(x, []int{2, 3}, false)
-	s = c.Sigmoid(m.l2.Forward(c, c.ReLU(m.l1.Forward(c, s))))
-	return c.Mul(x, c.Reshape(s, x.Dim(0), x.Dim(1), 1, 1))
+	return c.Sigmoid(m.l2.Forward(c, c.ReLU(m.l1.Forward(c, s))))
 }
 
 // Cell is the official Cell: skip(x) + 0.1·SE(ops(x)).
@@ -229,11 +229,13 @@ func (cell *Cell) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
 	for _, op := range cell.ops {
 		next(op.Forward(c, s))
 	}
+	// skip + 0.1·SE(s): the gate multiply, the scaling and the sum in one
+	// pass without gradients (GateScaleAdd rounds like the three ops).
+	var gate *ag.Var
 	if cell.se != nil {
-		next(cell.se.Forward(c, s))
+		gate = cell.se.gate(c, s)
 	}
-	next(c.MulScalar(s, 0.1))
-	out := c.Add(skip, s)
+	out := c.GateScaleAdd(skip, s, gate, 0.1)
 	next(out)
 	if skip != x {
 		release(c, skip, out)

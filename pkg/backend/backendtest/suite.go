@@ -50,6 +50,7 @@ func Run(t *testing.T, b backend.Backend, dt tensor.DType) {
 	t.Run("random", s.random)
 	t.Run("adamax", s.adamax)
 	t.Run("release", s.release)
+	t.Run("gate-scale-add", s.gateScaleAdd)
 }
 
 // release checks a backend.Releaser: results computed into recycled memory

@@ -348,3 +348,40 @@ func (s *suite) channelAffineUnary(x, sc, sh, ca arr) {
 		}
 	}
 }
+
+// gateScaleAdd checks GateScaleAdd against y + (x·gate)·s, and bit for bit
+// against Add(y, Affine(Mul(x, gate), s, 0)) (the fused kernel must round
+// like the ops it replaces), with and without a gate, across plane sizes.
+func (s *suite) gateScaleAdd(t *testing.T) {
+	for _, sh := range [][]int{{2, 3, 4, 5}, {3, 7, 37, 41}} {
+		n, c := sh[0], sh[1]
+		hw := sh[2] * sh[3]
+		x, y, g := s.rand(-2, 2, sh...), s.rand(-2, 2, sh...), s.rand(0, 1, n, c)
+		for _, gated := range []bool{false, true} {
+			want := arr{x.shape, make([]float64, len(x.v))}
+			for i := range want.v {
+				v := x.v[i]
+				if gated {
+					v *= g.v[i/hw]
+				}
+				want.v[i] = y.v[i] + 0.1*v
+			}
+			var gt *tensor.Tensor
+			prod := s.dev(x)
+			if gated {
+				gt = s.dev(g)
+				prod = s.b.Binary(backend.Mul, prod, s.b.FromHost(s.dev(g)).Reshape(n, c, 1, 1))
+			}
+			got := s.b.GateScaleAdd(s.dev(y), s.dev(x), gt, 0.1)
+			s.check(fmt.Sprintf("GateScaleAdd %v gate=%v", sh, gated), got, want)
+			two := s.b.Binary(backend.Add, s.dev(y), s.b.Affine(prod, 0.1, 0))
+			gv, wv := s.b.ToHost(got).Float64s(), s.b.ToHost(two).Float64s()
+			for i := range wv {
+				if gv[i] != wv[i] {
+					t.Errorf("GateScaleAdd %v gate=%v [%d] = %v, composed ops %v: not bit-identical", sh, gated, i, gv[i], wv[i])
+					break
+				}
+			}
+		}
+	}
+}

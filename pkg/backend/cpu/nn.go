@@ -451,6 +451,48 @@ func channelAffineUnaryT[T Float](x, scale, shift *tensor.Tensor, op backend.Una
 	return out
 }
 
+func gateScaleAddT[T Float](y, x, gate *tensor.Tensor, s float64) *tensor.Tensor {
+	if !x.Shape().Equal(y.Shape()) {
+		panic(fmt.Sprintf("cpu: GateScaleAdd of %v and %v", y.Shape(), x.Shape()))
+	}
+	n, c, hw := nchw(x.Shape())
+	var gs []T
+	if gate != nil {
+		if gate.Len() != n*c {
+			panic(fmt.Sprintf("cpu: GateScaleAdd gate of %d elements for %v", gate.Len(), x.Shape()))
+		}
+		gs = host[T](gate)
+	}
+	out := allocFull[T](x.Shape())
+	xs, ys, os := host[T](x), host[T](y), host[T](out)
+	ts, zero := T(s), T(0)
+	par.For(n*c, 1+grain/max(hw, 1), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			xr, yr, or := xs[p*hw:(p+1)*hw], ys[p*hw:(p+1)*hw], os[p*hw:(p+1)*hw]
+			yr, or = yr[:len(xr)], or[:len(xr)]
+			if gs == nil {
+				for i, v := range xr {
+					or[i] = yr[i] + (T(ts*v) + zero)
+				}
+				continue
+			}
+			g := gs[p]
+			for i, v := range xr {
+				or[i] = yr[i] + (T(ts*T(v*g)) + zero)
+			}
+		}
+	})
+	return out
+}
+
+// GateScaleAdd implements backend.Backend.
+func (*Backend) GateScaleAdd(y, x, gate *tensor.Tensor, s float64) *tensor.Tensor {
+	if checkHost(y, x, gate) == tensor.Float32 {
+		return gateScaleAddT[float32](y, x, gate, s)
+	}
+	return gateScaleAddT[float64](y, x, gate, s)
+}
+
 // ChannelAffineUnary implements backend.Backend.
 func (*Backend) ChannelAffineUnary(x, scale, shift *tensor.Tensor, op backend.UnaryOp) *tensor.Tensor {
 	if checkHost(x, scale, shift) == tensor.Float32 {
