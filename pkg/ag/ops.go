@@ -428,6 +428,20 @@ func (c *Ctx) ChannelAffineUnary(x, scale, shift *Var, op backend.UnaryOp) *Var 
 	return c.Const(c.B.ChannelAffineUnary(x.Value, scale.Value, shift.Value, op))
 }
 
+// ChannelAffineUnaryInPlace is ChannelAffineUnary computed over x's memory
+// when no gradient is recorded: x must be an intermediate that nothing else
+// reads (its Value is set to nil; the result holds the memory). With
+// gradients it is ChannelAffineUnary.
+func (c *Ctx) ChannelAffineUnaryInPlace(x, scale, shift *Var, op backend.UnaryOp) *Var {
+	if c.grad || x.requiresGrad || x.Value == nil {
+		return c.ChannelAffineUnary(x, scale, shift, op)
+	}
+	t := x.Value
+	c.B.ChannelAffineUnaryInPlace(t, scale.Value, shift.Value, op)
+	x.Value = nil
+	return c.Const(t)
+}
+
 // GateScaleAdd is y + (x·gate)·s with gate [N, C] broadcast over the
 // spatial axes of x (nil: y + x·s): one fused kernel when no gradient is
 // recorded, the differentiable ops (same rounding) otherwise.

@@ -168,6 +168,9 @@ type Backend interface {
 	// the same rounding as Unary(op, ChannelAffine(x, scale, shift)) (eval-
 	// mode batch norm fused with its activation).
 	ChannelAffineUnary(x, scale, shift *tensor.Tensor, op UnaryOp) *tensor.Tensor
+	// ChannelAffineUnaryInPlace is ChannelAffineUnary written over x (for
+	// inference, when x is an intermediate nothing else reads).
+	ChannelAffineUnaryInPlace(x, scale, shift *tensor.Tensor, op UnaryOp)
 	// GateScaleAdd is y + (x·gate[n,c])·s for x, y [N, C, ...] and gate
 	// [N, C] (nil: no gate), in one pass, rounding like Binary(Add, y,
 	// Affine(Binary(Mul, x, gate as [N,C,1,..]), s, 0)) (a residual cell's

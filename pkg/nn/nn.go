@@ -397,6 +397,17 @@ func (m *BatchNorm) evalAffine(c *ag.Ctx) (scale, shift *ag.Var) {
 	return scale, shift
 }
 
+// ForwardUnaryInPlace is ForwardUnary that, in eval mode without
+// gradients, computes over x's memory: x must be an intermediate nothing
+// else reads (see ag.Ctx.ChannelAffineUnaryInPlace).
+func (m *BatchNorm) ForwardUnaryInPlace(c *ag.Ctx, x *ag.Var, op backend.UnaryOp) *ag.Var {
+	if m.store.Training {
+		return c.Unary(op, m.Forward(c, x))
+	}
+	scale, shift := m.evalAffine(c)
+	return c.ChannelAffineUnaryInPlace(x, scale, shift, op)
+}
+
 // ForwardUnary is op(Forward(x)); in eval mode the normalisation and the
 // activation run as one kernel (ag.Ctx.ChannelAffineUnary).
 func (m *BatchNorm) ForwardUnary(c *ag.Ctx, x *ag.Var, op backend.UnaryOp) *ag.Var {

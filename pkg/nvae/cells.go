@@ -35,7 +35,14 @@ type seq []layer
 func (s seq) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
 	in := x
 	for _, l := range s {
-		y := l.Forward(c, x)
+		var y *ag.Var
+		if ba, ok := l.(bnAct); ok && x != in && !c.GradEnabled() {
+			// x is this seq's own intermediate: normalise and activate
+			// over its memory (saves a buffer and a write stream).
+			y = ba.bn.ForwardUnaryInPlace(c, x, ba.act)
+		} else {
+			y = l.Forward(c, x)
+		}
 		if x != in {
 			release(c, x, y)
 		}

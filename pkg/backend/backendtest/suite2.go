@@ -339,10 +339,16 @@ func (s *suite) channelAffineUnary(x, sc, sh, ca arr) {
 		got := s.b.ChannelAffineUnary(s.dev(x), s.dev(sc), s.dev(sh), op)
 		s.check(fmt.Sprintf("ChannelAffineUnary %v", op), got, mapArr(ca, unaryRef[op].f))
 		two := s.b.Unary(op, s.b.ChannelAffine(s.dev(x), s.dev(sc), s.dev(sh)))
-		g, w := s.b.ToHost(got).Float64s(), s.b.ToHost(two).Float64s()
+		in := s.dev(x)
+		s.b.ChannelAffineUnaryInPlace(in, s.dev(sc), s.dev(sh), op)
+		g, w, ip := s.b.ToHost(got).Float64s(), s.b.ToHost(two).Float64s(), s.b.ToHost(in).Float64s()
 		for i := range w {
 			if g[i] != w[i] && !(math.IsNaN(g[i]) && math.IsNaN(w[i])) {
 				s.t.Errorf("ChannelAffineUnary %v [%d] = %v, Unary(ChannelAffine) %v: not bit-identical", op, i, g[i], w[i])
+				break
+			}
+			if ip[i] != w[i] && !(math.IsNaN(ip[i]) && math.IsNaN(w[i])) {
+				s.t.Errorf("ChannelAffineUnaryInPlace %v [%d] = %v, Unary(ChannelAffine) %v: not bit-identical", op, i, ip[i], w[i])
 				break
 			}
 		}

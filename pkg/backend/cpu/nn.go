@@ -430,12 +430,15 @@ func affineRow[T Float](dst, src []T, a, b T) {
 // is still in the first-level cache.
 const unaryBlock = 4096
 
-func channelAffineUnaryT[T Float](x, scale, shift *tensor.Tensor, op backend.UnaryOp) *tensor.Tensor {
+func channelAffineUnaryT[T Float](x, scale, shift *tensor.Tensor, op backend.UnaryOp, inPlace bool) *tensor.Tensor {
 	n, c, hw := nchw(x.Shape())
 	if scale.Len() != c || shift.Len() != c {
 		panic(fmt.Sprintf("cpu: channel affine of %v with %d scales and %d shifts", x.Shape(), scale.Len(), shift.Len()))
 	}
-	out := allocFull[T](x.Shape())
+	out := x
+	if !inPlace {
+		out = allocFull[T](x.Shape())
+	}
 	xs, ys, sc, sh := host[T](x), host[T](out), host[T](scale), host[T](shift)
 	par.For(n*c, 1+grain/max(hw, 1), func(lo, hi int) {
 		start := lo * hw
@@ -496,9 +499,18 @@ func (*Backend) GateScaleAdd(y, x, gate *tensor.Tensor, s float64) *tensor.Tenso
 // ChannelAffineUnary implements backend.Backend.
 func (*Backend) ChannelAffineUnary(x, scale, shift *tensor.Tensor, op backend.UnaryOp) *tensor.Tensor {
 	if checkHost(x, scale, shift) == tensor.Float32 {
-		return channelAffineUnaryT[float32](x, scale, shift, op)
+		return channelAffineUnaryT[float32](x, scale, shift, op, false)
 	}
-	return channelAffineUnaryT[float64](x, scale, shift, op)
+	return channelAffineUnaryT[float64](x, scale, shift, op, false)
+}
+
+// ChannelAffineUnaryInPlace implements backend.Backend.
+func (*Backend) ChannelAffineUnaryInPlace(x, scale, shift *tensor.Tensor, op backend.UnaryOp) {
+	if checkHost(x, scale, shift) == tensor.Float32 {
+		channelAffineUnaryT[float32](x, scale, shift, op, true)
+		return
+	}
+	channelAffineUnaryT[float64](x, scale, shift, op, true)
 }
 
 // ChannelAffine implements backend.Backend.
