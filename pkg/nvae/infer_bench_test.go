@@ -78,3 +78,27 @@ func BenchmarkSampleMNISTSmall(b *testing.B)  { benchInference(b, "mnist_small",
 func BenchmarkEvalFwdMNISTSmall(b *testing.B) { benchInference(b, "mnist_small", false) }
 func BenchmarkSampleCIFARSmall(b *testing.B)  { benchInference(b, "cifar_small", true) }
 func BenchmarkEvalFwdCIFARSmall(b *testing.B) { benchInference(b, "cifar_small", false) }
+
+// benchTrainStep times the training loss and its backward pass (the
+// optimizer update is not included).
+func benchTrainStep(b *testing.B, name string) {
+	m, c, xv := benchModel(b, name)
+	m.Store.Training = true
+	c.SetGrad(true)
+	noise := &PhiloxNoise{Seed: 11}
+	step := func() {
+		m.Store.ZeroGrad()
+		r := m.TrainLoss(c, xv, noise, 0.5, m.Cfg.WeightDecayNorm)
+		c.Backward(r.Loss)
+	}
+	step() // warm-up
+	b.ResetTimer()
+	cpu0 := processCPU()
+	for i := 0; i < b.N; i++ {
+		step()
+	}
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+}
+
+func BenchmarkTrainStepMNISTSmall(b *testing.B) { benchTrainStep(b, "mnist_small") }
+func BenchmarkTrainStepCIFARSmall(b *testing.B) { benchTrainStep(b, "cifar_small") }
