@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # make bench: CPU kernel rates, training-step / sampling / evaluation timings
-# of the two small CPU configurations of docs/anchors.md, FID Inception
-# throughput and data-pipeline rates, measured here in one run and printed
-# as tables. Reference figures of the official code are printed separately,
-# labelled with their source; no ratio against them is computed (they come
-# from another run, possibly another machine). A benchmark that fails or
-# prints no figure fails the script. BENCH_QUICK=1 shortens every run.
+# of the two small CPU configurations of docs/anchors.md, the Fréchet distance
+# at the FID size, FID Inception throughput and data-pipeline rates, measured
+# here in one run and printed as tables. Reference figures of the official
+# code are printed separately, labelled with their source; no ratio against
+# them is computed (they come from another run, possibly another machine). A
+# benchmark that fails or prints no figure fails the script. BENCH_QUICK=1
+# shortens every run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bt=${BENCH_TIME:-3x}
@@ -49,7 +50,7 @@ echo
 small="--num_channels_enc 16 --num_channels_dec 16 --num_latent_scales 2 --num_groups_per_scale 4 --ada_groups --num_latent_per_group 20 --weight_decay_norm 1e-2 --use_se --res_dist --fast_adamax"
 mnist_small="--dataset mnist --batch_size 32 $small --num_preprocess_blocks 2 --num_preprocess_cells 2 --num_postprocess_blocks 2 --num_postprocess_cells 2 --num_cell_per_cond_enc 1 --num_cell_per_cond_dec 1 --num_nf 0"
 cifar_small="--dataset cifar10 --batch_size 8 $small --num_preprocess_blocks 1 --num_preprocess_cells 2 --num_postprocess_blocks 1 --num_postprocess_cells 2 --num_cell_per_cond_enc 2 --num_cell_per_cond_dec 2 --num_nf 1"
-echo "## Training step, sampling and evaluation forward on CPU (synthetic data, median of $steps after 3 warm-up)"
+echo "## Training step and inference on CPU (synthetic data; step: median of $steps after 3 warm-up; sample and eval forward: median of 3 after 1 warm-up)"
 echo
 echo "| config | params | step ms | img/s | sample ms | eval fwd ms |"
 echo "|---|---|---|---|---|---|"
@@ -64,6 +65,31 @@ for c in mnist_small cifar_small; do
   printf '| %s | %.2f M | %.0f | %.1f | %.0f | %.0f |\n' $c "$(calc "$(get params)/1000000")" \
     "$(get step_ms_median)" "$(get images_per_s)" "$(get sample_ms)" "$(get eval_fwd_ms)"
 done
+echo
+gobench "$tmp/frechet" -bench 'Frechet2048' -benchtime 1x ./pkg/fid
+echo "## Fréchet distance, two full-rank 2048-d statistics (the FID size)"
+echo
+echo "| | seconds |"
+echo "|---|---|"
+printf '| nvae-go (fid.FrechetDistance) | %s |\n' "$(metric "$tmp/frechet" 'Frechet2048' s/op)"
+# scipy (Debian's python3-scipy) as a same-run reference when installed; not a dependency.
+if /usr/bin/python3 -c 'import scipy' 2>/dev/null; then
+  ref=$(/usr/bin/python3 - <<'PY' 2>/dev/null || true
+import time, numpy as np
+from scipy import linalg
+d, n = 2048, 3000
+def cov(seed):
+    x = np.random.default_rng(seed).standard_normal((n, d)) * (1 + np.arange(d) / d)
+    return np.cov(x, rowvar=False)
+s1, s2 = cov(1), cov(2)
+t0 = time.time()
+covmean, _ = linalg.sqrtm(s1.dot(s2), disp=False)  # pytorch-fid's path
+tr = np.trace(s1) + np.trace(s2) - 2 * np.trace(covmean.real)
+print("%.2f" % (time.time() - t0))
+PY
+)
+  [ -n "$ref" ] && printf '| scipy %s sqrtm path (pytorch-fid formula), measured by this run | %s |\n' "$(/usr/bin/python3 -c 'import scipy; print(scipy.__version__)')" "$ref"
+fi
 echo
 
 gobench "$tmp/incep" -bench 'Inception' -benchtime "${bt/10x/3x}" ./pkg/fid
@@ -90,8 +116,10 @@ cat <<'REF'
 ## Reference figures, not measured in this run
 
 Source: docs/anchors.md, "CPU" — the official code with Debian's PyTorch 1.13 (2 threads,
-float32) on a 2-core machine of the kind CI uses, 2026-11-27; FID Inception from
-testdata/oracle/fid/README.md section 7. Compare only with figures measured on the same machine.
+float32) on a 2-core machine of the kind CI uses (kernels 2026-11-27; model timings and scipy
+2026-12-02, medians of 10; absolute times move by ±20% between runs on shared machines); FID
+Inception from testdata/oracle/fid/README.md section 7. Compare only with figures measured on
+the same machine in one run.
 
 | what | official figure |
 |---|---|
@@ -99,7 +127,8 @@ testdata/oracle/fid/README.md section 7. Compare only with figures measured on t
 | conv 3x3 64→64, 16x32x32 fwd / fwd+bwd | 165 / 169 GFLOP/s |
 | depthwise 5x5, 384 ch fwd / fwd+bwd | 9.9 / 6.7 GFLOP/s |
 | conv 1x1 64→384 fwd / fwd+bwd | 159 / 152 GFLOP/s |
-| mnist_small step / sample / eval fwd (batch 32) | 672 / 74 / 113 ms |
-| cifar_small step / sample / eval fwd (batch 8) | 418 / 35 / 77 ms |
+| mnist_small step / sample / eval fwd (batch 32) | 776–792 / 56 / 91 ms |
+| cifar_small step / sample / eval fwd (batch 8) | 359 / 32 / 77 ms |
+| Fréchet distance, 2048-d full rank, scipy sqrtm path | 5.1 s |
 | FID Inception forward, batch 8 at 299² | 118 ms/image (8.5 images/s) |
 REF

@@ -66,6 +66,29 @@ func (c *Ctx) NoGrad(fn func()) {
 	fn()
 }
 
+// Release gives the values of intermediate results back to the backend for
+// reuse (backend.Releaser) when no gradients are recorded; with gradients
+// it does nothing, since the tape may still read them. The caller promises
+// that nothing uses these values, or tensors sharing their storage,
+// afterwards. Value is set to nil so that a later use fails loudly.
+// Parameters are never released.
+func (c *Ctx) Release(vs ...*Var) {
+	if c.grad {
+		return
+	}
+	r, ok := c.B.(backend.Releaser)
+	if !ok {
+		return
+	}
+	for _, v := range vs {
+		if v == nil || v.Value == nil || v.requiresGrad {
+			continue
+		}
+		r.Release(v.Value)
+		v.Value = nil
+	}
+}
+
 // Param wraps a tensor as a leaf that requires gradients.
 func (c *Ctx) Param(t *tensor.Tensor, name string) *Var {
 	return &Var{Value: t, Name: name, requiresGrad: true}

@@ -266,6 +266,22 @@ func TestGradChannelAffine(t *testing.T) {
 		randT(r, -2, 2, 3, 4, 3, 5), randT(r, 0.5, 1.5, 4), randT(r, -1, 1, 4))
 }
 
+func TestGradChannelAffineUnary(t *testing.T) {
+	r := rand.New(rand.NewSource(12))
+	for _, op := range []backend.UnaryOp{backend.Swish, backend.ELU} {
+		check(t, "channel-affine-"+op.String(), func(c *ag.Ctx, in []*ag.Var) *ag.Var { return c.ChannelAffineUnary(in[0], in[1], in[2], op) },
+			randT(r, -2, 2, 3, 4, 3, 5), randT(r, 0.5, 1.5, 4), randT(r, -1, 1, 4))
+	}
+}
+
+func TestGradGateScaleAdd(t *testing.T) {
+	r := rand.New(rand.NewSource(13))
+	check(t, "gate-scale-add", func(c *ag.Ctx, in []*ag.Var) *ag.Var { return c.GateScaleAdd(in[0], in[1], in[2], 0.1) },
+		randT(r, -2, 2, 2, 3, 3, 4), randT(r, -2, 2, 2, 3, 3, 4), randT(r, 0, 1, 2, 3))
+	check(t, "scale-add", func(c *ag.Ctx, in []*ag.Var) *ag.Var { return c.GateScaleAdd(in[0], in[1], nil, 0.1) },
+		randT(r, -2, 2, 2, 3, 3, 4), randT(r, -2, 2, 2, 3, 3, 4))
+}
+
 func TestGradBatchNorm(t *testing.T) {
 	r := rand.New(rand.NewSource(10))
 	check(t, "bn-train", func(c *ag.Ctx, in []*ag.Var) *ag.Var {

@@ -418,6 +418,53 @@ func (c *Ctx) Conv2D(x, w, bias *Var, p backend.ConvParams) *Var {
 	}, x, w, bias)
 }
 
+// ChannelAffineUnary is op(ChannelAffine(x, scale, shift)): one fused
+// kernel when no gradient is recorded (eval-mode batch norm and its
+// activation), the two differentiable ops otherwise. Both round alike.
+func (c *Ctx) ChannelAffineUnary(x, scale, shift *Var, op backend.UnaryOp) *Var {
+	if c.grad && (x.requiresGrad || scale.requiresGrad || shift.requiresGrad) {
+		return c.Unary(op, c.ChannelAffine(x, scale, shift))
+	}
+	return c.Const(c.B.ChannelAffineUnary(x.Value, scale.Value, shift.Value, op))
+}
+
+// ChannelAffineUnaryInPlace is ChannelAffineUnary computed over x's memory
+// when no gradient is recorded: x must be an intermediate that nothing else
+// reads (its Value is set to nil; the result holds the memory). With
+// gradients it is ChannelAffineUnary.
+func (c *Ctx) ChannelAffineUnaryInPlace(x, scale, shift *Var, op backend.UnaryOp) *Var {
+	if c.grad || x.requiresGrad || x.Value == nil {
+		return c.ChannelAffineUnary(x, scale, shift, op)
+	}
+	t := x.Value
+	c.B.ChannelAffineUnaryInPlace(t, scale.Value, shift.Value, op)
+	x.Value = nil
+	return c.Const(t)
+}
+
+// GateScaleAdd is y + (x·gate)·s with gate [N, C] broadcast over the
+// spatial axes of x (nil: y + x·s): one fused kernel when no gradient is
+// recorded, the differentiable ops (same rounding) otherwise.
+func (c *Ctx) GateScaleAdd(y, x, gate *Var, s float64) *Var {
+	if c.grad && (y.requiresGrad || x.requiresGrad || (gate != nil && gate.requiresGrad)) {
+		t := x
+		if gate != nil {
+			shape := make([]int, x.Value.Rank())
+			for i := range shape {
+				shape[i] = 1
+			}
+			shape[0], shape[1] = x.Dim(0), x.Dim(1)
+			t = c.Mul(x, c.Reshape(gate, shape...))
+		}
+		return c.Add(y, c.MulScalar(t, s))
+	}
+	var g *tensor.Tensor
+	if gate != nil {
+		g = gate.Value
+	}
+	return c.Const(c.B.GateScaleAdd(y.Value, x.Value, g, s))
+}
+
 // ChannelAffine is x·scale[c] + shift[c] with scale and shift of shape [C].
 func (c *Ctx) ChannelAffine(x, scale, shift *Var) *Var {
 	y := c.B.ChannelAffine(x.Value, scale.Value, shift.Value)

@@ -164,6 +164,18 @@ type Backend interface {
 	// ChannelAffine is x·scale[c] + shift[c] over axis 1 of x [N, C, ...]
 	// (batch norm in eval mode, in one pass).
 	ChannelAffine(x, scale, shift *tensor.Tensor) *tensor.Tensor
+	// ChannelAffineUnary is op(x·scale[c] + shift[c]) in one pass, with
+	// the same rounding as Unary(op, ChannelAffine(x, scale, shift)) (eval-
+	// mode batch norm fused with its activation).
+	ChannelAffineUnary(x, scale, shift *tensor.Tensor, op UnaryOp) *tensor.Tensor
+	// ChannelAffineUnaryInPlace is ChannelAffineUnary written over x (for
+	// inference, when x is an intermediate nothing else reads).
+	ChannelAffineUnaryInPlace(x, scale, shift *tensor.Tensor, op UnaryOp)
+	// GateScaleAdd is y + (x·gate[n,c])·s for x, y [N, C, ...] and gate
+	// [N, C] (nil: no gate), in one pass, rounding like Binary(Add, y,
+	// Affine(Binary(Mul, x, gate as [N,C,1,..]), s, 0)) (a residual cell's
+	// squeeze-and-excitation gate, scaling and skip sum).
+	GateScaleAdd(y, x, gate *tensor.Tensor, s float64) *tensor.Tensor
 
 	// BatchNormTrain normalises over (N, H, W) with batch statistics and
 	// returns y, the batch mean and the biased batch variance (per channel).
@@ -199,6 +211,17 @@ type Backend interface {
 	// pure function of (seed, offset+i), the same on every backend.
 	RandNormal(dt tensor.DType, seed, offset uint64, shape ...int) *tensor.Tensor
 	RandUniform(dt tensor.DType, seed, offset uint64, shape ...int) *tensor.Tensor
+}
+
+// Releaser is implemented by backends that recycle the memory of tensors
+// their caller no longer needs (inference frees each intermediate as soon as
+// it is consumed, as PyTorch's caching allocator does when the last
+// reference goes). Release(t) promises that neither t nor any tensor sharing
+// its storage (a reshaped view) is used again; the backend may hand the
+// memory out as the result of a later kernel. Releasing a tensor twice is
+// harmless.
+type Releaser interface {
+	Release(t *tensor.Tensor)
 }
 
 // BroadcastShapes returns the NumPy broadcast of two shapes.

@@ -8,10 +8,10 @@ import (
 	"sync"
 
 	"gonum.org/v1/gonum/blas"
-	"gonum.org/v1/gonum/blas/blas64"
 	"gonum.org/v1/gonum/lapack"
 	"gonum.org/v1/gonum/lapack/gonum"
-	"gonum.org/v1/gonum/mat"
+
+	"github.com/nvaego/nvae/pkg/gemm"
 )
 
 // Epsilon is the diagonal offset pytorch-fid's calculate_frechet_distance
@@ -95,20 +95,11 @@ func covariance(x, mu []float64, n, d int) []float64 {
 // at about half the cost of a full product.
 func gramUpper(x, y []float64, rows, d int, alpha float64) []float64 {
 	out := make([]float64, d*d)
-	var wg sync.WaitGroup
 	for lo := 0; lo < d; lo += gramBlock {
 		hi := min(lo+gramBlock, d)
 		// out[lo:hi, lo:d] = alpha · x[:, lo:hi]ᵀ · y[:, lo:d].
-		left := blas64.General{Rows: rows, Cols: hi - lo, Stride: d, Data: x[lo:]}
-		right := blas64.General{Rows: rows, Cols: d - lo, Stride: d, Data: y[lo:]}
-		c := blas64.General{Rows: hi - lo, Cols: d - lo, Stride: d, Data: out[lo*d+lo:]}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			blas64.Gemm(blas.Trans, blas.NoTrans, alpha, left, right, 0, c)
-		}()
+		gemm.Dgemm(true, false, hi-lo, d-lo, rows, alpha, x[lo:], d, y[lo:], d, 0, out[lo*d+lo:], d)
 	}
-	wg.Wait()
 	for i := 0; i < d; i++ {
 		for j := i + 1; j < d; j++ {
 			out[j*d+i] = out[i*d+j]
@@ -153,15 +144,20 @@ func NeedsEpsilon(sigma1, sigma2 []float64, d int) bool {
 }
 
 // TraceSqrtProduct returns tr(sqrtm(sigma1·sigma2)) for symmetric positive
-// semi-definite d×d matrices (row-major; only the upper triangles are read).
-// It is computed stably as Σ sqrt(max(0, λ_i)) over the eigenvalues λ of the
-// symmetric matrix sqrt(S1)·S2·sqrt(S1), where sqrt(S1) = V diag(sqrt(max(0,
-// s))) V^T comes from the symmetric eigendecomposition S1 = V diag(s) V^T.
-// That matrix is evaluated in the orthogonally similar (same eigenvalues)
-// form diag(sqrt s)·(V^T S2 V)·diag(sqrt s), which saves a matrix product.
-// The eigendecomposition of S1 is Householder tridiagonalisation followed by
-// divide and conquer (symEigen); d = 2048 takes seconds, not minutes.
-// Singular covariances (fewer samples than dimensions, dead units) are fine.
+// semi-definite d×d matrices (row-major; only the upper triangles are read)
+// as Σ sqrt(max(0, λ_i)) over the eigenvalues λ of a symmetric matrix
+// similar to sigma1·sigma2 (eigenvalues only, no eigenvectors):
+//
+//   - when sigma1 (else sigma2) is numerically positive definite, Lᵀ·S·L
+//     with L its Cholesky factor and S the other matrix (S1·S2 = L·Lᵀ·S2 is
+//     similar to Lᵀ·S2·L);
+//   - otherwise (singular covariances: fewer samples than dimensions, dead
+//     units) sqrt(S1)·S2·sqrt(S1) with sqrt(S1) = V diag(sqrt(max(0, s))) Vᵀ
+//     from the symmetric eigendecomposition S1 = V diag(s) Vᵀ, evaluated in
+//     the orthogonally similar form diag(sqrt s)·(Vᵀ S2 V)·diag(sqrt s).
+//
+// The products run on pkg/gemm; the eigenvalues come from a blocked
+// Householder tridiagonalisation and QR iteration (symEigenvalues).
 func TraceSqrtProduct(sigma1, sigma2 []float64, d int) (float64, error) {
 	if err := checkInputs("sigma1", sigma1, d); err != nil {
 		return 0, err
@@ -169,16 +165,95 @@ func TraceSqrtProduct(sigma1, sigma2 []float64, d int) (float64, error) {
 	if err := checkInputs("sigma2", sigma2, d); err != nil {
 		return 0, err
 	}
+	var m []float64
+	if l := symmetricCopy(sigma1, d); cholesky(l, d) {
+		m = congruence(l, symmetricCopy(sigma2, d), d)
+	} else if l := symmetricCopy(sigma2, d); cholesky(l, d) {
+		m = congruence(l, symmetricCopy(sigma1, d), d)
+	} else {
+		var err error
+		if m, err = sqrtCongruence(sigma1, sigma2, d); err != nil {
+			return 0, err
+		}
+	}
+	// Rows that are zero off the diagonal (units dead in both sets, with
+	// the eps offset) hold an eigenvalue exactly; they are taken out before
+	// the reduction, which would otherwise mix the tiny eigenvalue with the
+	// others and leave it an absolute error of ε·‖M‖, large under sqrt.
+	m, k, tr := deflate(m, d)
+	eig, err := symEigenvalues(m, k)
+	if err != nil {
+		return 0, fmt.Errorf("fid: eigenvalues of the symmetrised product: %w", err)
+	}
+	for _, x := range eig {
+		tr += math.Sqrt(math.Max(0, x))
+	}
+	return tr, nil
+}
+
+// deflate removes from the symmetric d×d matrix m the rows and columns that
+// are zero off the diagonal. It returns the remaining k×k matrix and
+// Σ sqrt(max(0, m_ii)) over the removed ones.
+func deflate(m []float64, d int) ([]float64, int, float64) {
+	var keep []int
+	tr := 0.0
+	for i := 0; i < d; i++ {
+		row := m[i*d : (i+1)*d]
+		isolated := true
+		for j, x := range row {
+			if x != 0 && j != i {
+				isolated = false
+				break
+			}
+		}
+		if isolated {
+			tr += math.Sqrt(math.Max(0, row[i]))
+		} else {
+			keep = append(keep, i)
+		}
+	}
+	k := len(keep)
+	if k == d {
+		return m, d, tr
+	}
+	out := make([]float64, k*k)
+	for a, i := range keep {
+		for b, j := range keep {
+			out[a*k+b] = m[i*d+j]
+		}
+	}
+	return out, k, tr
+}
+
+// symmetricCopy returns the full symmetric matrix whose upper triangle is
+// that of a.
+func symmetricCopy(a []float64, d int) []float64 {
+	s := append([]float64(nil), a...)
+	for i := 0; i < d; i++ {
+		for j := i + 1; j < d; j++ {
+			s[j*d+i] = s[i*d+j]
+		}
+	}
+	return s
+}
+
+// congruence returns Lᵀ·S·L (exactly symmetric) for lower triangular L and
+// symmetric S, both full row-major d×d.
+func congruence(l, s []float64, d int) []float64 {
+	t := make([]float64, d*d)
+	gemm.Dgemm(false, false, d, d, d, 1, s, d, l, d, 0, t, d)
+	return gramUpper(l, t, d, d, 1)
+}
+
+// sqrtCongruence returns diag(r)·(Vᵀ·S2·V)·diag(r) with S1 = V diag(s) Vᵀ
+// and r = sqrt(max(0, s)): a matrix similar to sqrt(S1)·S2·sqrt(S1).
+func sqrtCongruence(sigma1, sigma2 []float64, d int) ([]float64, error) {
 	s, v, err := symEigen(sigma1, d)
 	if err != nil {
-		return 0, fmt.Errorf("fid: eigendecomposition of sigma1: %w", err)
+		return nil, fmt.Errorf("fid: eigendecomposition of sigma1: %w", err)
 	}
-	// M = Vᵀ·S2·V (symmetric), then diag(r)·M·diag(r) with r = sqrt(max(0, s)).
 	t := make([]float64, d*d)
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
-		blas64.General{Rows: d, Cols: d, Stride: d, Data: sigma2},
-		blas64.General{Rows: d, Cols: d, Stride: d, Data: v}, 0,
-		blas64.General{Rows: d, Cols: d, Stride: d, Data: t})
+	gemm.Dgemm(false, false, d, d, d, 1, symmetricCopy(sigma2, d), d, v, d, 0, t, d)
 	m := gramUpper(v, t, d, d, 1)
 	r := make([]float64, d)
 	for i, x := range s {
@@ -189,15 +264,7 @@ func TraceSqrtProduct(sigma1, sigma2 []float64, d int) (float64, error) {
 			m[i*d+j] *= r[i] * r[j]
 		}
 	}
-	var eig mat.EigenSym
-	if !eig.Factorize(mat.NewSymDense(d, m), false) {
-		return 0, errors.New("fid: eigenvalues of sqrt(sigma1)·sigma2·sqrt(sigma1) did not converge")
-	}
-	tr := 0.0
-	for _, x := range eig.Values(nil) {
-		tr += math.Sqrt(math.Max(0, x))
-	}
-	return tr, nil
+	return m, nil
 }
 
 // frechet combines the squared mean distance with the covariance terms:
@@ -356,10 +423,7 @@ func symEigen(a []float64, n int) (w, v []float64, err error) {
 		return nil, nil, err
 	}
 	v = make([]float64, n*n)
-	blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
-		blas64.General{Rows: n, Cols: n, Stride: n, Data: q},
-		blas64.General{Rows: n, Cols: n, Stride: n, Data: z}, 0,
-		blas64.General{Rows: n, Cols: n, Stride: n, Data: v})
+	gemm.Dgemm(false, false, n, n, n, 1, q, n, z, n, 0, v, n)
 	return d, v, nil
 }
 
@@ -541,10 +605,7 @@ func dcMerge(d []float64, q []float64, ldq, m int, beta float64) error {
 			}
 			copy(b[c*k:(c+1)*k], u[i*k:(i+1)*k])
 		}
-		blas64.Gemm(blas.NoTrans, blas.NoTrans, 1,
-			blas64.General{Rows: rows, Cols: len(cols), Stride: len(cols), Data: a},
-			blas64.General{Rows: len(cols), Cols: k, Stride: k, Data: b}, 0,
-			blas64.General{Rows: rows, Cols: k, Stride: k, Data: res[r0*k:]})
+		gemm.Dgemm(false, false, rows, k, len(cols), 1, a, len(cols), b, k, 0, res[r0*k:], k)
 	}
 	if k > 0 {
 		mulPart(0, m, 1)

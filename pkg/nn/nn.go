@@ -3,8 +3,10 @@
 package nn
 
 import (
+	"bytes"
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/nvaego/nvae/pkg/ag"
 	"github.com/nvaego/nvae/pkg/backend"
@@ -190,6 +192,15 @@ type Conv2D struct {
 	// regulariser's matrix).
 	Weight *ag.Var
 	store  *Store
+
+	// cache holds the effective weight computed without gradients, with
+	// copies of the values it came from: inference reuses it while they
+	// are unchanged (compared in full, so in-place updates are seen).
+	cache struct {
+		w, lwn []byte
+		mask   *tensor.Tensor
+		weight *ag.Var
+	}
 }
 
 // NewConv2D registers a conv layer under name (keys name.weight, name.bias,
@@ -242,22 +253,78 @@ func (s *Store) NewConv2D(name string, cin, cout, k int, o ConvOpts) *Conv2D {
 	return m
 }
 
-// EffectiveWeight is the masked, weight-normalised kernel.
+// EffectiveWeight is the masked, weight-normalised kernel. Without
+// gradients the result is cached and reused for as long as the weight,
+// log_weight_norm and mask are unchanged (a byte-wise comparison with
+// copies taken when it was computed, far cheaper than recomputing).
 func (m *Conv2D) EffectiveWeight(c *ag.Ctx) *ag.Var {
+	if m.LogWN == nil && m.Mask == nil {
+		return m.W
+	}
+	if c.GradEnabled() {
+		return m.effectiveWeight(c)
+	}
+	wb := hostBytes(m.W.Value)
+	var lb []byte
+	if m.LogWN != nil {
+		lb = hostBytes(m.LogWN.Value)
+	}
+	ch := &m.cache
+	if ch.weight != nil && ch.mask == m.Mask && wb != nil && (m.LogWN == nil || lb != nil) &&
+		bytes.Equal(ch.w, wb) && bytes.Equal(ch.lwn, lb) {
+		return ch.weight
+	}
+	w := m.effectiveWeight(c)
+	if wb != nil && (m.LogWN == nil || lb != nil) {
+		ch.w = append(ch.w[:0], wb...)
+		ch.lwn = append(ch.lwn[:0], lb...)
+		ch.mask, ch.weight = m.Mask, w
+	}
+	return w
+}
+
+// hostBytes is the raw memory of a host tensor (nil otherwise).
+func hostBytes(t *tensor.Tensor) []byte {
+	if t == nil {
+		return nil
+	}
+	switch s := t.Storage().(type) {
+	case tensor.HostF32:
+		if len(s) > 0 {
+			return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 4*len(s))
+		}
+	case tensor.HostF64:
+		if len(s) > 0 {
+			return unsafe.Slice((*byte)(unsafe.Pointer(&s[0])), 8*len(s))
+		}
+	}
+	return nil
+}
+
+func (m *Conv2D) effectiveWeight(c *ag.Ctx) *ag.Var {
 	w := m.W
 	if m.Mask != nil {
 		w = c.Mul(w, c.Const(m.Mask))
 	}
 	if m.LogWN != nil {
+		masked := w
 		w = NormalizeWeight(c, m.LogWN, w)
+		if masked != m.W {
+			c.Release(masked)
+		}
 	}
 	return w
 }
 
 // NormalizeWeight is exp(lwn)·w/(‖w‖+1e-5), norms over all but axis 0.
 func NormalizeWeight(c *ag.Ctx, lwn, w *ag.Var) *ag.Var {
-	norm := c.AddScalar(c.Sqrt(c.Sum(c.Square(w), []int{1, 2, 3}, true)), 1e-5)
-	return c.Mul(c.Exp(lwn), c.Div(w, norm))
+	sq := c.Square(w)
+	norm := c.AddScalar(c.Sqrt(c.Sum(sq, []int{1, 2, 3}, true)), 1e-5)
+	c.Release(sq) // without gradients only: the weight-sized temporaries
+	d := c.Div(w, norm)
+	out := c.Mul(c.Exp(lwn), d)
+	c.Release(d)
+	return out
 }
 
 // Forward convolves x, running the data-dependent init on first use.
@@ -355,10 +422,7 @@ func (m *BatchNorm) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
 		s.bufs[nbName] = b.Affine(s.bufs[nbName], 1, 1)
 		return y
 	}
-	rm := c.Const(s.bufs[rmName])
-	rv := c.Const(s.bufs[rvName])
-	scale := c.Div(m.Gamma, c.Sqrt(c.AddScalar(rv, m.Eps)))
-	shift := c.Sub(m.Beta, c.Mul(rm, scale))
+	scale, shift := m.evalAffine(c)
 	return c.ChannelAffine(x, scale, shift)
 }
 
@@ -387,6 +451,36 @@ func (m *BatchNorm) syncForward(c *ag.Ctx, x *ag.Var) *ag.Var {
 	s.bufs[rmName], s.bufs[rvName] = toDev(rm), toDev(rv)
 	s.bufs[nbName] = s.B.Affine(s.bufs[nbName], 1, 1)
 	return y
+}
+
+// evalAffine is the per-channel scale and shift of eval mode.
+func (m *BatchNorm) evalAffine(c *ag.Ctx) (scale, shift *ag.Var) {
+	rm := c.Const(m.store.bufs[m.Name+".running_mean"])
+	rv := c.Const(m.store.bufs[m.Name+".running_var"])
+	scale = c.Div(m.Gamma, c.Sqrt(c.AddScalar(rv, m.Eps)))
+	shift = c.Sub(m.Beta, c.Mul(rm, scale))
+	return scale, shift
+}
+
+// ForwardUnaryInPlace is ForwardUnary that, in eval mode without
+// gradients, computes over x's memory: x must be an intermediate nothing
+// else reads (see ag.Ctx.ChannelAffineUnaryInPlace).
+func (m *BatchNorm) ForwardUnaryInPlace(c *ag.Ctx, x *ag.Var, op backend.UnaryOp) *ag.Var {
+	if m.store.Training {
+		return c.Unary(op, m.Forward(c, x))
+	}
+	scale, shift := m.evalAffine(c)
+	return c.ChannelAffineUnaryInPlace(x, scale, shift, op)
+}
+
+// ForwardUnary is op(Forward(x)); in eval mode the normalisation and the
+// activation run as one kernel (ag.Ctx.ChannelAffineUnary).
+func (m *BatchNorm) ForwardUnary(c *ag.Ctx, x *ag.Var, op backend.UnaryOp) *ag.Var {
+	if m.store.Training {
+		return c.Unary(op, m.Forward(c, x))
+	}
+	scale, shift := m.evalAffine(c)
+	return c.ChannelAffineUnary(x, scale, shift, op)
 }
 
 // Linear is x·Wᵀ + b with PyTorch's default init.

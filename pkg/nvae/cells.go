@@ -3,10 +3,12 @@ package nvae
 import (
 	"fmt"
 	"math"
+	"unsafe"
 
 	"github.com/nvaego/nvae/pkg/ag"
 	"github.com/nvaego/nvae/pkg/backend"
 	"github.com/nvaego/nvae/pkg/nn"
+	"github.com/nvaego/nvae/pkg/tensor"
 )
 
 // chanMult is the official CHANNEL_MULT.
@@ -16,21 +18,69 @@ type layer interface {
 	Forward(c *ag.Ctx, x *ag.Var) *ag.Var
 }
 
-// bnAct is BN followed by an activation (SyncBatchNormSwish, or BN → ELU).
+// bnAct is BN followed by an activation (SyncBatchNormSwish, or BN → ELU);
+// in eval mode one fused kernel.
 type bnAct struct {
 	bn  *nn.BatchNorm
-	act func(c *ag.Ctx, x *ag.Var) *ag.Var
+	act backend.UnaryOp
 }
 
-func (l bnAct) Forward(c *ag.Ctx, x *ag.Var) *ag.Var { return l.act(c, l.bn.Forward(c, x)) }
+func (l bnAct) Forward(c *ag.Ctx, x *ag.Var) *ag.Var { return l.bn.ForwardUnary(c, x, l.act) }
 
 type seq []layer
 
+// Forward applies the layers in turn; without gradients each intermediate
+// is released once the next layer has consumed it (the input is the
+// caller's and is kept).
 func (s seq) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
+	in := x
 	for _, l := range s {
-		x = l.Forward(c, x)
+		var y *ag.Var
+		if ba, ok := l.(bnAct); ok && x != in && !c.GradEnabled() {
+			// x is this seq's own intermediate: normalise and activate
+			// over its memory (saves a buffer and a write stream).
+			y = ba.bn.ForwardUnaryInPlace(c, x, ba.act)
+		} else {
+			y = l.Forward(c, x)
+		}
+		if x != in {
+			release(c, x, y)
+		}
+		x = y
 	}
 	return x
+}
+
+// release gives dead, an intermediate result no longer needed, back to the
+// backend (no-grad mode only; see ag.Ctx.Release) unless it shares storage
+// with one of the results kept.
+func release(c *ag.Ctx, dead *ag.Var, keep ...*ag.Var) {
+	if c.GradEnabled() || dead == nil || dead.Value == nil {
+		return
+	}
+	for _, k := range keep {
+		if k != nil && k.Value != nil && sharesStorage(dead.Value, k.Value) {
+			return
+		}
+	}
+	c.Release(dead)
+}
+
+// sharesStorage reports whether a and b may share memory (true for storage
+// it cannot inspect).
+func sharesStorage(a, b *tensor.Tensor) bool {
+	if a == b {
+		return true
+	}
+	switch sa := a.Storage().(type) {
+	case tensor.HostF32:
+		sb, ok := b.Storage().(tensor.HostF32)
+		return !ok || len(sa) == 0 || len(sb) == 0 || unsafe.SliceData(sa) == unsafe.SliceData(sb)
+	case tensor.HostF64:
+		sb, ok := b.Storage().(tensor.HostF64)
+		return !ok || len(sa) == 0 || len(sb) == 0 || unsafe.SliceData(sa) == unsafe.SliceData(sb)
+	}
+	return true
 }
 
 type fn func(c *ag.Ctx, x *ag.Var) *ag.Var
@@ -41,8 +91,6 @@ var (
 	eluL      = fn((*ag.Ctx).ELU)
 	upNearest = fn(func(c *ag.Ctx, x *ag.Var) *ag.Var { return c.Upsample2x(x, backend.Nearest) })
 )
-
-func swish(c *ag.Ctx, x *ag.Var) *ag.Var { return c.Swish(x) }
 
 // newOp builds one official op (OPS table) under prefix name.
 func newOp(s *nn.Store, name string, op Op, cin, cout, stride int) layer {
@@ -56,9 +104,9 @@ func newOp(s *nn.Store, name string, op Op, cin, cout, stride int) layer {
 	case OpBNSwishConv, OpBNELUConv, OpELUConv:
 		switch op.Kind {
 		case OpBNSwishConv:
-			l = append(l, bnAct{s.NewBatchNorm(name+".bn_act", cin), swish})
+			l = append(l, bnAct{s.NewBatchNorm(name+".bn_act", cin), backend.Swish})
 		case OpBNELUConv:
-			l = append(l, bnAct{s.NewBatchNorm(name+".bn.bn", cin), (*ag.Ctx).ELU})
+			l = append(l, bnAct{s.NewBatchNorm(name+".bn.bn", cin), backend.ELU})
 		default:
 			l = append(l, eluL)
 		}
@@ -81,11 +129,11 @@ func newOp(s *nn.Store, name string, op Op, cin, cout, stride int) layer {
 		}
 		l = append(l, s.NewBatchNorm(idx()+".bn", cin))
 		p := idx()
-		l = append(l, s.NewConv2D(p+".conv.0", cin, hidden, 1, nn.ConvOpts{}), bnAct{s.NewBatchNorm(p+".conv.1", hidden), swish})
+		l = append(l, s.NewConv2D(p+".conv.0", cin, hidden, 1, nn.ConvOpts{}), bnAct{s.NewBatchNorm(p+".conv.1", hidden), backend.Swish})
 		p = idx()
 		pad := op.Dilation * (op.Kernel - 1) / 2
 		l = append(l, s.NewConv2D(p+".conv.0", hidden, hidden, op.Kernel, nn.ConvOpts{Stride: st, Padding: pad, Dilation: op.Dilation, Groups: groups}),
-			bnAct{s.NewBatchNorm(p+".conv.1", hidden), swish})
+			bnAct{s.NewBatchNorm(p+".conv.1", hidden), backend.Swish})
 		l = append(l, s.NewConv2D(idx(), hidden, cout, 1, nn.ConvOpts{}))
 		l = append(l, s.NewBatchNorm(idx()+".bn", cout))
 	default:
@@ -116,16 +164,21 @@ func (f *factorizedReduce) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
 	a2 := c.Slice(a, []int{0, 0, 1, 1}, []int{n, ch, h - 1, w - 1})
 	a3 := c.Slice(a, []int{0, 0, 0, 1}, []int{n, ch, h, w - 1})
 	a4 := c.Slice(a, []int{0, 0, 1, 0}, []int{n, ch, h - 1, w})
-	return c.Concat(1, f.convs[0].Forward(c, a), f.convs[1].Forward(c, a2), f.convs[2].Forward(c, a3), f.convs[3].Forward(c, a4))
+	ys := []*ag.Var{f.convs[0].Forward(c, a), f.convs[1].Forward(c, a2), f.convs[2].Forward(c, a3), f.convs[3].Forward(c, a4)}
+	out := c.Concat(1, ys...)
+	for _, v := range append(ys, a, a2, a3, a4) {
+		release(c, v, out)
+	}
+	return out
 }
 
 // se is squeeze-and-excitation.
 type se struct{ l1, l2 *nn.Linear }
 
-func (m *se) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
+// gate is the per-(sample, channel) factor [N, C] that SE multiplies x by.
+func (m *se) gate(c *ag.Ctx, x *ag.Var) *ag.Var {
 	s := c.Mean(x, []int{2, 3}, false)
-	s = c.Sigmoid(m.l2.Forward(c, c.ReLU(m.l1.Forward(c, s))))
-	return c.Mul(x, c.Reshape(s, x.Dim(0), x.Dim(1), 1, 1))
+	return c.Sigmoid(m.l2.Forward(c, c.ReLU(m.l1.Forward(c, s))))
 }
 
 // Cell is the official Cell: skip(x) + 0.1·SE(ops(x)).
@@ -174,13 +227,27 @@ func (cell *Cell) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
 		skip = cell.skip.Forward(c, x)
 	}
 	s := x
+	next := func(y *ag.Var) {
+		if s != x {
+			release(c, s, y)
+		}
+		s = y
+	}
 	for _, op := range cell.ops {
-		s = op.Forward(c, s)
+		next(op.Forward(c, s))
 	}
+	// skip + 0.1·SE(s): the gate multiply, the scaling and the sum in one
+	// pass without gradients (GateScaleAdd rounds like the three ops).
+	var gate *ag.Var
 	if cell.se != nil {
-		s = cell.se.Forward(c, s)
+		gate = cell.se.gate(c, s)
 	}
-	return c.Add(skip, c.MulScalar(s, 0.1))
+	out := c.GateScaleAdd(skip, s, gate, 0.1)
+	next(out)
+	if skip != x {
+		release(c, skip, out)
+	}
+	return out
 }
 
 // encCombiner is x1 + Conv1x1(x2).
@@ -190,7 +257,10 @@ type encCombiner struct {
 }
 
 func (e *encCombiner) Forward(c *ag.Ctx, x1, x2 *ag.Var) *ag.Var {
-	return c.Add(x1, e.conv.Forward(c, x2))
+	y := e.conv.Forward(c, x2)
+	out := c.Add(x1, y)
+	release(c, y, out)
+	return out
 }
 
 // decCombiner is Conv1x1(concat(x1, x2)).
@@ -200,7 +270,10 @@ type decCombiner struct {
 }
 
 func (d *decCombiner) Forward(c *ag.Ctx, x1, x2 *ag.Var) *ag.Var {
-	return d.conv.Forward(c, c.Concat(1, x1, x2))
+	cat := c.Concat(1, x1, x2)
+	out := d.conv.Forward(c, cat)
+	release(c, cat, out)
+	return out
 }
 
 // ConvMask is the official create_conv_mask for an autoregressive conv:
@@ -293,15 +366,23 @@ func newCellAR(s *nn.Store, name string, numZ int, mirror bool) *cellAR {
 }
 
 func (a *cellAR) Forward(c *ag.Ctx, z *ag.Var) *ag.Var {
-	h := c.ELU(a.conv1.Forward(c, z))
-	h = c.ELU(a.conv2.Forward(c, h))
-	mu := a.mu.Forward(c, c.ELU(h))
-	return c.Sub(z, mu)
+	// Without gradients each intermediate is released once consumed.
+	step := func(x, y *ag.Var) *ag.Var { release(c, x, y); return y }
+	h1 := a.conv1.Forward(c, z)
+	h := step(h1, c.ELU(h1))
+	h2 := step(h, a.conv2.Forward(c, h))
+	h = step(h2, c.ELU(h2))
+	e := step(h, c.ELU(h))
+	mu := step(e, a.mu.Forward(c, e))
+	return step(mu, c.Sub(z, mu))
 }
 
 // pairedCellAR is a cell and its mirrored twin; log-determinants are zero.
 type pairedCellAR struct{ a, b *cellAR }
 
 func (p *pairedCellAR) Forward(c *ag.Ctx, z *ag.Var) *ag.Var {
-	return p.b.Forward(c, p.a.Forward(c, z))
+	mid := p.a.Forward(c, z)
+	out := p.b.Forward(c, mid)
+	release(c, mid, out)
+	return out
 }

@@ -21,19 +21,25 @@ func (m *Model) preprocessInput(c *ag.Ctx, x *ag.Var) *ag.Var { return c.Affine(
 // Forward runs the encoder and decoder on x in [0,1] (already reduced to
 // num_x_bits), drawing one normal tensor per group from noise.
 func (m *Model) Forward(c *ag.Ctx, x *ag.Var, noise Noise) *Output {
-	s := m.stem.Forward(c, m.preprocessInput(c, x))
+	// Without gradients, each intermediate is released once consumed;
+	// the states the encoder combiners read are kept until then.
+	in := m.preprocessInput(c, x)
+	s := m.stem.Forward(c, in)
+	release(c, in, s)
 	for _, cell := range m.pre {
-		s = cell.Forward(c, s)
+		s = advance(c, s, cell.Forward(c, s), nil)
 	}
 	var combEnc []*encCombiner
 	var combS []*ag.Var
+	kept := map[*ag.Var]int{}
 	for _, l := range m.encTower {
 		switch v := l.(type) {
 		case *encCombiner:
 			combEnc = append(combEnc, v)
 			combS = append(combS, s)
+			kept[s]++
 		case *Cell:
-			s = v.Forward(c, s)
+			s = advance(c, s, v.Forward(c, s), kept)
 		}
 	}
 	for i, j := 0, len(combEnc)-1; i < j; i, j = i+1, j-1 {
@@ -56,10 +62,16 @@ func (m *Model) Forward(c *ag.Ctx, x *ag.Var, noise Noise) *Output {
 	allP, allLogP := []Normal{p}, []*ag.Var{p.LogP(c, z)}
 
 	logits := m.runDecoder(c, x.Dim(0), z, func(idx int, s *ag.Var) *ag.Var {
-		pp := c.Chunk(m.decSampler[idx-1].Forward(c, c.ELU(s)), 2, 1)
+		pp := m.decSample(c, idx, s)
 		muP, lsP := pp[0], pp[1]
 		f := combEnc[idx-1].Forward(c, combS[idx-1], s)
-		pq := c.Chunk(m.encSampler[idx].Forward(c, f), 2, 1)
+		if kept[combS[idx-1]]--; kept[combS[idx-1]] == 0 {
+			release(c, combS[idx-1], f)
+		}
+		qo := m.encSampler[idx].Forward(c, f)
+		release(c, f, qo)
+		pq := c.Chunk(qo, 2, 1)
+		release(c, qo, pq...)
 		var q Normal
 		if m.Cfg.ResDist {
 			q = NewNormal(c, c.Add(muP, pq[0]), c.Add(lsP, pq[1]), 1)
@@ -103,10 +115,21 @@ func (m *Model) Sample(c *ag.Ctx, n int, t float64, noise Noise) *ag.Var {
 	eps := noise.Normal(c, append([]int{n}, m.z0Size...)...)
 	z0 := c.Const(c.B.Affine(eps, 1.01*t, 0))
 	return m.runDecoder(c, n, z0, func(idx int, s *ag.Var) *ag.Var {
-		pp := c.Chunk(m.decSampler[idx-1].Forward(c, c.ELU(s)), 2, 1)
+		pp := m.decSample(c, idx, s)
 		p := NewNormal(c, pp[0], pp[1], t)
 		return p.Sample(c, noise.Normal(c, p.Mu.Shape()...))
 	})
+}
+
+// decSample is the prior's parameters (mu, log sigma) from decoder features
+// s: dec_sampler[idx-1](ELU(s)), split in two along channels.
+func (m *Model) decSample(c *ag.Ctx, idx int, s *ag.Var) []*ag.Var {
+	e := c.ELU(s)
+	o := m.decSampler[idx-1].Forward(c, e)
+	release(c, e, o)
+	pp := c.Chunk(o, 2, 1)
+	release(c, o, pp...)
+	return pp
 }
 
 // runDecoder walks dec_tower from prior_ftr0 broadcast over a batch of n:
@@ -118,25 +141,50 @@ func (m *Model) runDecoder(c *ag.Ctx, n int, z0 *ag.Var, latent func(k int, s *a
 	s := c.BroadcastTo(c.Reshape(pf, append([]int{1}, pf.Shape()...)...), append([]int{n}, pf.Shape()...)...)
 	z := z0
 	idx := 0
+	// Without gradients, each intermediate is released once consumed (the
+	// broadcast prior and z0 are left alone).
+	first := s
+	next := func(y *ag.Var) {
+		if s != first {
+			release(c, s, y)
+		}
+		s = y
+	}
 	for _, l := range m.decTower {
 		switch v := l.(type) {
 		case *decCombiner:
 			if idx > 0 {
 				z = latent(idx, s)
 			}
-			s = v.Forward(c, s, z)
+			next(v.Forward(c, s, z))
+			if idx > 0 && !m.vanilla {
+				release(c, z, s)
+			}
 			idx++
 		case *Cell:
-			s = v.Forward(c, s)
+			next(v.Forward(c, s))
 		}
 	}
 	if m.vanilla {
 		s = m.stemDecoder.Forward(c, z)
 	}
 	for _, cell := range m.post {
-		s = cell.Forward(c, s)
+		next(cell.Forward(c, s))
 	}
-	return m.imageCond.Forward(c, c.ELU(s))
+	e := c.ELU(s)
+	next(e)
+	out := m.imageCond.Forward(c, e)
+	next(out)
+	return out
+}
+
+// advance returns next, releasing the state s it was computed from unless
+// kept holds it.
+func advance(c *ag.Ctx, s, next *ag.Var, kept map[*ag.Var]int) *ag.Var {
+	if kept[s] == 0 {
+		release(c, s, next)
+	}
+	return next
 }
 
 // DecoderOutput wraps logits in the dataset's likelihood.

@@ -65,6 +65,13 @@ func sigmoidParts(x float64) (e, s float64) {
 	return e, 1 / (1 + e)
 }
 
+func affineGo(dst, x []float32, a, b float32) {
+	dst = dst[:len(x)]
+	for i, v := range x {
+		dst[i] = float32(v*a) + b // the conversion rounds: no fusion
+	}
+}
+
 func expGo(dst, x []float32) {
 	for i, v := range x {
 		dst[i] = float32(exp64(float64(v)))

@@ -98,6 +98,21 @@ func check2(name string, dst, x, gy []float32) {
 	}
 }
 
+// Affine sets dst[i] = x[i]·a + b with the product rounded to float32
+// before the sum (no fused multiply-add), as the Go expression
+// x[i]*a + b evaluates on amd64 at the default GOAMD64 level.
+func Affine(dst, x []float32, a, b float32) {
+	check1("Affine", dst, x)
+	if len(x) == 0 {
+		return
+	}
+	if useAsm {
+		affineAVX512(&dst[0], &x[0], len(x), a, b)
+		return
+	}
+	affineGo(dst, x, a, b)
+}
+
 // elementwise runs an elementwise function dst = f(x): the assembly kernel when
 // useAsm, else the Go loop.
 func elementwise(name string, dst, x []float32, asm func(dst, x *float32, n int, c *[nconst]float32), loop func(dst, x []float32)) {

@@ -14,6 +14,9 @@ var hasAVX512 = cpu.X86.HasAVX512F
 var useAsm = hasAVX512
 
 //go:noescape
+func affineAVX512(dst, x *float32, n int, a, b float32)
+
+//go:noescape
 func expAVX512(dst, x *float32, n int, c *[nconst]float32)
 
 //go:noescape

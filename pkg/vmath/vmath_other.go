@@ -10,6 +10,7 @@ var useAsm = false
 
 func noAsm() { panic("vmath: no assembly kernels on this platform") }
 
+func affineAVX512(dst, x *float32, n int, a, b float32)              { noAsm() }
 func expAVX512(dst, x *float32, n int, c *[nconst]float32)           { noAsm() }
 func sigmoidAVX512(dst, x *float32, n int, c *[nconst]float32)       { noAsm() }
 func swishAVX512(dst, x *float32, n int, c *[nconst]float32)         { noAsm() }

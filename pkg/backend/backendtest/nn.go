@@ -62,6 +62,18 @@ func (s *suite) batchnorm(t *testing.T) {
 		ca.v[i] = x.v[i]*sc.v[ch] + sh.v[ch]
 	}
 	s.check("ChannelAffine", s.b.ChannelAffine(s.dev(x), s.dev(sc), s.dev(sh)), ca)
+	s.channelAffineUnary(x, sc, sh, ca)
+	// A larger case: several activation spans per worker, planes not a
+	// multiple of them.
+	{
+		xl, scl, shl := s.rand(-3, 3, 3, 5, 37, 41), s.rand(0.5, 2, 5), s.rand(-1, 1, 5)
+		cal := arr{xl.shape, make([]float64, len(xl.v))}
+		for i := range cal.v {
+			ch := i / (37 * 41) % 5
+			cal.v[i] = xl.v[i]*scl.v[ch] + shl.v[ch]
+		}
+		s.channelAffineUnary(xl, scl, shl, cal)
+	}
 	dy, dm, dv := s.b.BatchNormTrain(s.dev(x), s.dev(g), s.dev(b), eps)
 	s.check("BatchNormTrain y", dy, y)
 	s.check("BatchNormTrain mean", dm, mean)
@@ -202,6 +214,67 @@ func (s *suite) poolResize(t *testing.T) {
 	for _, sz := range [][2]int{{13, 11}, {5, 4}, {9, 8}} {
 		for _, align := range []bool{false, true} {
 			s.check(fmt.Sprintf("ResizeBilinear %v align=%v", sz, align), s.b.ResizeBilinear(s.dev(x), sz[0], sz[1], align), resize(sz[0], sz[1], align))
+		}
+	}
+}
+
+// channelAffineUnary checks ChannelAffineUnary against the reference
+// activation of ca = x·sc + sh, and bit for bit against Unary after
+// ChannelAffine (the fused kernel must round alike).
+func (s *suite) channelAffineUnary(x, sc, sh, ca arr) {
+	for _, op := range []backend.UnaryOp{backend.Swish, backend.ELU, backend.ReLU, backend.Sigmoid, backend.Tanh} {
+		got := s.b.ChannelAffineUnary(s.dev(x), s.dev(sc), s.dev(sh), op)
+		s.check(fmt.Sprintf("ChannelAffineUnary %v", op), got, mapArr(ca, unaryRef[op].f))
+		two := s.b.Unary(op, s.b.ChannelAffine(s.dev(x), s.dev(sc), s.dev(sh)))
+		in := s.dev(x)
+		s.b.ChannelAffineUnaryInPlace(in, s.dev(sc), s.dev(sh), op)
+		g, w, ip := s.b.ToHost(got).Float64s(), s.b.ToHost(two).Float64s(), s.b.ToHost(in).Float64s()
+		for i := range w {
+			if g[i] != w[i] && !(math.IsNaN(g[i]) && math.IsNaN(w[i])) {
+				s.t.Errorf("ChannelAffineUnary %v [%d] = %v, Unary(ChannelAffine) %v: not bit-identical", op, i, g[i], w[i])
+				break
+			}
+			if ip[i] != w[i] && !(math.IsNaN(ip[i]) && math.IsNaN(w[i])) {
+				s.t.Errorf("ChannelAffineUnaryInPlace %v [%d] = %v, Unary(ChannelAffine) %v: not bit-identical", op, i, ip[i], w[i])
+				break
+			}
+		}
+	}
+}
+
+// gateScaleAdd checks GateScaleAdd against y + (x·gate)·s, and bit for bit
+// against Add(y, Affine(Mul(x, gate), s, 0)) (the fused kernel must round
+// like the ops it replaces), with and without a gate, across plane sizes.
+func (s *suite) gateScaleAdd(t *testing.T) {
+	for _, sh := range [][]int{{2, 3, 4, 5}, {3, 7, 37, 41}} {
+		n, c := sh[0], sh[1]
+		hw := sh[2] * sh[3]
+		x, y, g := s.rand(-2, 2, sh...), s.rand(-2, 2, sh...), s.rand(0, 1, n, c)
+		for _, gated := range []bool{false, true} {
+			want := arr{x.shape, make([]float64, len(x.v))}
+			for i := range want.v {
+				v := x.v[i]
+				if gated {
+					v *= g.v[i/hw]
+				}
+				want.v[i] = y.v[i] + 0.1*v
+			}
+			var gt *tensor.Tensor
+			prod := s.dev(x)
+			if gated {
+				gt = s.dev(g)
+				prod = s.b.Binary(backend.Mul, prod, s.b.FromHost(s.dev(g)).Reshape(n, c, 1, 1))
+			}
+			got := s.b.GateScaleAdd(s.dev(y), s.dev(x), gt, 0.1)
+			s.check(fmt.Sprintf("GateScaleAdd %v gate=%v", sh, gated), got, want)
+			two := s.b.Binary(backend.Add, s.dev(y), s.b.Affine(prod, 0.1, 0))
+			gv, wv := s.b.ToHost(got).Float64s(), s.b.ToHost(two).Float64s()
+			for i := range wv {
+				if gv[i] != wv[i] {
+					t.Errorf("GateScaleAdd %v gate=%v [%d] = %v, composed ops %v: not bit-identical", sh, gated, i, gv[i], wv[i])
+					break
+				}
+			}
 		}
 	}
 }

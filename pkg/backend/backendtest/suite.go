@@ -20,21 +20,23 @@ import (
 // accumulate (reductions, matmul, conv, batchnorm) to the error of a long
 // sum. A backend that needs more than this is wrong, not noisy.
 var opTol = map[string]struct{ f32, f64 float64 }{
-	"memory":        {f32: 0, f64: 0},
-	"unary":         {f32: 2e-6, f64: 1e-13},
-	"affine-clamp":  {f32: 3e-7, f64: 1e-15},
-	"binary":        {f32: 3e-7, f64: 1e-15},
-	"compare-where": {f32: 0, f64: 0},
-	"reduce":        {f32: 2e-6, f64: 1e-14},
-	"layout":        {f32: 0, f64: 0},
-	"matmul":        {f32: 2e-6, f64: 1e-14},
-	"conv":          {f32: 5e-6, f64: 1e-14},
-	"batchnorm":     {f32: 1e-5, f64: 1e-12},
-	"upsample":      {f32: 2e-7, f64: 1e-15},
-	"argmax-onehot": {f32: 0, f64: 0},
-	"pool-resize":   {f32: 1e-6, f64: 1e-14},
-	"random":        {f32: 1e-6, f64: 1e-13},
-	"adamax":        {f32: 1e-6, f64: 1e-14},
+	"memory":         {f32: 0, f64: 0},
+	"unary":          {f32: 2e-6, f64: 1e-13},
+	"affine-clamp":   {f32: 3e-7, f64: 1e-15},
+	"binary":         {f32: 3e-7, f64: 1e-15},
+	"compare-where":  {f32: 0, f64: 0},
+	"reduce":         {f32: 2e-6, f64: 1e-14},
+	"layout":         {f32: 0, f64: 0},
+	"matmul":         {f32: 2e-6, f64: 1e-14},
+	"conv":           {f32: 5e-6, f64: 1e-14},
+	"batchnorm":      {f32: 1e-5, f64: 1e-12},
+	"upsample":       {f32: 2e-7, f64: 1e-15},
+	"argmax-onehot":  {f32: 0, f64: 0},
+	"pool-resize":    {f32: 1e-6, f64: 1e-14},
+	"random":         {f32: 1e-6, f64: 1e-13},
+	"adamax":         {f32: 1e-6, f64: 1e-14},
+	"release":        {f32: 0, f64: 0},
+	"gate-scale-add": {f32: 3e-7, f64: 1e-15},
 }
 
 // Tol is op group op's tolerance in dtype dt.
@@ -81,12 +83,47 @@ func Run(t *testing.T, b backend.Backend, dt tensor.DType) {
 		{"pool-resize", (*suite).poolResize},
 		{"random", (*suite).random},
 		{"adamax", (*suite).adamax},
+		{"release", (*suite).release},
+		{"gate-scale-add", (*suite).gateScaleAdd},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
 			g.f(&suite{t: t, b: b, dt: dt, r: r, tol: Tol(g.name, dt)}, t)
 		})
 	}
+}
+
+// release checks a backend.Releaser: results computed into recycled memory
+// are right (whether the kernel overwrites its output or accumulates into
+// zeros), releasing twice hands the memory out once, inputs are untouched.
+func (s *suite) release(t *testing.T) {
+	r, ok := s.b.(backend.Releaser)
+	if !ok {
+		t.Skip("the backend does not recycle memory")
+	}
+	shape := []int{4, 64, 8, 8} // large enough to be recycled
+	a := s.rand(-1, 1, shape...)
+	x := s.dev(a)
+	for i := 0; i < 3; i++ {
+		y := s.b.Unary(backend.Exp, x)
+		r.Release(y)
+		r.Release(y)
+		z1 := s.b.Affine(x, 2, 1)
+		z2 := s.b.Affine(x, -1, 0)
+		s.check("Affine into recycled memory", z1, mapArr(a, func(v float64) float64 { return 2*v + 1 }))
+		s.check("second Affine after a double Release", z2, mapArr(a, func(v float64) float64 { return -v }))
+		r.Release(z1)
+		r.Release(z2)
+		// A kernel that accumulates into zeros: the nearest-upsampling adjoint.
+		g := s.b.Upsample2xBackward(s.b.Upsample2x(s.b.Full(s.dt, 1, 4, 64, 4, 4), backend.Nearest), backend.Nearest)
+		want := arr{tensor.Shape{4, 64, 4, 4}, make([]float64, 4*64*16)}
+		for j := range want.v {
+			want.v[j] = 4
+		}
+		s.check("Upsample2xBackward into recycled memory", g, want)
+		r.Release(g)
+	}
+	s.check("input after Release of results", x, a)
 }
 
 // arr is a host float64 array with a shape: the reference side.

@@ -38,7 +38,7 @@ func (*Backend) Conv2D(x, w, bias *tensor.Tensor, p backend.ConvParams) *tensor.
 	dt := checkHost(x, w, bias)
 	cp := convParams(x.Shape(), w.Shape(), p)
 	os := tensor.Shape{cp.N, cp.K, cp.OutH(), cp.OutW()}
-	out := tensor.Host(dt, os...)
+	out := allocFullDT(dt, os)
 	if dt == tensor.Float32 {
 		var b []float32
 		if bias != nil {
@@ -59,7 +59,7 @@ func (*Backend) Conv2D(x, w, bias *tensor.Tensor, p backend.ConvParams) *tensor.
 func (*Backend) Conv2DBackwardData(gy, w *tensor.Tensor, xShape tensor.Shape, p backend.ConvParams) *tensor.Tensor {
 	dt := checkHost(gy, w)
 	cp := convParams(xShape, w.Shape(), p)
-	out := tensor.Host(dt, xShape...)
+	out := allocFullDT(dt, xShape)
 	if dt == tensor.Float32 {
 		conv.BackwardData(cp, gy.F32(), w.F32(), out.F32())
 	} else {
@@ -72,7 +72,7 @@ func (*Backend) Conv2DBackwardData(gy, w *tensor.Tensor, xShape tensor.Shape, p 
 func (*Backend) Conv2DBackwardFilter(x, gy *tensor.Tensor, wShape tensor.Shape, p backend.ConvParams) *tensor.Tensor {
 	dt := checkHost(x, gy)
 	cp := convParams(x.Shape(), wShape, p)
-	out := tensor.Host(dt, wShape...)
+	out := allocFullDT(dt, wShape)
 	if dt == tensor.Float32 {
 		conv.BackwardFilter(cp, x.F32(), gy.F32(), out.F32())
 	} else {

@@ -43,6 +43,10 @@ func host[T Float](t *tensor.Tensor) []T {
 
 func alloc[T Float](shape tensor.Shape) *tensor.Tensor {
 	n := shape.NumElements()
+	if b := get[T](n); b != nil {
+		clear(b)
+		return wrap(shape, b)
+	}
 	var z T
 	switch any(z).(type) {
 	case float32:

@@ -130,7 +130,7 @@ func vmathUnary[T Float](op backend.UnaryOp, ys []T, xs []float32) bool {
 }
 
 func unaryT[T Float](op backend.UnaryOp, x *tensor.Tensor) *tensor.Tensor {
-	out := alloc[T](x.Shape())
+	out := allocFull[T](x.Shape())
 	xs, ys := host[T](x), host[T](out)
 	parFor(len(xs), func(lo, hi int) { unaryLoop(op, xs[lo:hi], ys[lo:hi]) })
 	return out
@@ -282,14 +282,10 @@ func (*Backend) UnaryBackward(op backend.UnaryOp, x, y, gy *tensor.Tensor) *tens
 }
 
 func affineT[T Float](x *tensor.Tensor, a, b float64) *tensor.Tensor {
-	out := alloc[T](x.Shape())
+	out := allocFull[T](x.Shape())
 	xs, ys := host[T](x), host[T](out)
 	ta, tb := T(a), T(b)
-	parFor(len(xs), func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			ys[i] = ta*xs[i] + tb
-		}
-	})
+	parFor(len(xs), func(lo, hi int) { affineRow(ys[lo:hi], xs[lo:hi], ta, tb) })
 	return out
 }
 
@@ -302,7 +298,7 @@ func (*Backend) Affine(x *tensor.Tensor, a, b float64) *tensor.Tensor {
 }
 
 func clampT[T Float](x *tensor.Tensor, lo, hi float64) *tensor.Tensor {
-	out := alloc[T](x.Shape())
+	out := allocFull[T](x.Shape())
 	xs, ys := host[T](x), host[T](out)
 	parFor(len(xs), func(a, b int) {
 		for i := a; i < b; i++ {
@@ -425,7 +421,7 @@ func binaryRow[T Float](op backend.BinaryOp, d []T, a []T, ai, sa int, b []T, bi
 
 func binaryT[T Float](op backend.BinaryOp, a, b *tensor.Tensor) *tensor.Tensor {
 	shape, sa, sb := broadcast2(a, b)
-	out := alloc[T](shape)
+	out := allocFull[T](shape)
 	d, as, bs := host[T](out), host[T](a), host[T](b)
 	l := newLayout(shape, shape.Strides(), sa, sb)
 	l.rows(func(off [3]int, n int, in [3]int) {

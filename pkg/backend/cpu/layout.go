@@ -127,7 +127,7 @@ func broadcastT[T Float](x *tensor.Tensor, shape tensor.Shape) *tensor.Tensor {
 	if err != nil || !s.Equal(shape) {
 		panic(fmt.Sprintf("cpu: cannot broadcast %v to %v", x.Shape(), shape))
 	}
-	out := alloc[T](shape)
+	out := allocFull[T](shape)
 	copyStrided(shape, host[T](out), 0, shape.Strides(), host[T](x), 0, alignedStrides(x.Shape(), shape))
 	return out
 }
@@ -179,7 +179,7 @@ func boxOffset(st, starts []int) int {
 func sliceT[T Float](x *tensor.Tensor, starts, sizes []int) *tensor.Tensor {
 	checkBox(x.Shape(), starts, sizes)
 	os := tensor.Shape(sizes).Clone()
-	out := alloc[T](os)
+	out := allocFull[T](os)
 	st := x.Shape().Strides()
 	copyStrided(os, host[T](out), 0, os.Strides(), host[T](x), boxOffset(st, starts), st)
 	return out
@@ -229,7 +229,7 @@ func concatT[T Float](axis int, xs []*tensor.Tensor) *tensor.Tensor {
 		}
 		os[axis] += s[axis]
 	}
-	out := alloc[T](os)
+	out := allocFull[T](os)
 	d := host[T](out)
 	st := os.Strides()
 	at := 0

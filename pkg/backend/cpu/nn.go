@@ -9,6 +9,7 @@ import (
 	"github.com/nvaego/nvae/pkg/par"
 	"github.com/nvaego/nvae/pkg/rng"
 	"github.com/nvaego/nvae/pkg/tensor"
+	"github.com/nvaego/nvae/pkg/vmath"
 )
 
 func matmulT[T Float](a, b *tensor.Tensor, ta, tb bool) *tensor.Tensor {
@@ -69,7 +70,7 @@ func nchw(s tensor.Shape) (n, c, hw int) {
 
 func bnTrainT[T Float](x, gamma, beta *tensor.Tensor, eps float64) (*tensor.Tensor, *tensor.Tensor, *tensor.Tensor) {
 	n, c, hw := nchw(x.Shape())
-	y := alloc[T](x.Shape())
+	y := allocFull[T](x.Shape())
 	mean, vr := alloc[T](tensor.Shape{c}), alloc[T](tensor.Shape{c})
 	xs, ys, ms, vs := host[T](x), host[T](y), host[T](mean), host[T](vr)
 	var gs, bs []T
@@ -206,7 +207,12 @@ func upsampleT[T Float](x *tensor.Tensor, mode backend.UpsampleMode, backward bo
 	} else {
 		os = tensor.Shape{s[0], s[1], 2 * h, 2 * w}
 	}
-	out := alloc[T](os)
+	var out *tensor.Tensor
+	if backward {
+		out = alloc[T](os) // accumulated into
+	} else {
+		out = allocFull[T](os)
+	}
 	xs, ys := host[T](x), host[T](out)
 	sh, sw := h, w // small (source) size
 	if !backward {
@@ -215,6 +221,10 @@ func upsampleT[T Float](x *tensor.Tensor, mode backend.UpsampleMode, backward bo
 		sh, sw = h/2, w/2
 	}
 	bh, bw := 2*sh, 2*sw
+	if !backward {
+		upsampleFwd(mode, xs, ys, planes, sh, sw)
+		return out
+	}
 	par.For(planes, 1, func(lo, hi int) {
 		for p := lo; p < hi; p++ {
 			small := p * sh * sw
@@ -253,6 +263,63 @@ func upsampleT[T Float](x *tensor.Tensor, mode backend.UpsampleMode, backward bo
 	return out
 }
 
+// upsampleFwd is the forward 2x upsampling of planes sh×sw planes: nearest
+// copies each source pixel twice per row; bilinear takes its taps from
+// tables built once per call and evaluates each output exactly as the
+// per-pixel formula of upsampleT does (same float64 expression).
+func upsampleFwd[T Float](mode backend.UpsampleMode, xs, ys []T, planes, sh, sw int) {
+	bh, bw := 2*sh, 2*sw
+	if mode == backend.Nearest {
+		par.For(planes, 1+grain/(bh*bw), func(lo, hi int) {
+			for p := lo; p < hi; p++ {
+				src := xs[p*sh*sw : (p+1)*sh*sw]
+				dst := ys[p*bh*bw : (p+1)*bh*bw]
+				for y := 0; y < sh; y++ {
+					row := src[y*sw : (y+1)*sw]
+					o0 := dst[2*y*bw : (2*y+1)*bw]
+					o0 = o0[:2*len(row)]
+					for x, v := range row {
+						o0[2*x] = v
+						o0[2*x+1] = v
+					}
+					copy(dst[(2*y+1)*bw:(2*y+2)*bw], o0)
+				}
+			}
+		})
+		return
+	}
+	type tap struct {
+		i0, i1 int
+		f      float64
+	}
+	tx, ty := make([]tap, bw), make([]tap, bh)
+	for o := range tx {
+		i0, i1, f := bilinearTaps(o, sw)
+		tx[o] = tap{i0, i1, f}
+	}
+	for o := range ty {
+		i0, i1, f := bilinearTaps(o, sh)
+		ty[o] = tap{i0, i1, f}
+	}
+	par.For(planes, 1+grain/(bh*bw), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			src := xs[p*sh*sw : (p+1)*sh*sw]
+			dst := ys[p*bh*bw : (p+1)*bh*bw]
+			for oy, t := range ty {
+				r0, r1 := src[t.i0*sw:(t.i0+1)*sw], src[t.i1*sw:(t.i1+1)*sw]
+				fy := t.f
+				out := dst[oy*bw : (oy+1)*bw]
+				for ox, u := range tx {
+					fx := u.f
+					w00, w01 := (1-fy)*(1-fx), (1-fy)*fx
+					w10, w11 := fy*(1-fx), fy*fx
+					out[ox] = T(w00*float64(r0[u.i0]) + w01*float64(r0[u.i1]) + w10*float64(r1[u.i0]) + w11*float64(r1[u.i1]))
+				}
+			}
+		}
+	})
+}
+
 // Upsample2x implements backend.Backend.
 func (*Backend) Upsample2x(x *tensor.Tensor, mode backend.UpsampleMode) *tensor.Tensor {
 	if x.Rank() != 4 {
@@ -279,7 +346,7 @@ func (*Backend) Upsample2xBackward(gy *tensor.Tensor, mode backend.UpsampleMode)
 func (*Backend) RandNormal(dt tensor.DType, seed, offset uint64, shape ...int) *tensor.Tensor {
 	g := rng.New(seed)
 	g.SetState(rng.State{Seed: seed, Offset: offset})
-	t := tensor.Host(dt, shape...)
+	t := allocFullDT(dt, shape)
 	if dt == tensor.Float32 {
 		g.Normal32(t.F32())
 	} else {
@@ -292,7 +359,7 @@ func (*Backend) RandNormal(dt tensor.DType, seed, offset uint64, shape ...int) *
 func (*Backend) RandUniform(dt tensor.DType, seed, offset uint64, shape ...int) *tensor.Tensor {
 	g := rng.New(seed)
 	g.SetState(rng.State{Seed: seed, Offset: offset})
-	t := tensor.Host(dt, shape...)
+	t := allocFullDT(dt, shape)
 	if dt == tensor.Float32 {
 		g.Uniform32(t.F32())
 	} else {
@@ -336,19 +403,114 @@ func channelAffineT[T Float](x, scale, shift *tensor.Tensor) *tensor.Tensor {
 	if scale.Len() != c || shift.Len() != c {
 		panic(fmt.Sprintf("cpu: channel affine of %v with %d scales and %d shifts", x.Shape(), scale.Len(), shift.Len()))
 	}
-	out := alloc[T](x.Shape())
+	out := allocFull[T](x.Shape())
 	xs, ys, sc, sh := host[T](x), host[T](out), host[T](scale), host[T](shift)
 	par.For(n*c, 1+grain/max(hw, 1), func(lo, hi int) {
 		for p := lo; p < hi; p++ {
-			a, b := sc[p%c], sh[p%c]
-			src, dst := xs[p*hw:(p+1)*hw], ys[p*hw:(p+1)*hw]
-			dst = dst[:len(src)]
-			for i, v := range src {
-				dst[i] = v*a + b
+			affineRow(ys[p*hw:(p+1)*hw], xs[p*hw:(p+1)*hw], sc[p%c], sh[p%c])
+		}
+	})
+	return out
+}
+
+// affineRow sets dst = src·a + b, the product rounded before the sum (the
+// float32 case runs vmath.Affine).
+func affineRow[T Float](dst, src []T, a, b T) {
+	if d, ok := any(dst).([]float32); ok {
+		vmath.Affine(d[:len(src)], any(src).([]float32), float32(a), float32(b))
+		return
+	}
+	dst = dst[:len(src)]
+	for i, v := range src {
+		dst[i] = T(v*a) + b
+	}
+}
+
+// unaryBlock is the span the fused kernels run the activation over while it
+// is still in the first-level cache.
+const unaryBlock = 4096
+
+func channelAffineUnaryT[T Float](x, scale, shift *tensor.Tensor, op backend.UnaryOp, inPlace bool) *tensor.Tensor {
+	n, c, hw := nchw(x.Shape())
+	if scale.Len() != c || shift.Len() != c {
+		panic(fmt.Sprintf("cpu: channel affine of %v with %d scales and %d shifts", x.Shape(), scale.Len(), shift.Len()))
+	}
+	out := x
+	if !inPlace {
+		out = allocFull[T](x.Shape())
+	}
+	xs, ys, sc, sh := host[T](x), host[T](out), host[T](scale), host[T](shift)
+	par.For(n*c, 1+grain/max(hw, 1), func(lo, hi int) {
+		start := lo * hw
+		for p := lo; p < hi; p++ {
+			affineRow(ys[p*hw:(p+1)*hw], xs[p*hw:(p+1)*hw], sc[p%c], sh[p%c])
+			if end := (p + 1) * hw; end-start >= unaryBlock || p == hi-1 {
+				span := ys[start:end]
+				unaryLoop(op, span, span)
+				start = end
 			}
 		}
 	})
 	return out
+}
+
+func gateScaleAddT[T Float](y, x, gate *tensor.Tensor, s float64) *tensor.Tensor {
+	if !x.Shape().Equal(y.Shape()) {
+		panic(fmt.Sprintf("cpu: GateScaleAdd of %v and %v", y.Shape(), x.Shape()))
+	}
+	n, c, hw := nchw(x.Shape())
+	var gs []T
+	if gate != nil {
+		if gate.Len() != n*c {
+			panic(fmt.Sprintf("cpu: GateScaleAdd gate of %d elements for %v", gate.Len(), x.Shape()))
+		}
+		gs = host[T](gate)
+	}
+	out := allocFull[T](x.Shape())
+	xs, ys, os := host[T](x), host[T](y), host[T](out)
+	ts, zero := T(s), T(0)
+	par.For(n*c, 1+grain/max(hw, 1), func(lo, hi int) {
+		for p := lo; p < hi; p++ {
+			xr, yr, or := xs[p*hw:(p+1)*hw], ys[p*hw:(p+1)*hw], os[p*hw:(p+1)*hw]
+			yr, or = yr[:len(xr)], or[:len(xr)]
+			if gs == nil {
+				for i, v := range xr {
+					or[i] = yr[i] + (T(ts*v) + zero)
+				}
+				continue
+			}
+			g := gs[p]
+			for i, v := range xr {
+				or[i] = yr[i] + (T(ts*T(v*g)) + zero)
+			}
+		}
+	})
+	return out
+}
+
+// GateScaleAdd implements backend.Backend.
+func (*Backend) GateScaleAdd(y, x, gate *tensor.Tensor, s float64) *tensor.Tensor {
+	if checkHost(y, x, gate) == tensor.Float32 {
+		return gateScaleAddT[float32](y, x, gate, s)
+	}
+	return gateScaleAddT[float64](y, x, gate, s)
+}
+
+// ChannelAffineUnary implements backend.Backend.
+func (*Backend) ChannelAffineUnary(x, scale, shift *tensor.Tensor, op backend.UnaryOp) *tensor.Tensor {
+	if checkHost(x, scale, shift) == tensor.Float32 {
+		return channelAffineUnaryT[float32](x, scale, shift, op, false)
+	}
+	return channelAffineUnaryT[float64](x, scale, shift, op, false)
+}
+
+// ChannelAffineUnaryInPlace implements backend.Backend.
+func (*Backend) ChannelAffineUnaryInPlace(x, scale, shift *tensor.Tensor, op backend.UnaryOp) {
+	if checkHost(x, scale, shift) == tensor.Float32 {
+		channelAffineUnaryT[float32](x, scale, shift, op, true)
+		return
+	}
+	channelAffineUnaryT[float64](x, scale, shift, op, true)
 }
 
 // ChannelAffine implements backend.Backend.
