@@ -48,6 +48,7 @@ type Ctx struct {
 	B     backend.Backend
 	DType tensor.DType
 	grad  bool
+	keep  bool // Release does nothing (KeepValues)
 }
 
 // New returns a context recording gradients.
@@ -58,6 +59,11 @@ func (c *Ctx) GradEnabled() bool { return c.grad }
 
 // SetGrad turns recording on or off and returns the previous setting.
 func (c *Ctx) SetGrad(on bool) bool { old := c.grad; c.grad = on; return old }
+
+// KeepValues turns Release off (on) or back on and returns the previous
+// setting: for callers that hand the model's intermediates out (latents of
+// an encoding, caller-owned inputs) instead of letting it recycle them.
+func (c *Ctx) KeepValues(on bool) bool { old := c.keep; c.keep = on; return old }
 
 // NoGrad runs fn with recording off.
 func (c *Ctx) NoGrad(fn func()) {
@@ -73,7 +79,7 @@ func (c *Ctx) NoGrad(fn func()) {
 // afterwards. Value is set to nil so that a later use fails loudly.
 // Parameters are never released.
 func (c *Ctx) Release(vs ...*Var) {
-	if c.grad {
+	if c.grad || c.keep {
 		return
 	}
 	r, ok := c.B.(backend.Releaser)

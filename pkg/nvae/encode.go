@@ -25,6 +25,7 @@ type Encoding struct {
 // group's posterior and latents. With zero noise every latent is its
 // posterior mean (given the earlier groups' means).
 func (m *Model) Encode(c *ag.Ctx, x *ag.Var, noise Noise) *Encoding {
+	defer c.KeepValues(c.KeepValues(true)) // the encoding holds intermediates
 	s := m.stem.Forward(c, m.preprocessInput(c, x))
 	for _, cell := range m.pre {
 		s = cell.Forward(c, s)
@@ -76,6 +77,7 @@ func (m *Model) Encode(c *ag.Ctx, x *ag.Var, noise Noise) *Encoding {
 // parameters. Shapes must be those Encode gives; the batch size is taken
 // from z[0].
 func (m *Model) DecodeLatents(c *ag.Ctx, z []*ag.Var) (*ag.Var, error) {
+	defer c.KeepValues(c.KeepValues(true)) // z belongs to the caller
 	if len(z) != m.NumGroupsTotal() {
 		return nil, fmt.Errorf("%d latents for %d groups", len(z), m.NumGroupsTotal())
 	}

@@ -35,7 +35,7 @@ var opTol = map[string]struct{ f32, f64 float64 }{
 	"pool-resize":    {f32: 1e-6, f64: 1e-14},
 	"random":         {f32: 1e-6, f64: 1e-13},
 	"adamax":         {f32: 1e-6, f64: 1e-14},
-	"release":        {f32: 0, f64: 0},
+	"release":        {f32: 3e-7, f64: 1e-15},
 	"gate-scale-add": {f32: 3e-7, f64: 1e-15},
 }
 
