@@ -171,6 +171,29 @@ int Perf(int req, int* got, cudnnConvAlgoPerf* perf, int nalgo, long long (*ws)(
 	return 0;
 }
 
+// AlgoPerf and WsSize are the algorithm list and the workspace size of the
+// convolution on x, w and y for the three directions, whose workspace per
+// algorithm wsFn gives (nalgo algorithms).
+int AlgoPerf(cudnnHandle_t h, cudnnConvolutionDescriptor_t c, cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
+             cudnnTensorDescriptor_t y, int req, int* got, cudnnConvAlgoPerf* perf, int nalgo,
+             long long (*wsFn)(const Shape&, int)) {
+	if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
+	Shape s;
+	if (int e = MakeShape((Conv*)c, (Tensor*)x, (Filter*)w, (Tensor*)y, &s)) return e;
+	return Perf(req, got, perf, nalgo, wsFn, s);
+}
+int WsSize(cudnnHandle_t h, cudnnConvolutionDescriptor_t c, cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
+           cudnnTensorDescriptor_t y, int algo, size_t* n, long long (*wsFn)(const Shape&, int)) {
+	if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
+	if (!n) return CUDNN_STATUS_BAD_PARAM;
+	Shape s;
+	if (int e = MakeShape((Conv*)c, (Tensor*)x, (Filter*)w, (Tensor*)y, &s)) return e;
+	long long ws = wsFn(s, algo);
+	if (ws < 0) return CUDNN_STATUS_NOT_SUPPORTED;
+	*n = (size_t)ws;
+	return 0;
+}
+
 // RunConv is what the three convolutions share: it checks the handle, the
 // pointers, the shape, the workspace (wsFn's size for algo) and the tensors
 // x, w and y, then enqueues the reference loop on the handle's stream. The
@@ -315,23 +338,13 @@ int emu_cudnnGetConvolution2dForwardOutputDim(cudnnConvolutionDescriptor_t c, cu
 int emu_cudnnGetConvolutionForwardAlgorithm_v7(cudnnHandle_t h, cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
                                                cudnnConvolutionDescriptor_t c, cudnnTensorDescriptor_t y, int req,
                                                int* got, cudnnConvAlgoPerf* perf) {
-	if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
-	Shape s;
-	if (int e = MakeShape((Conv*)c, (Tensor*)x, (Filter*)w, (Tensor*)y, &s)) return e;
-	return Perf(req, got, perf, 8, FwdWs, s);
+	return AlgoPerf(h, c, x, w, y, req, got, perf, 8, FwdWs);
 }
 
 int emu_cudnnGetConvolutionForwardWorkspaceSize(cudnnHandle_t h, cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
                                                 cudnnConvolutionDescriptor_t c, cudnnTensorDescriptor_t y, int algo,
                                                 size_t* n) {
-	if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
-	if (!n) return CUDNN_STATUS_BAD_PARAM;
-	Shape s;
-	if (int e = MakeShape((Conv*)c, (Tensor*)x, (Filter*)w, (Tensor*)y, &s)) return e;
-	long long ws = FwdWs(s, algo);
-	if (ws < 0) return CUDNN_STATUS_NOT_SUPPORTED;
-	*n = (size_t)ws;
-	return 0;
+	return WsSize(h, c, x, w, y, algo, n, FwdWs);
 }
 
 int emu_cudnnConvolutionForward(cudnnHandle_t hh, const void* alpha, cudnnTensorDescriptor_t xd, const void* x,
@@ -346,23 +359,13 @@ int emu_cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnnHandle_t h, cudnnFilter
                                                     cudnnTensorDescriptor_t dy, cudnnConvolutionDescriptor_t c,
                                                     cudnnTensorDescriptor_t dx, int req, int* got,
                                                     cudnnConvAlgoPerf* perf) {
-	if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
-	Shape s;
-	if (int e = MakeShape((Conv*)c, (Tensor*)dx, (Filter*)w, (Tensor*)dy, &s)) return e;
-	return Perf(req, got, perf, 6, BwdDataWs, s);
+	return AlgoPerf(h, c, dx, w, dy, req, got, perf, 6, BwdDataWs);
 }
 
 int emu_cudnnGetConvolutionBackwardDataWorkspaceSize(cudnnHandle_t h, cudnnFilterDescriptor_t w,
                                                      cudnnTensorDescriptor_t dy, cudnnConvolutionDescriptor_t c,
                                                      cudnnTensorDescriptor_t dx, int algo, size_t* n) {
-	if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
-	if (!n) return CUDNN_STATUS_BAD_PARAM;
-	Shape s;
-	if (int e = MakeShape((Conv*)c, (Tensor*)dx, (Filter*)w, (Tensor*)dy, &s)) return e;
-	long long ws = BwdDataWs(s, algo);
-	if (ws < 0) return CUDNN_STATUS_NOT_SUPPORTED;
-	*n = (size_t)ws;
-	return 0;
+	return WsSize(h, c, dx, w, dy, algo, n, BwdDataWs);
 }
 
 int emu_cudnnConvolutionBackwardData(cudnnHandle_t hh, const void* alpha, cudnnFilterDescriptor_t wd, const void* w,
@@ -378,23 +381,13 @@ int emu_cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnnHandle_t h, cudnnTens
                                                       cudnnTensorDescriptor_t dy, cudnnConvolutionDescriptor_t c,
                                                       cudnnFilterDescriptor_t dw, int req, int* got,
                                                       cudnnConvAlgoPerf* perf) {
-	if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
-	Shape s;
-	if (int e = MakeShape((Conv*)c, (Tensor*)x, (Filter*)dw, (Tensor*)dy, &s)) return e;
-	return Perf(req, got, perf, 7, BwdFilterWs, s);
+	return AlgoPerf(h, c, x, dw, dy, req, got, perf, 7, BwdFilterWs);
 }
 
 int emu_cudnnGetConvolutionBackwardFilterWorkspaceSize(cudnnHandle_t h, cudnnTensorDescriptor_t x,
                                                        cudnnTensorDescriptor_t dy, cudnnConvolutionDescriptor_t c,
                                                        cudnnFilterDescriptor_t dw, int algo, size_t* n) {
-	if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
-	if (!n) return CUDNN_STATUS_BAD_PARAM;
-	Shape s;
-	if (int e = MakeShape((Conv*)c, (Tensor*)x, (Filter*)dw, (Tensor*)dy, &s)) return e;
-	long long ws = BwdFilterWs(s, algo);
-	if (ws < 0) return CUDNN_STATUS_NOT_SUPPORTED;
-	*n = (size_t)ws;
-	return 0;
+	return WsSize(h, c, x, dw, dy, algo, n, BwdFilterWs);
 }
 
 int emu_cudnnConvolutionBackwardFilter(cudnnHandle_t hh, const void* alpha, cudnnTensorDescriptor_t xd, const void* x,
