@@ -118,47 +118,56 @@ func (q *gemmPlan) forPlanes(cnt int, fn func(lo, hi int)) {
 	par.For(n, 1, fn)
 }
 
-// im2colRange is im2col for the flattened (image, channel) planes [lo, hi).
-func im2colRange[T Float](q *gemmPlan, x []T, n0, cnt, g int, col []T, lo, hi int) {
+// forTaps visits the kernel taps (kh, kw) of the flattened (image, channel)
+// planes [lo, hi) of images n0..n0+cnt-1, group g: fn gets xc, the plane of
+// x (image n0+i, channel g·cg+c), colRow, the segment of the [kc, cnt*P]
+// matrix col for image i and that tap, and the output rows [hlo, hhi) and
+// columns [wlo, whi) whose input lies inside the image.
+func forTaps[T Float](q *gemmPlan, x, col []T, n0, cnt, g, lo, hi int, fn func(xc, colRow []T, kh, kw, hlo, hhi, wlo, whi int)) {
 	p := q.p
 	ld := cnt * q.P
 	for ic := lo; ic < hi; ic++ {
 		i, c := ic/q.cg, ic%q.cg
-		{
-			xc := x[((n0+i)*p.C+g*q.cg+c)*q.hw : ((n0+i)*p.C+g*q.cg+c+1)*q.hw]
-			for kh := 0; kh < p.KH; kh++ {
-				hlo, hhi := validRange(q.oh, p.SH, p.PH, kh*p.DH, p.H)
-				for kw := 0; kw < p.KW; kw++ {
-					wlo, whi := validRange(q.ow, p.SW, p.PW, kw*p.DW, p.W)
-					row := (c*p.KH+kh)*p.KW + kw
-					dst := col[row*ld+i*q.P : row*ld+(i+1)*q.P]
-					clear(dst[:hlo*q.ow])
-					clear(dst[hhi*q.ow:])
-					if wlo >= whi || hlo >= hhi {
-						clear(dst[hlo*q.ow : hhi*q.ow])
-						continue
-					}
-					iw0 := wlo*p.SW - p.PW + kw*p.DW
-					ih0 := hlo*p.SH - p.PH + kh*p.DH
-					if wlo > 0 || whi < q.ow {
-						clear(dst[hlo*q.ow : hhi*q.ow])
-					}
-					if p.SW == 1 {
-						copyRows(dst[hlo*q.ow+wlo:], xc[ih0*p.W+iw0:], hhi-hlo, whi-wlo, q.ow, p.SH*p.W)
-						continue
-					}
-					for oh := hlo; oh < hhi; oh++ {
-						ih := oh*p.SH - p.PH + kh*p.DH
-						d := dst[oh*q.ow+wlo : oh*q.ow+whi]
-						s := xc[ih*p.W+iw0:]
-						for j := range d {
-							d[j] = s[j*p.SW]
-						}
-					}
-				}
+		xc := x[((n0+i)*p.C+g*q.cg+c)*q.hw : ((n0+i)*p.C+g*q.cg+c+1)*q.hw]
+		for kh := 0; kh < p.KH; kh++ {
+			hlo, hhi := validRange(q.oh, p.SH, p.PH, kh*p.DH, p.H)
+			for kw := 0; kw < p.KW; kw++ {
+				wlo, whi := validRange(q.ow, p.SW, p.PW, kw*p.DW, p.W)
+				row := (c*p.KH+kh)*p.KW + kw
+				fn(xc, col[row*ld+i*q.P:row*ld+(i+1)*q.P], kh, kw, hlo, hhi, wlo, whi)
 			}
 		}
 	}
+}
+
+// im2colRange is im2col for the flattened (image, channel) planes [lo, hi).
+func im2colRange[T Float](q *gemmPlan, x []T, n0, cnt, g int, col []T, lo, hi int) {
+	p := q.p
+	forTaps(q, x, col, n0, cnt, g, lo, hi, func(xc, dst []T, kh, kw, hlo, hhi, wlo, whi int) {
+		clear(dst[:hlo*q.ow])
+		clear(dst[hhi*q.ow:])
+		if wlo >= whi || hlo >= hhi {
+			clear(dst[hlo*q.ow : hhi*q.ow])
+			return
+		}
+		iw0 := wlo*p.SW - p.PW + kw*p.DW
+		ih0 := hlo*p.SH - p.PH + kh*p.DH
+		if wlo > 0 || whi < q.ow {
+			clear(dst[hlo*q.ow : hhi*q.ow])
+		}
+		if p.SW == 1 {
+			copyRows(dst[hlo*q.ow+wlo:], xc[ih0*p.W+iw0:], hhi-hlo, whi-wlo, q.ow, p.SH*p.W)
+			return
+		}
+		for oh := hlo; oh < hhi; oh++ {
+			ih := oh*p.SH - p.PH + kh*p.DH
+			d := dst[oh*q.ow+wlo : oh*q.ow+whi]
+			s := xc[ih*p.W+iw0:]
+			for j := range d {
+				d[j] = s[j*p.SW]
+			}
+		}
+	})
 }
 
 // col2im adds the columns col (as written by im2col) back into the images
@@ -170,37 +179,24 @@ func col2im[T Float](q *gemmPlan, col []T, n0, cnt, g int, gx []T) {
 // col2imRange is col2im for the flattened (image, channel) planes [lo, hi).
 func col2imRange[T Float](q *gemmPlan, col []T, n0, cnt, g int, gx []T, lo, hi int) {
 	p := q.p
-	ld := cnt * q.P
-	for ic := lo; ic < hi; ic++ {
-		i, c := ic/q.cg, ic%q.cg
-		{
-			xc := gx[((n0+i)*p.C+g*q.cg+c)*q.hw : ((n0+i)*p.C+g*q.cg+c+1)*q.hw]
-			for kh := 0; kh < p.KH; kh++ {
-				hlo, hhi := validRange(q.oh, p.SH, p.PH, kh*p.DH, p.H)
-				for kw := 0; kw < p.KW; kw++ {
-					wlo, whi := validRange(q.ow, p.SW, p.PW, kw*p.DW, p.W)
-					if wlo >= whi || hlo >= hhi {
-						continue
-					}
-					row := (c*p.KH+kh)*p.KW + kw
-					src := col[row*ld+i*q.P : row*ld+(i+1)*q.P]
-					iw0 := wlo*p.SW - p.PW + kw*p.DW
-					ih0 := hlo*p.SH - p.PH + kh*p.DH
-					if p.SW == 1 {
-						addRows(xc[ih0*p.W+iw0:], src[hlo*q.ow+wlo:], hhi-hlo, whi-wlo, p.SH*p.W, q.ow)
-						continue
-					}
-					for oh := hlo; oh < hhi; oh++ {
-						ih := oh*p.SH - p.PH + kh*p.DH
-						d := xc[ih*p.W+iw0:]
-						for j, v := range src[oh*q.ow+wlo : oh*q.ow+whi] {
-							d[j*p.SW] += v
-						}
-					}
-				}
+	forTaps(q, gx, col, n0, cnt, g, lo, hi, func(xc, src []T, kh, kw, hlo, hhi, wlo, whi int) {
+		if wlo >= whi || hlo >= hhi {
+			return
+		}
+		iw0 := wlo*p.SW - p.PW + kw*p.DW
+		ih0 := hlo*p.SH - p.PH + kh*p.DH
+		if p.SW == 1 {
+			addRows(xc[ih0*p.W+iw0:], src[hlo*q.ow+wlo:], hhi-hlo, whi-wlo, p.SH*p.W, q.ow)
+			return
+		}
+		for oh := hlo; oh < hhi; oh++ {
+			ih := oh*p.SH - p.PH + kh*p.DH
+			d := xc[ih*p.W+iw0:]
+			for j, v := range src[oh*q.ow+wlo : oh*q.ow+whi] {
+				d[j*p.SW] += v
 			}
 		}
-	}
+	})
 }
 
 // gatherRows copies the group-g output planes of images n0..n0+cnt-1 of y

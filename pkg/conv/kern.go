@@ -272,17 +272,28 @@ func rowsFilter[T Float](r *rowsPlan, in, gy []T, lanes []float32) {
 	r.filt(&in32[0], &g32[0], &r.grp.v[0], r.grp.n(), r.rowLen, r.ld, &r.ctOff.off[0], len(r.ctOff.off), &lanes[0])
 }
 
-// copyRows copies rows×n elements: row r of src (at r·srcStride) to row r of
-// dst (at r·dstStride).
-func copyRows[T Float](dst, src []T, rows, n, dstStride, srcStride int) {
+// rowsDone is the common start of copyRows and addRows: it reports true
+// when there is nothing to do, or when it has done the work with avx (the
+// float32 AVX-512 kernel); false leaves the rows to the caller's loop. An
+// out-of-range block panics here, before any element is written.
+func rowsDone[T Float](dst, src []T, rows, n, dstStride, srcStride int, avx func(dst, src *float32, rows, n, dstStride, srcStride int)) bool {
 	if rows <= 0 || n <= 0 {
-		return
+		return true
 	}
 	_ = dst[(rows-1)*dstStride+n-1]
 	_ = src[(rows-1)*srcStride+n-1]
 	if unsafe.Sizeof(T(0)) == 4 && useAVX512 {
 		d32, s32 := f32(dst), f32(src)
-		copyRowsAVX512(&d32[0], &s32[0], rows, n, dstStride, srcStride)
+		avx(&d32[0], &s32[0], rows, n, dstStride, srcStride)
+		return true
+	}
+	return false
+}
+
+// copyRows copies rows×n elements: row r of src (at r·srcStride) to row r of
+// dst (at r·dstStride).
+func copyRows[T Float](dst, src []T, rows, n, dstStride, srcStride int) {
+	if rowsDone(dst, src, rows, n, dstStride, srcStride, copyRowsAVX512) {
 		return
 	}
 	for r := 0; r < rows; r++ {
@@ -293,14 +304,7 @@ func copyRows[T Float](dst, src []T, rows, n, dstStride, srcStride int) {
 // addRows adds rows×n elements: row r of src (at r·srcStride) to row r of
 // dst (at r·dstStride).
 func addRows[T Float](dst, src []T, rows, n, dstStride, srcStride int) {
-	if rows <= 0 || n <= 0 {
-		return
-	}
-	_ = dst[(rows-1)*dstStride+n-1]
-	_ = src[(rows-1)*srcStride+n-1]
-	if unsafe.Sizeof(T(0)) == 4 && useAVX512 {
-		d32, s32 := f32(dst), f32(src)
-		addRowsAVX512(&d32[0], &s32[0], rows, n, dstStride, srcStride)
+	if rowsDone(dst, src, rows, n, dstStride, srcStride, addRowsAVX512) {
 		return
 	}
 	for r := 0; r < rows; r++ {

@@ -31,11 +31,8 @@ const (
 
 // NewBlas creates a cuBLAS handle on the current device.
 func (c *Context) NewBlas() (*Blas, error) {
-	if _, err := loadCublas(); err != nil {
-		return nil, err
-	}
 	var h C.cublasHandle_t
-	if err := checkCublas("cublasCreate", C.call_cublasCreate(&h)); err != nil {
+	if err := newHandle(loadCublas, checkCublas, "cublasCreate", func() C.int { return C.call_cublasCreate(&h) }); err != nil {
 		return nil, err
 	}
 	return &Blas{h: h}, nil

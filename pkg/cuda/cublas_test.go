@@ -34,20 +34,31 @@ func download(t *testing.T, p DevicePtr, n int) []float32 {
 	return x
 }
 
+// handleOnStream creates a library handle with create and sets it on a new
+// stream of c; the stream, then the handle, are destroyed when the test ends.
+func handleOnStream[H interface {
+	Destroy() error
+	SetStream(*Stream) error
+}](t *testing.T, c *Context, create func() (H, error)) (H, *Stream) {
+	t.Helper()
+	h, err := create()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Destroy() })
+	s, _ := c.NewStream()
+	t.Cleanup(func() { s.Destroy() })
+	if err := h.SetStream(s); err != nil {
+		t.Fatal(err)
+	}
+	return h, s
+}
+
 // cuBLAS (column-major, via the operand swap) against pkg/gemm (row-major)
 // for every transpose combination, with beta ≠ 0, TF32 off and on.
 func TestCublasSgemmMatchesCPU(t *testing.T) {
 	c := ctx(t)
-	b, err := c.NewBlas()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Destroy()
-	s, _ := c.NewStream()
-	defer s.Destroy()
-	if err := b.SetStream(s); err != nil {
-		t.Fatal(err)
-	}
+	b, s := handleOnStream(t, c, c.NewBlas)
 	r := rand.New(rand.NewSource(1))
 	const m, n, k = 37, 29, 300
 	for _, tf32 := range []bool{false, true} {

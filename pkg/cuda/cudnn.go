@@ -29,11 +29,8 @@ type DNN struct{ h C.cudnnHandle_t }
 
 // NewDNN creates a cuDNN handle.
 func (c *Context) NewDNN() (*DNN, error) {
-	if _, err := loadCudnn(); err != nil {
-		return nil, err
-	}
 	var h C.cudnnHandle_t
-	if err := checkCudnn("cudnnCreate", C.call_cudnnCreate(&h)); err != nil {
+	if err := newHandle(loadCudnn, checkCudnn, "cudnnCreate", func() C.int { return C.call_cudnnCreate(&h) }); err != nil {
 		return nil, err
 	}
 	return &DNN{h: h}, nil

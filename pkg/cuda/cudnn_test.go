@@ -14,16 +14,7 @@ import (
 // alpha/beta blending and every algorithm cuDNN offers for the shape.
 func TestCudnnConvMatchesCPU(t *testing.T) {
 	c := ctx(t)
-	d, err := c.NewDNN()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Destroy()
-	s, _ := c.NewStream()
-	defer s.Destroy()
-	if err := d.SetStream(s); err != nil {
-		t.Fatal(err)
-	}
+	d, s := handleOnStream(t, c, c.NewDNN)
 	r := rand.New(rand.NewSource(3))
 	shapes := []conv.Params{
 		{N: 2, C: 3, H: 9, W: 7, K: 4, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1},

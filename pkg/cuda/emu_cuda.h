@@ -3,18 +3,12 @@
 // thread is a fiber of the emulator; __syncthreads and the warp operations
 // switch fibers, so they are real barriers. __shared__ variables are
 // thread-local: one OS thread runs one block at a time.
-#ifndef NVAE_EMU_CUDA_H
-#define NVAE_EMU_CUDA_H
 
-#include <math.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <string.h>
-
-#include <type_traits>
-#include <utility>
-
+// The layout of a CUDA thread's coordinates and of the emulator's runtime
+// table comes first: emu_driver.cc includes this header with
+// NVAE_EMU_CUDA_ABI_ONLY defined to get just that part.
+#ifndef NVAE_EMU_CUDA_ABI
+#define NVAE_EMU_CUDA_ABI
 struct uint3 {
 	unsigned int x, y, z;
 };
@@ -36,6 +30,20 @@ struct __emu_rt_t {
 	void* (*dyn_smem)();
 	void (*trap)(const char* msg);
 };
+#endif
+
+#if !defined(NVAE_EMU_CUDA_H) && !defined(NVAE_EMU_CUDA_ABI_ONLY)
+#define NVAE_EMU_CUDA_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <type_traits>
+#include <utility>
+
 extern "C" {
 __attribute__((visibility("default"))) __emu_rt_t* __emu_rt;
 __attribute__((visibility("default"))) void __emu_tls_touch() {

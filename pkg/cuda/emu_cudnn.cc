@@ -171,6 +171,68 @@ int Perf(int req, int* got, cudnnConvAlgoPerf* perf, int nalgo, long long (*ws)(
 	return 0;
 }
 
+// AlgoPerf and WsSize are the algorithm list and the workspace size of the
+// convolution on x, w and y for the three directions, whose workspace per
+// algorithm wsFn gives (nalgo algorithms).
+int AlgoPerf(cudnnHandle_t h, cudnnConvolutionDescriptor_t c, cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
+             cudnnTensorDescriptor_t y, int req, int* got, cudnnConvAlgoPerf* perf, int nalgo,
+             long long (*wsFn)(const Shape&, int)) {
+	if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
+	Shape s;
+	if (int e = MakeShape((Conv*)c, (Tensor*)x, (Filter*)w, (Tensor*)y, &s)) return e;
+	return Perf(req, got, perf, nalgo, wsFn, s);
+}
+int WsSize(cudnnHandle_t h, cudnnConvolutionDescriptor_t c, cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
+           cudnnTensorDescriptor_t y, int algo, size_t* n, long long (*wsFn)(const Shape&, int)) {
+	if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
+	if (!n) return CUDNN_STATUS_BAD_PARAM;
+	Shape s;
+	if (int e = MakeShape((Conv*)c, (Tensor*)x, (Filter*)w, (Tensor*)y, &s)) return e;
+	long long ws = wsFn(s, algo);
+	if (ws < 0) return CUDNN_STATUS_NOT_SUPPORTED;
+	*n = (size_t)ws;
+	return 0;
+}
+
+// RunConv is what the three convolutions share: it checks the handle, the
+// pointers, the shape, the workspace (wsFn's size for algo) and the tensors
+// x, w and y, then enqueues the reference loop on the handle's stream. The
+// loop poisons the workspace, lets term(acc, xi, wi, yi) add the product of
+// every (input, filter tap, output) triple into acc, a double accumulator
+// shaped like the output (out: 0 for x, 1 for w, 2 for y), and blends acc
+// into that output.
+template <class Term>
+int RunConv(cudnnHandle_t hh, const void* alpha, const void* beta, cudnnConvolutionDescriptor_t cd,
+            cudnnTensorDescriptor_t xd, cudnnFilterDescriptor_t wd, cudnnTensorDescriptor_t yd,
+            long long (*wsFn)(const Shape&, int), int algo, void* ws, size_t wsn, const void* x, const void* w,
+            const void* y, int out, Term term) {
+	Handle* h = (Handle*)hh;
+	if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
+	if (!alpha || !beta || !x || !w || !y) return CUDNN_STATUS_BAD_PARAM_NULL_POINTER;
+	Shape s;
+	if (int e = MakeShape((Conv*)cd, (Tensor*)xd, (Filter*)wd, (Tensor*)yd, &s)) return e;
+	long long need = wsFn(s, algo);
+	if (int e = CheckWs(need, ws, wsn)) return e;
+	size_t nx = (size_t)s.N * s.C * s.H * s.W, nw = (size_t)s.K * (s.C / s.G) * s.KH * s.KW,
+	       ny = (size_t)s.N * s.K * s.OH * s.OW;
+	if (int e = CheckPtrs({{x, nx * 4}, {w, nw * 4}, {y, ny * 4}})) return e;
+	float al = *(const float*)alpha, be = *(const float*)beta;
+	Conv cv = *s.cv;
+	float* o = (float*)(out == 0 ? x : out == 1 ? w : y);
+	size_t no = out == 0 ? nx : out == 1 ? nw : ny;
+	int r = emu::Enqueue(h->stream, [=] {
+		Shape sh = s;
+		sh.cv = &cv;
+		if (need > 0) memset(ws, 0xFF, (size_t)need);
+		std::vector<double> acc(no, 0.0);
+		double* a = acc.data();
+		ForEach(sh, [&](size_t xi, size_t wi, size_t yi) { term(a, xi, wi, yi); });
+		Blend(o, acc, al, be);
+		return 0;
+	});
+	return r ? CUDNN_STATUS_EXECUTION_FAILED : 0;
+}
+
 }  // namespace
 
 extern "C" {
@@ -276,155 +338,65 @@ int emu_cudnnGetConvolution2dForwardOutputDim(cudnnConvolutionDescriptor_t c, cu
 int emu_cudnnGetConvolutionForwardAlgorithm_v7(cudnnHandle_t h, cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
                                                cudnnConvolutionDescriptor_t c, cudnnTensorDescriptor_t y, int req,
                                                int* got, cudnnConvAlgoPerf* perf) {
-	if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
-	Shape s;
-	if (int e = MakeShape((Conv*)c, (Tensor*)x, (Filter*)w, (Tensor*)y, &s)) return e;
-	return Perf(req, got, perf, 8, FwdWs, s);
+	return AlgoPerf(h, c, x, w, y, req, got, perf, 8, FwdWs);
 }
 
 int emu_cudnnGetConvolutionForwardWorkspaceSize(cudnnHandle_t h, cudnnTensorDescriptor_t x, cudnnFilterDescriptor_t w,
                                                 cudnnConvolutionDescriptor_t c, cudnnTensorDescriptor_t y, int algo,
                                                 size_t* n) {
-	if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
-	if (!n) return CUDNN_STATUS_BAD_PARAM;
-	Shape s;
-	if (int e = MakeShape((Conv*)c, (Tensor*)x, (Filter*)w, (Tensor*)y, &s)) return e;
-	long long ws = FwdWs(s, algo);
-	if (ws < 0) return CUDNN_STATUS_NOT_SUPPORTED;
-	*n = (size_t)ws;
-	return 0;
+	return WsSize(h, c, x, w, y, algo, n, FwdWs);
 }
 
 int emu_cudnnConvolutionForward(cudnnHandle_t hh, const void* alpha, cudnnTensorDescriptor_t xd, const void* x,
                                 cudnnFilterDescriptor_t wd, const void* w, cudnnConvolutionDescriptor_t cd, int algo,
                                 void* ws, size_t wsn, const void* beta, cudnnTensorDescriptor_t yd, void* y) {
-	Handle* h = (Handle*)hh;
-	if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
-	if (!alpha || !beta || !x || !w || !y) return CUDNN_STATUS_BAD_PARAM_NULL_POINTER;
-	Shape s;
-	if (int e = MakeShape((Conv*)cd, (Tensor*)xd, (Filter*)wd, (Tensor*)yd, &s)) return e;
-	long long need = FwdWs(s, algo);
-	if (int e = CheckWs(need, ws, wsn)) return e;
-	size_t nx = (size_t)s.N * s.C * s.H * s.W, nw = (size_t)s.K * (s.C / s.G) * s.KH * s.KW,
-	       ny = (size_t)s.N * s.K * s.OH * s.OW;
-	if (int e = CheckPtrs({{x, nx * 4}, {w, nw * 4}, {y, ny * 4}})) return e;
-	float al = *(const float*)alpha, be = *(const float*)beta;
-	Conv cv = *s.cv;
-	int r = emu::Enqueue(h->stream, [=] {
-		Shape sh = s;
-		sh.cv = &cv;
-		if (need > 0) memset(ws, 0xFF, (size_t)need);
-		const float *X = (const float*)x, *Wt = (const float*)w;
-		std::vector<double> acc(ny, 0.0);
-		ForEach(sh, [&](size_t xi, size_t wi, size_t yi) { acc[yi] += (double)X[xi] * Wt[wi]; });
-		Blend((float*)y, acc, al, be);
-		return 0;
-	});
-	return r ? CUDNN_STATUS_EXECUTION_FAILED : 0;
+	const float *X = (const float*)x, *Wt = (const float*)w;
+	return RunConv(hh, alpha, beta, cd, xd, wd, yd, FwdWs, algo, ws, wsn, x, w, y, 2,
+	               [=](double* acc, size_t xi, size_t wi, size_t yi) { acc[yi] += (double)X[xi] * Wt[wi]; });
 }
 
 int emu_cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnnHandle_t h, cudnnFilterDescriptor_t w,
                                                     cudnnTensorDescriptor_t dy, cudnnConvolutionDescriptor_t c,
                                                     cudnnTensorDescriptor_t dx, int req, int* got,
                                                     cudnnConvAlgoPerf* perf) {
-	if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
-	Shape s;
-	if (int e = MakeShape((Conv*)c, (Tensor*)dx, (Filter*)w, (Tensor*)dy, &s)) return e;
-	return Perf(req, got, perf, 6, BwdDataWs, s);
+	return AlgoPerf(h, c, dx, w, dy, req, got, perf, 6, BwdDataWs);
 }
 
 int emu_cudnnGetConvolutionBackwardDataWorkspaceSize(cudnnHandle_t h, cudnnFilterDescriptor_t w,
                                                      cudnnTensorDescriptor_t dy, cudnnConvolutionDescriptor_t c,
                                                      cudnnTensorDescriptor_t dx, int algo, size_t* n) {
-	if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
-	if (!n) return CUDNN_STATUS_BAD_PARAM;
-	Shape s;
-	if (int e = MakeShape((Conv*)c, (Tensor*)dx, (Filter*)w, (Tensor*)dy, &s)) return e;
-	long long ws = BwdDataWs(s, algo);
-	if (ws < 0) return CUDNN_STATUS_NOT_SUPPORTED;
-	*n = (size_t)ws;
-	return 0;
+	return WsSize(h, c, dx, w, dy, algo, n, BwdDataWs);
 }
 
 int emu_cudnnConvolutionBackwardData(cudnnHandle_t hh, const void* alpha, cudnnFilterDescriptor_t wd, const void* w,
                                      cudnnTensorDescriptor_t dyd, const void* dy, cudnnConvolutionDescriptor_t cd,
                                      int algo, void* ws, size_t wsn, const void* beta, cudnnTensorDescriptor_t dxd,
                                      void* dx) {
-	Handle* h = (Handle*)hh;
-	if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
-	if (!alpha || !beta || !w || !dy || !dx) return CUDNN_STATUS_BAD_PARAM_NULL_POINTER;
-	Shape s;
-	if (int e = MakeShape((Conv*)cd, (Tensor*)dxd, (Filter*)wd, (Tensor*)dyd, &s)) return e;
-	long long need = BwdDataWs(s, algo);
-	if (int e = CheckWs(need, ws, wsn)) return e;
-	size_t nx = (size_t)s.N * s.C * s.H * s.W, nw = (size_t)s.K * (s.C / s.G) * s.KH * s.KW,
-	       ny = (size_t)s.N * s.K * s.OH * s.OW;
-	if (int e = CheckPtrs({{dx, nx * 4}, {w, nw * 4}, {dy, ny * 4}})) return e;
-	float al = *(const float*)alpha, be = *(const float*)beta;
-	Conv cv = *s.cv;
-	int r = emu::Enqueue(h->stream, [=] {
-		Shape sh = s;
-		sh.cv = &cv;
-		if (need > 0) memset(ws, 0xFF, (size_t)need);
-		const float *DY = (const float*)dy, *Wt = (const float*)w;
-		std::vector<double> acc(nx, 0.0);
-		ForEach(sh, [&](size_t xi, size_t wi, size_t yi) { acc[xi] += (double)DY[yi] * Wt[wi]; });
-		Blend((float*)dx, acc, al, be);
-		return 0;
-	});
-	return r ? CUDNN_STATUS_EXECUTION_FAILED : 0;
+	const float *DY = (const float*)dy, *Wt = (const float*)w;
+	return RunConv(hh, alpha, beta, cd, dxd, wd, dyd, BwdDataWs, algo, ws, wsn, dx, w, dy, 0,
+	               [=](double* acc, size_t xi, size_t wi, size_t yi) { acc[xi] += (double)DY[yi] * Wt[wi]; });
 }
 
 int emu_cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnnHandle_t h, cudnnTensorDescriptor_t x,
                                                       cudnnTensorDescriptor_t dy, cudnnConvolutionDescriptor_t c,
                                                       cudnnFilterDescriptor_t dw, int req, int* got,
                                                       cudnnConvAlgoPerf* perf) {
-	if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
-	Shape s;
-	if (int e = MakeShape((Conv*)c, (Tensor*)x, (Filter*)dw, (Tensor*)dy, &s)) return e;
-	return Perf(req, got, perf, 7, BwdFilterWs, s);
+	return AlgoPerf(h, c, x, dw, dy, req, got, perf, 7, BwdFilterWs);
 }
 
 int emu_cudnnGetConvolutionBackwardFilterWorkspaceSize(cudnnHandle_t h, cudnnTensorDescriptor_t x,
                                                        cudnnTensorDescriptor_t dy, cudnnConvolutionDescriptor_t c,
                                                        cudnnFilterDescriptor_t dw, int algo, size_t* n) {
-	if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
-	if (!n) return CUDNN_STATUS_BAD_PARAM;
-	Shape s;
-	if (int e = MakeShape((Conv*)c, (Tensor*)x, (Filter*)dw, (Tensor*)dy, &s)) return e;
-	long long ws = BwdFilterWs(s, algo);
-	if (ws < 0) return CUDNN_STATUS_NOT_SUPPORTED;
-	*n = (size_t)ws;
-	return 0;
+	return WsSize(h, c, x, dw, dy, algo, n, BwdFilterWs);
 }
 
 int emu_cudnnConvolutionBackwardFilter(cudnnHandle_t hh, const void* alpha, cudnnTensorDescriptor_t xd, const void* x,
                                        cudnnTensorDescriptor_t dyd, const void* dy, cudnnConvolutionDescriptor_t cd,
                                        int algo, void* ws, size_t wsn, const void* beta, cudnnFilterDescriptor_t dwd,
                                        void* dw) {
-	Handle* h = (Handle*)hh;
-	if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
-	if (!alpha || !beta || !x || !dy || !dw) return CUDNN_STATUS_BAD_PARAM_NULL_POINTER;
-	Shape s;
-	if (int e = MakeShape((Conv*)cd, (Tensor*)xd, (Filter*)dwd, (Tensor*)dyd, &s)) return e;
-	long long need = BwdFilterWs(s, algo);
-	if (int e = CheckWs(need, ws, wsn)) return e;
-	size_t nx = (size_t)s.N * s.C * s.H * s.W, nw = (size_t)s.K * (s.C / s.G) * s.KH * s.KW,
-	       ny = (size_t)s.N * s.K * s.OH * s.OW;
-	if (int e = CheckPtrs({{x, nx * 4}, {dw, nw * 4}, {dy, ny * 4}})) return e;
-	float al = *(const float*)alpha, be = *(const float*)beta;
-	Conv cv = *s.cv;
-	int r = emu::Enqueue(h->stream, [=] {
-		Shape sh = s;
-		sh.cv = &cv;
-		if (need > 0) memset(ws, 0xFF, (size_t)need);
-		const float *X = (const float*)x, *DY = (const float*)dy;
-		std::vector<double> acc(nw, 0.0);
-		ForEach(sh, [&](size_t xi, size_t wi, size_t yi) { acc[wi] += (double)X[xi] * DY[yi]; });
-		Blend((float*)dw, acc, al, be);
-		return 0;
-	});
-	return r ? CUDNN_STATUS_EXECUTION_FAILED : 0;
+	const float *X = (const float*)x, *DY = (const float*)dy;
+	return RunConv(hh, alpha, beta, cd, xd, dwd, dyd, BwdFilterWs, algo, ws, wsn, x, dw, dy, 1,
+	               [=](double* acc, size_t xi, size_t wi, size_t yi) { acc[wi] += (double)X[xi] * DY[yi]; });
 }
 
 }  // extern "C"

@@ -23,6 +23,9 @@
 
 #include "emu.h"
 
+#define NVAE_EMU_CUDA_ABI_ONLY
+#include "emu_cuda.h"
+
 // Fibers: a hand-written switch of the callee-saved registers on amd64
 // (DESIGN.md: ~26 ns a switch); glibc's ucontext elsewhere or with
 // -DNVAE_EMU_UCONTEXT (a system call per switch, about 3 µs).
@@ -230,25 +233,11 @@ static int SyncCallAllowed() {
 
 // ---------------------------------------------------------------- kernels
 
-// The layout of the first part of a CUDA thread's state, as the kernel
-// header (emu_cuda.h) sees it.
-struct Dim3 {
-	unsigned x, y, z;
-};
-struct Ctx {
-	Dim3 threadIdx, blockIdx, blockDim, gridDim;
-};
-
-struct RT {
-	Ctx* (*self)();
-	void (*syncthreads)();
-	int (*syncthreads_op)(int pred, int kind);
-	void (*syncwarp)(unsigned mask);
-	unsigned long long (*shfl)(unsigned long long v, int mode, int arg, int width);
-	unsigned (*vote)(int pred, int kind);
-	void* (*dyn_smem)();
-	void (*trap)(const char* msg);
-};
+// The layout of the first part of a CUDA thread's state and of the runtime
+// table, shared with the kernel header (emu_cuda.h).
+using Dim3 = ::uint3;
+using Ctx = ::__emu_ctx;
+using RT = ::__emu_rt_t;
 
 struct Module {
 	void* h = nullptr;

@@ -178,6 +178,15 @@ func loadCudnn() (*Lib, error) {
 	}, &cudnnLib)
 }
 
+// newHandle loads a library with load, then creates a handle with create,
+// reporting its status through check as call's.
+func newHandle(load func() (*Lib, error), check func(call string, st C.int) error, call string, create func() C.int) error {
+	if _, err := load(); err != nil {
+		return err
+	}
+	return check(call, create())
+}
+
 func loadNccl() (*Lib, error) {
 	return fill("nccl", []string{"libnccl.so.2"}, func(h unsafe.Pointer, m *C.char) C.int {
 		return C.nv_load_nccl(h, m, 256)
