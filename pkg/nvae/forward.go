@@ -112,13 +112,16 @@ func (m *Model) Forward(c *ag.Ctx, x *ag.Var, noise Noise) *Output {
 
 // Sample generates n images' decoder parameters at temperature t.
 func (m *Model) Sample(c *ag.Ctx, n int, t float64, noise Noise) *ag.Var {
-	eps := noise.Normal(c, append([]int{n}, m.z0Size...)...)
-	z0 := c.Const(c.B.Affine(eps, 1.01*t, 0))
-	return m.runDecoder(c, n, z0, func(idx int, s *ag.Var) *ag.Var {
-		pp := m.decSample(c, idx, s)
-		p := NewNormal(c, pp[0], pp[1], t)
-		return p.Sample(c, noise.Normal(c, p.Mu.Shape()...))
-	})
+	return m.SampleTemps(c, n, m.uniformTemps(t), noise)
+}
+
+// uniformTemps is temperature t for every latent group.
+func (m *Model) uniformTemps(t float64) []float64 {
+	temps := make([]float64, m.NumGroupsTotal())
+	for i := range temps {
+		temps[i] = t
+	}
+	return temps
 }
 
 // decSample is the prior's parameters (mu, log sigma) from decoder features

@@ -11,14 +11,5 @@ import (
 // official evaluate.py uses 36 samples and 500 iterations. progress, when
 // not nil, is called after each batch.
 func (m *Model) ReadjustBN(c *ag.Ctx, t float64, iters, batchSize int, noise Noise, progress func(done int)) {
-	old := c.SetGrad(false)
-	defer c.SetGrad(old)
-	m.Store.Training = true
-	for i := 0; i < iters; i++ {
-		m.Sample(c, batchSize, t, noise)
-		if progress != nil {
-			progress(i + 1)
-		}
-	}
-	m.Store.Training = false
+	m.ReadjustBNTemps(c, m.uniformTemps(t), iters, batchSize, noise, progress)
 }

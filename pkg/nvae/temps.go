@@ -74,8 +74,8 @@ func ParseTemps(spec string, groups int) ([]float64, error) {
 }
 
 // SampleTemps is Sample with one temperature per latent group: temps[0]
-// scales z0, temps[k] the prior of group k. With all temperatures equal it
-// computes exactly what Sample computes.
+// scales z0, temps[k] the prior of group k (Sample is the case of equal
+// temperatures).
 func (m *Model) SampleTemps(c *ag.Ctx, n int, temps []float64, noise Noise) *ag.Var {
 	if len(temps) != m.NumGroupsTotal() {
 		panic(fmt.Sprintf("nvae: %d temperatures for %d latent groups", len(temps), m.NumGroupsTotal()))
@@ -83,13 +83,14 @@ func (m *Model) SampleTemps(c *ag.Ctx, n int, temps []float64, noise Noise) *ag.
 	eps := noise.Normal(c, append([]int{n}, m.z0Size...)...)
 	z0 := c.Const(c.B.Affine(eps, 1.01*temps[0], 0))
 	return m.runDecoder(c, n, z0, func(idx int, s *ag.Var) *ag.Var {
-		pp := c.Chunk(m.decSampler[idx-1].Forward(c, c.ELU(s)), 2, 1)
+		pp := m.decSample(c, idx, s)
 		p := NewNormal(c, pp[0], pp[1], temps[idx])
 		return p.Sample(c, noise.Normal(c, p.Mu.Shape()...))
 	})
 }
 
-// ReadjustBNTemps is ReadjustBN sampling with per-group temperatures.
+// ReadjustBNTemps is ReadjustBN sampling with per-group temperatures
+// (ReadjustBN is the case of equal temperatures).
 func (m *Model) ReadjustBNTemps(c *ag.Ctx, temps []float64, iters, batchSize int, noise Noise, progress func(done int)) {
 	old := c.SetGrad(false)
 	defer c.SetGrad(old)
