@@ -21,75 +21,62 @@ const (
 	poolMaxBytes = 1 << 30
 )
 
+// bufPool keeps released buffers by element size and length (float32 and
+// float64 buffers never share a key).
 type bufPool struct {
 	mu    sync.Mutex
-	f32   map[int][][]float32
-	f64   map[int][][]float64
+	free  map[poolKey][]unsafe.Pointer
 	bytes int
 }
 
-var pool = bufPool{f32: map[int][][]float32{}, f64: map[int][][]float64{}}
+type poolKey struct{ elem, n int }
+
+var pool = bufPool{free: map[poolKey][]unsafe.Pointer{}}
+
+func keyOf[T Float](n int) poolKey {
+	var z T
+	return poolKey{elem: int(unsafe.Sizeof(z)), n: n}
+}
 
 // get returns a recycled buffer of exactly n elements, or nil.
 func get[T Float](n int) []T {
 	if n < poolMinElems {
 		return nil
 	}
+	k := keyOf[T](n)
 	pool.mu.Lock()
 	defer pool.mu.Unlock()
-	var z T
-	switch any(z).(type) {
-	case float32:
-		l := pool.f32[n]
-		if len(l) == 0 {
-			return nil
-		}
-		b := l[len(l)-1]
-		pool.f32[n] = l[:len(l)-1]
-		pool.bytes -= 4 * n
-		return any(b).([]T)
-	default:
-		l := pool.f64[n]
-		if len(l) == 0 {
-			return nil
-		}
-		b := l[len(l)-1]
-		pool.f64[n] = l[:len(l)-1]
-		pool.bytes -= 8 * n
-		return any(b).([]T)
+	l := pool.free[k]
+	if len(l) == 0 {
+		return nil
 	}
+	p := l[len(l)-1]
+	pool.free[k] = l[:len(l)-1]
+	pool.bytes -= k.elem * n
+	return unsafe.Slice((*T)(p), n)
 }
 
 // put recycles b unless it is small, the pool is full or b is already in
 // it (a double release).
 func put[T Float](b []T) {
 	n := len(b)
-	size := n * int(unsafe.Sizeof(b[0]))
 	if n < poolMinElems {
 		return
 	}
+	k := keyOf[T](n)
+	p := unsafe.Pointer(unsafe.SliceData(b))
 	pool.mu.Lock()
 	defer pool.mu.Unlock()
-	if pool.bytes+size > poolMaxBytes {
+	if pool.bytes+k.elem*n > poolMaxBytes {
 		return
 	}
-	switch v := any(b).(type) {
-	case []float32:
-		for _, o := range pool.f32[n] {
-			if unsafe.SliceData(o) == unsafe.SliceData(v) {
-				return
-			}
+	for _, o := range pool.free[k] {
+		if o == p {
+			return
 		}
-		pool.f32[n] = append(pool.f32[n], v)
-	case []float64:
-		for _, o := range pool.f64[n] {
-			if unsafe.SliceData(o) == unsafe.SliceData(v) {
-				return
-			}
-		}
-		pool.f64[n] = append(pool.f64[n], v)
 	}
-	pool.bytes += size
+	pool.free[k] = append(pool.free[k], p)
+	pool.bytes += k.elem * n
 }
 
 func wrap[T Float](shape tensor.Shape, b []T) *tensor.Tensor {
