@@ -163,7 +163,6 @@ func (r *runner) distGrads() {
 	if !r.distributed() {
 		return
 	}
-	b := r.opt.Backend
 	var ps []*ag.Var
 	for _, p := range r.m.Store.Params() {
 		if p.Grad != nil {
@@ -181,29 +180,27 @@ func (r *runner) distGrads() {
 			hi++
 		}
 		if r.opt.DType == tensor.Float64 {
-			buf := make([]float64, 0, n)
-			for _, p := range ps[lo:hi] {
-				buf = append(buf, b.ToHost(p.Grad).Float64s()...)
-			}
-			must(r.opt.Comm.AllReduce(buf, dist.Mean))
-			for _, p := range ps[lo:hi] {
-				k := p.Grad.Len()
-				p.Grad = b.FromHost(tensor.FromFloat64(p.Grad.Shape(), buf[:k:k]))
-				buf = buf[k:]
-			}
+			meanBucket(r, ps[lo:hi], n, (*tensor.Tensor).Float64s, tensor.FromFloat64)
 		} else {
-			buf := make([]float32, 0, n)
-			for _, p := range ps[lo:hi] {
-				buf = append(buf, b.ToHost(p.Grad).Float32s()...)
-			}
-			must(r.opt.Comm.AllReduce(buf, dist.Mean))
-			for _, p := range ps[lo:hi] {
-				k := p.Grad.Len()
-				p.Grad = b.FromHost(tensor.FromFloat32(p.Grad.Shape(), buf[:k:k]))
-				buf = buf[k:]
-			}
+			meanBucket(r, ps[lo:hi], n, (*tensor.Tensor).Float32s, tensor.FromFloat32)
 		}
 		lo = hi
+	}
+}
+
+// meanBucket replaces the gradients of ps (n values in all) by their mean
+// over the ranks, in one all-reduce of a host buffer of element type T.
+func meanBucket[T float32 | float64](r *runner, ps []*ag.Var, n int, host func(*tensor.Tensor) []T, dev func([]int, []T) *tensor.Tensor) {
+	b := r.opt.Backend
+	buf := make([]T, 0, n)
+	for _, p := range ps {
+		buf = append(buf, host(b.ToHost(p.Grad))...)
+	}
+	must(r.opt.Comm.AllReduce(buf, dist.Mean))
+	for _, p := range ps {
+		k := p.Grad.Len()
+		p.Grad = b.FromHost(dev(p.Grad.Shape(), buf[:k:k]))
+		buf = buf[k:]
 	}
 }
 
