@@ -1,8 +1,6 @@
 package data
 
 import (
-	"encoding/json"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -18,26 +16,8 @@ func TestLoaderJPEGPixelsEqualPillow(t *testing.T) {
 	if d := imgproc.JPEGDecoder(); len(d) < 13 || d[:13] != "libjpeg-turbo" {
 		testenv.MissingTool(t, "JPEG decoder is %s: .ci/run installs libturbojpeg0", d)
 	}
-	dir := filepath.Join(testenv.RepoRoot(t), "testdata", "jpeg")
-	raw, err := os.ReadFile(filepath.Join(dir, "cases.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var meta struct {
-		Cases map[string]struct{ Width, Height int }
-	}
-	if err := json.Unmarshal(raw, &meta); err != nil {
-		t.Fatal(err)
-	}
-	for name, c := range meta.Cases {
-		jpg, err := os.ReadFile(filepath.Join(dir, name+".jpg"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		ref, err := os.ReadFile(filepath.Join(dir, name+".rgb"))
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, c := range testenv.JPEGCases(t) {
+		name, jpg, ref := c.Name, c.JPEG, c.Ref
 		db := filepath.Join(t.TempDir(), "db")
 		w, err := lmdbio.Create(db)
 		if err != nil {
@@ -54,7 +34,7 @@ func TestLoaderJPEGPixelsEqualPillow(t *testing.T) {
 			t.Fatal(err)
 		}
 		ch, h, wd := ds.Shape()
-		if ch != 3 || h != c.Height || wd != c.Width {
+		if ch != 3 || h != c.H || wd != c.W {
 			t.Fatalf("%s: shape %d,%d,%d", name, ch, h, wd)
 		}
 		dst := make([]float32, 3*h*wd)
