@@ -3,6 +3,8 @@ package conv
 import (
 	"math/rand/v2"
 	"testing"
+
+	"github.com/nvaego/nvae/internal/testenv"
 )
 
 // Benchmarks report GFLOP/s (wall clock) and GFLOP/cpu-s (per second of
@@ -29,7 +31,7 @@ func benchConv(b *testing.B, p Params, backward bool) {
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu0 := cpuTime()
+	cpu0 := testenv.ProcessCPU()
 	for i := 0; i < b.N; i++ {
 		Forward(p, x, w, bias, y)
 		if backward {
@@ -41,7 +43,7 @@ func benchConv(b *testing.B, p Params, backward bool) {
 	b.ReportMetric(flops/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 	// Per CPU-second of the whole process: robust against other load on the
 	// machine (wall-clock GFLOP/s drops when cores are shared).
-	if cpu := cpuTime() - cpu0; cpu > 0 {
+	if cpu := testenv.ProcessCPU() - cpu0; cpu > 0 {
 		b.ReportMetric(flops/cpu.Seconds()/1e9, "GFLOP/cpu-s")
 	}
 }

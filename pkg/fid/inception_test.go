@@ -423,12 +423,12 @@ func BenchmarkInception(b *testing.B) {
 	}
 	m.Features(x) // warm-up
 	b.ResetTimer()
-	start, cpu0 := time.Now(), processCPU()
+	start, cpu0 := time.Now(), testenv.ProcessCPU()
 	for i := 0; i < b.N; i++ {
 		m.Features(x)
 	}
 	el := time.Since(start).Seconds()
-	cpu := (processCPU() - cpu0).Seconds()
+	cpu := (testenv.ProcessCPU() - cpu0).Seconds()
 	b.ReportMetric(float64(n*b.N)/el, "images/s")
 	b.ReportMetric(el*1000/float64(n*b.N), "ms/image")
 	// CPU time per image: on a machine shared with other work this is a

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/nvaego/nvae/internal/testenv"
 	"github.com/nvaego/nvae/pkg/ag"
 	"github.com/nvaego/nvae/pkg/backend"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
@@ -65,13 +66,13 @@ func benchInference(b *testing.B, name string, sample bool) {
 	}
 	run() // warm-up
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := testenv.ProcessCPU()
 	for i := 0; i < b.N; i++ {
 		run()
 	}
 	// CPU time is steadier than wall time on a machine shared with other
 	// work (on 2 idle cores it is up to twice the wall time).
-	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64((testenv.ProcessCPU()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 }
 
 func BenchmarkSampleMNISTSmall(b *testing.B)  { benchInference(b, "mnist_small", true) }
@@ -93,11 +94,11 @@ func benchTrainStep(b *testing.B, name string) {
 	}
 	step() // warm-up
 	b.ResetTimer()
-	cpu0 := processCPU()
+	cpu0 := testenv.ProcessCPU()
 	for i := 0; i < b.N; i++ {
 		step()
 	}
-	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
+	b.ReportMetric(float64((testenv.ProcessCPU()-cpu0).Microseconds())/1000/float64(b.N), "cpu-ms/op")
 }
 
 func BenchmarkTrainStepMNISTSmall(b *testing.B) { benchTrainStep(b, "mnist_small") }
