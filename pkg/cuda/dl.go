@@ -14,37 +14,19 @@
 // cached on disk. This file holds the dlopen search.
 package cuda
 
-/*
-#cgo LDFLAGS: -ldl
-#include <dlfcn.h>
-#include <stdlib.h>
-
-*/
-import "C"
-
 import (
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"unsafe"
+
+	"github.com/nvaego/nvae/internal/dl"
 )
 
 // Lib is a dlopen'ed shared library.
 type Lib struct {
 	Name, Path string
-	h          unsafe.Pointer
-}
-
-// Sym resolves a symbol.
-func (l *Lib) Sym(name string) (unsafe.Pointer, error) {
-	cs := C.CString(name)
-	defer C.free(unsafe.Pointer(cs))
-	p := C.dlsym(l.h, cs)
-	if p == nil {
-		return nil, fmt.Errorf("%s: symbol %s not found", l.Path, name)
-	}
-	return p, nil
+	lib        *dl.Lib
 }
 
 // SearchDirs lists where libraries are looked for, in order:
@@ -81,15 +63,12 @@ func Open(sonames ...string) (*Lib, error) {
 					continue
 				}
 			}
-			cs := C.CString(path)
-			h := C.dlopen(cs, C.RTLD_NOW|C.RTLD_GLOBAL)
-			C.free(unsafe.Pointer(cs))
-			if h != nil {
+			if lib, err := dl.Open(path, true); err == nil {
 				real := path
 				if dir == "" {
 					real = so + " (via the dynamic loader)"
 				}
-				return &Lib{Name: so, Path: real, h: h}, nil
+				return &Lib{Name: so, Path: real, lib: lib}, nil
 			}
 		}
 	}

@@ -121,7 +121,7 @@ func fill(name string, sonames []string, load func(h unsafe.Pointer, missing *C.
 			return
 		}
 		var missing [256]C.char
-		if load(l.h, &missing[0]) != 0 {
+		if load(l.lib.Handle(), &missing[0]) != 0 {
 			st.err = fmt.Errorf("%s: symbol %s missing", l.Path, C.GoString(&missing[0]))
 			return
 		}

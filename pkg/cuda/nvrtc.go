@@ -57,7 +57,7 @@ func LoadRealNVRTC() (*NVRTC, error) {
 	}
 	t := C.nv_nvrtc_new()
 	var missing [256]C.char
-	if C.nv_load_nvrtc(t, l.h, &missing[0], 256) != 0 {
+	if C.nv_load_nvrtc(t, l.lib.Handle(), &missing[0], 256) != 0 {
 		C.free(unsafe.Pointer(t))
 		return nil, fmt.Errorf("%s: symbol %s missing", l.Path, C.GoString(&missing[0]))
 	}

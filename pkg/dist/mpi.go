@@ -1,8 +1,6 @@
 package dist
 
 /*
-#cgo LDFLAGS: -ldl
-#include <dlfcn.h>
 #include <stdlib.h>
 #include <stdint.h>
 
@@ -43,6 +41,8 @@ import (
 	"runtime"
 	"strings"
 	"unsafe"
+
+	"github.com/nvaego/nvae/internal/dl"
 )
 
 // MPILibEnv names a libmpi.so to load instead of the loader's libmpi.so.40.
@@ -63,25 +63,8 @@ type MPI struct {
 	closed                bool
 }
 
-func dlopen(path string) (unsafe.Pointer, string) {
-	cs := C.CString(path)
-	defer C.free(unsafe.Pointer(cs))
-	// RTLD_GLOBAL: Open MPI's own plugins resolve libmpi's symbols.
-	h := C.dlopen(cs, C.RTLD_NOW|C.RTLD_GLOBAL)
-	if h == nil {
-		return nil, C.GoString(C.dlerror())
-	}
-	return h, ""
-}
-
-func dlsym(h unsafe.Pointer, name string) unsafe.Pointer {
-	cs := C.CString(name)
-	defer C.free(unsafe.Pointer(cs))
-	return C.dlsym(h, cs)
-}
-
 // loadOpenMPI finds libmpi and checks that it has Open MPI's ABI.
-func loadOpenMPI() (h unsafe.Pointer, path string, err error) {
+func loadOpenMPI() (h *dl.Lib, path string, err error) {
 	cands := []string{"libmpi.so.40", "/usr/lib/x86_64-linux-gnu/libmpi.so.40", "/usr/lib/aarch64-linux-gnu/libmpi.so.40",
 		"/usr/lib64/openmpi/lib/libmpi.so.40", "/opt/openmpi/lib/libmpi.so.40", "/usr/local/lib/libmpi.so.40"}
 	if p := os.Getenv(MPILibEnv); p != "" {
@@ -89,14 +72,14 @@ func loadOpenMPI() (h unsafe.Pointer, path string, err error) {
 	}
 	var why []string
 	for _, p := range cands {
-		h, msg := dlopen(p)
-		if h == nil {
-			why = append(why, msg)
+		h, err := dl.Open(p, true) // global: Open MPI's plugins resolve libmpi's symbols
+		if err != nil {
+			why = append(why, err.Error())
 			continue
 		}
-		if dlsym(h, "ompi_mpi_comm_world") == nil {
+		if h.Sym("ompi_mpi_comm_world") == nil {
 			abi := "an unknown MPI ABI"
-			if dlsym(h, "MPIR_Dataloop_pool") != nil || dlsym(h, "MPIR_Process") != nil || strings.Contains(filepath.Base(p), ".so.12") {
+			if h.Sym("MPIR_Dataloop_pool") != nil || h.Sym("MPIR_Process") != nil || strings.Contains(filepath.Base(p), ".so.12") {
 				abi = "the MPICH ABI (integer handles: MPICH, Intel MPI, MVAPICH, Cray MPICH)"
 			}
 			return nil, "", fmt.Errorf("dist: %s has %s; only Open MPI's ABI (libmpi.so.40, handles are ompi_mpi_* symbols) is supported", p, abi)
@@ -105,7 +88,7 @@ func loadOpenMPI() (h unsafe.Pointer, path string, err error) {
 	}
 	// a lone MPICH-ABI library: say which ABI it is, in one line
 	for _, p := range []string{"libmpi.so.12", "libmpich.so.12"} {
-		if h, _ := dlopen(p); h != nil && dlsym(h, "ompi_mpi_comm_world") == nil {
+		if h, err := dl.Open(p, true); err == nil && h.Sym("ompi_mpi_comm_world") == nil {
 			return nil, "", fmt.Errorf("dist: only %s (the MPICH ABI: MPICH, Intel MPI, MVAPICH, Cray MPICH) was found; the MPI engine supports Open MPI's ABI only (libmpi.so.40: Debian/Ubuntu openmpi-bin)", p)
 		}
 	}
@@ -122,7 +105,7 @@ func OpenMPI(l Launch) (Comm, error) {
 	m := &MPI{path: path, fn: map[string]unsafe.Pointer{}, localRank: l.LocalRank, calls: make(chan func())}
 	for _, name := range []string{"MPI_Initialized", "MPI_Init_thread", "MPI_Finalize", "MPI_Comm_rank", "MPI_Comm_size",
 		"MPI_Barrier", "MPI_Allreduce", "MPI_Bcast", "MPI_Allgather", "MPI_Get_library_version"} {
-		p := dlsym(h, name)
+		p := h.Sym(name)
 		if p == nil {
 			return nil, fmt.Errorf("dist: %s: symbol %s not found", path, name)
 		}
@@ -133,7 +116,7 @@ func OpenMPI(l Launch) (Comm, error) {
 		name string
 	}{{&m.world, "ompi_mpi_comm_world"}, {&m.dtFloat, "ompi_mpi_float"}, {&m.dtDouble, "ompi_mpi_double"},
 		{&m.dtByte, "ompi_mpi_byte"}, {&m.opSum, "ompi_mpi_op_sum"}, {&m.opMax, "ompi_mpi_op_max"}} {
-		if *s.dst = dlsym(h, s.name); *s.dst == nil {
+		if *s.dst = h.Sym(s.name); *s.dst == nil {
 			return nil, fmt.Errorf("dist: %s: Open MPI handle %s not found", path, s.name)
 		}
 	}

@@ -3,8 +3,6 @@
 package imgproc
 
 /*
-#cgo LDFLAGS: -ldl
-#include <dlfcn.h>
 #include <stdlib.h>
 
 typedef void* (*fn_init)(void);
@@ -32,6 +30,8 @@ import (
 	"fmt"
 	"sync"
 	"unsafe"
+
+	"github.com/nvaego/nvae/internal/dl"
 )
 
 // libjpeg-turbo's TurboJPEG API (Debian libturbojpeg0), loaded with dlopen
@@ -62,13 +62,11 @@ var (
 
 func loadTurbo() (*turboLib, error) {
 	turboOnce.Do(func() {
-		var h unsafe.Pointer
+		var h *dl.Lib
 		var tried []string
 		for _, name := range []string{"libturbojpeg.so.0", "libturbojpeg.so", "/usr/lib/x86_64-linux-gnu/libturbojpeg.so.0", "/usr/lib/aarch64-linux-gnu/libturbojpeg.so.0", "libturbojpeg.0.dylib"} {
-			cs := C.CString(name)
-			h = C.dlopen(cs, C.RTLD_NOW|C.RTLD_LOCAL)
-			C.free(unsafe.Pointer(cs))
-			if h != nil {
+			var err error
+			if h, err = dl.Open(name, false); err == nil {
 				turbo = &turboLib{path: name}
 				break
 			}
@@ -78,11 +76,7 @@ func loadTurbo() (*turboLib, error) {
 			turboErr = fmt.Errorf("libturbojpeg not found (tried %v; Debian: apt-get install libturbojpeg0)", tried)
 			return
 		}
-		sym := func(name string) unsafe.Pointer {
-			cs := C.CString(name)
-			defer C.free(unsafe.Pointer(cs))
-			return C.dlsym(h, cs)
-		}
+		sym := h.Sym
 		t := turbo
 		t.init, t.header3, t.decompress2, t.destroy = sym("tjInitDecompress"), sym("tjDecompressHeader3"), sym("tjDecompress2"), sym("tjDestroy")
 		t.errstr, t.code = sym("tjGetErrorStr2"), sym("tjGetErrorCode")
