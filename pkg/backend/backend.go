@@ -224,6 +224,65 @@ type Releaser interface {
 	Release(t *tensor.Tensor)
 }
 
+// Stepper is implemented by backends whose memory the garbage collector
+// cannot see (the GPU): every buffer allocated between BeginStep and
+// EndStep is freed at EndStep, except those passed to Keep. State that
+// outlives a step (parameters, optimizer moments, BN running statistics,
+// spectral vectors) is either allocated outside steps and updated in
+// place, or kept when it is replaced.
+type Stepper interface {
+	BeginStep()
+	EndStep()
+	Keep(t *tensor.Tensor)
+}
+
+// Keep marks t as outliving the current step on backends that free a
+// step's buffers (Stepper); elsewhere it does nothing.
+func Keep(b Backend, ts ...*tensor.Tensor) {
+	if s, ok := b.(Stepper); ok {
+		for _, t := range ts {
+			s.Keep(t)
+		}
+	}
+}
+
+// MemStats is a backend's device memory in bytes: handed out to tensors
+// now, the most handed out at once since the start (or the last reset),
+// and obtained from the driver (in use plus cached).
+type MemStats struct {
+	InUse, Peak, Reserved int64
+}
+
+// MemReporter is implemented by backends that account their memory.
+type MemReporter interface {
+	MemStats() MemStats
+	ResetPeak()
+}
+
+// Finiter is implemented by backends that check many tensors for NaN or
+// Inf with one device reduction and one read-back.
+type Finiter interface {
+	AllFinite(ts []*tensor.Tensor) bool
+}
+
+// AllFinite reports whether every element of every tensor is finite: one
+// read-back on a Finiter, else one sum per tensor.
+func AllFinite(b Backend, ts []*tensor.Tensor) bool {
+	if f, ok := b.(Finiter); ok {
+		return f.AllFinite(ts)
+	}
+	for _, t := range ts {
+		if t == nil {
+			continue
+		}
+		v := b.ToHost(b.Sum(t, nil, false)).At(0)
+		if v-v != 0 { // NaN or ±Inf
+			return false
+		}
+	}
+	return true
+}
+
 // BroadcastShapes returns the NumPy broadcast of two shapes.
 func BroadcastShapes(a, b tensor.Shape) (tensor.Shape, error) {
 	n := len(a)

@@ -13,15 +13,24 @@ import (
 	"sync"
 )
 
-//go:embed kernels/*.cu
+//go:embed kernels/*.cu kernels/*.cuh
 var kernelFS embed.FS
 
 // KernelSources returns the embedded kernel sources by file name
 // ("elementwise.cu", ...).
-func KernelSources() map[string]string {
+func KernelSources() map[string]string { return embedded(".cu") }
+
+// KernelHeaders returns the embedded headers (*.cuh) that kernel sources
+// may #include by name; every compile gets all of them.
+func KernelHeaders() map[string]string { return embedded(".cuh") }
+
+func embedded(ext string) map[string]string {
 	out := map[string]string{}
 	ents, _ := fs.ReadDir(kernelFS, "kernels")
 	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ext) {
+			continue
+		}
 		b, err := kernelFS.ReadFile("kernels/" + e.Name())
 		if err == nil {
 			out[e.Name()] = string(b)
@@ -41,8 +50,10 @@ func KernelFiles() []string {
 }
 
 // KernelOptions are the NVRTC options every kernel is compiled with, after
-// -arch=compute_XY.
-var KernelOptions = []string{"-std=c++17", "-default-device", "--use_fast_math"}
+// -arch=compute_XY. No --use_fast_math: the backend's kernels are held to
+// the CPU reference's accuracy; a kernel that wants an intrinsic (__expf)
+// says so.
+var KernelOptions = []string{"-std=c++17", "-default-device"}
 
 // CacheDir is where compiled kernels are kept: NVAE_CUDA_CACHE, else the
 // user cache directory's nvae/cuda-kernels.
@@ -109,7 +120,8 @@ func (c *Context) compileCached(name, src string) ([]byte, error) {
 	}
 	arch := c.Arch()
 	opts := append([]string{"-arch=" + arch}, KernelOptions...)
-	key := CacheKey(src, arch, nv.Version(), opts)
+	headers := KernelHeaders()
+	key := CacheKey(src+headerText(headers), arch, nv.Version(), opts)
 	ext := ".ptx"
 	if nv.Emulated {
 		ext = ".emu"
@@ -121,7 +133,7 @@ func (c *Context) compileCached(name, src string) ([]byte, error) {
 		CompileStats.Unlock()
 		return b, nil
 	}
-	out, err := nv.Compile(src, name, nil, opts, nil)
+	out, err := nv.Compile(src, name, headers, opts, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -136,4 +148,18 @@ func (c *Context) compileCached(name, src string) ([]byte, error) {
 		}
 	}
 	return out.PTX, nil
+}
+
+// headerText is the headers in name order, for the cache key.
+func headerText(h map[string]string) string {
+	names := make([]string, 0, len(h))
+	for k := range h {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	var b strings.Builder
+	for _, k := range names {
+		b.WriteString(k + "\x00" + h[k] + "\x00")
+	}
+	return b.String()
 }

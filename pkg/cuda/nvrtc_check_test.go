@@ -34,7 +34,7 @@ func TestKernelsCompileWithRealNVRTC(t *testing.T) {
 			if name == "test:args" {
 				exprs = []string{"scale_t<float>"}
 			}
-			out, err := nv.Compile(src, name, nil, append([]string{"-arch=" + arch}, KernelOptions...), exprs)
+			out, err := nv.Compile(src, name, KernelHeaders(), append([]string{"-arch=" + arch}, KernelOptions...), exprs)
 			if err != nil {
 				t.Errorf("%s for %s: %v", name, arch, err)
 				continue
