@@ -79,3 +79,12 @@ func memNote(b backend.Backend) string {
 	st := m.MemStats()
 	return fmt.Sprintf(" mem %.0f MiB (peak %.0f MiB)", float64(st.InUse)/(1<<20), float64(st.Peak)/(1<<20))
 }
+
+// deviceNote names the backend and, on a GPU, the device ("cuda (NVIDIA
+// H100 80GB HBM3)").
+func deviceNote(b backend.Backend) string {
+	if d, ok := b.(interface{ DeviceName() string }); ok {
+		return b.Name() + " (" + d.DeviceName() + ")"
+	}
+	return b.Name()
+}

@@ -260,6 +260,7 @@ func Run(opt Options) (res *Result, err error) {
 	}
 	r.logLine("args = %s", mustJSON(cfg))
 	r.logLine("param size = %fM ", float64(r.m.Store.NumParams())/1e6)
+	r.logLine("device = %s", deviceNote(r.c.B))
 	return r.loop()
 }
 
