@@ -29,11 +29,12 @@ func bnDims(op string, x *tensor.Tensor) (c, hw, m int) {
 }
 
 // bnGrid splits each channel's m elements over blocks: enough blocks in all
-// to fill the device (about 8 per SM), at least 4 elements per thread of a
+// to fill the device (about 8 per SM, at most 256 per channel: every block
+// adds its channel's partials), at least 4 elements per thread of a
 // block, and no empty block. Block (s, c) owns [s·chunk, (s+1)·chunk).
 func (b *Backend) bnGrid(m, c int) (splits, chunk int) {
 	target := 8 * max(1, b.ctx.Props.SMs)
-	splits = max(1, min((target+c-1)/c, (m+4*threads-1)/(4*threads), 1024))
+	splits = max(1, min((target+c-1)/c, (m+4*threads-1)/(4*threads), 256))
 	chunk = (m + splits - 1) / splits
 	return (m + chunk - 1) / chunk, chunk
 }
