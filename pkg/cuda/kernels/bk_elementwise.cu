@@ -96,12 +96,14 @@ __device__ __forceinline__ float bk_unary_grad(float x, float y, float gy) {
 	case BK_EXP: return gy * (HAS_Y ? y : expf(x));
 	case BK_LOG: return gy / x;
 	case BK_TANH: {
-		float t = HAS_Y ? y : tanhf(x);
-		return gy * fmaf(-t, t, 1.0f);
+		if (HAS_Y) return gy * fmaf(-y, y, 1.0f);
+		float e = expf(-2.0f * fabsf(x)), d = 1.0f + e; // 1 - tanh² = 4e/(1+e)², no cancellation
+		return gy * (4.0f * e / (d * d));
 	}
 	case BK_SIGMOID: {
-		float s = HAS_Y ? y : bk_sigmoid(x);
-		return gy * (s * (1.0f - s));
+		if (HAS_Y) return gy * (y * (1.0f - y));
+		float e = expf(-fabsf(x)), d = 1.0f + e; // σ(x)σ(-x) = e/(1+e)², no cancellation
+		return gy * (e / (d * d));
 	}
 	case BK_SOFTPLUS: return gy * bk_sigmoid(x);
 	case BK_ELU: return x > 0.0f ? gy : gy * expf(x);
