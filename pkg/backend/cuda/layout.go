@@ -262,6 +262,9 @@ func (b *Backend) ResizeBilinear(x *tensor.Tensor, h, w int, alignCorners bool) 
 	if x.Rank() != 4 {
 		panic(fmt.Sprintf("cuda backend: resize needs NCHW, got %v", x.Shape()))
 	}
+	if h <= 0 || w <= 0 {
+		panic(fmt.Sprintf("cuda backend: resize %v to %d×%d", x.Shape(), h, w))
+	}
 	s := x.Shape()
 	y := b.alloc(s[0], s[1], h, w)
 	align := int32(0)
