@@ -19,7 +19,7 @@ import (
 // several blocks, column reductions, size-1 axes, NaN, odd image sizes,
 // outputs written into recycled (garbage) memory.
 
-func randHost(r *rand.Rand, shape ...int) *tensor.Tensor {
+func layRand(r *rand.Rand, shape ...int) *tensor.Tensor {
 	v := make([]float32, tensor.Shape(shape).NumElements())
 	for i := range v {
 		v[i] = float32(2*r.Float64() - 1)
@@ -27,9 +27,9 @@ func randHost(r *rand.Rand, shape ...int) *tensor.Tensor {
 	return tensor.FromFloat32(shape, v)
 }
 
-// dirty fills and releases a few buffers of n elements so that the next
+// layDirty fills and releases a few buffers of n elements so that the next
 // allocations of that size get memory holding garbage.
-func dirty(b *Backend, n int) {
+func layDirty(b *Backend, n int) {
 	var ts []*tensor.Tensor
 	for range 4 {
 		ts = append(ts, b.Full(tensor.Float32, 7, n))
@@ -39,8 +39,8 @@ func dirty(b *Backend, n int) {
 	}
 }
 
-// same checks got (device) against want (CPU backend) within tol under mode.
-func same(t *testing.T, b *Backend, what string, got, want *tensor.Tensor, tol float64, mode compare.Mode) {
+// laySame checks got (device) against want (CPU backend) within tol under mode.
+func laySame(t *testing.T, b *Backend, what string, got, want *tensor.Tensor, tol float64, mode compare.Mode) {
 	t.Helper()
 	if !got.Shape().Equal(want.Shape()) {
 		t.Errorf("%s: shape %v, want %v", what, got.Shape(), want.Shape())
@@ -49,10 +49,10 @@ func same(t *testing.T, b *Backend, what string, got, want *tensor.Tensor, tol f
 	compare.Check(t, what, b.ToHost(got).Float64s(), want.Float64s(), tol, mode)
 }
 
-// bitTol is the tolerance of kernels that repeat the CPU backend's float64
+// layTol is the tolerance of kernels that repeat the CPU backend's float64
 // expressions: exact on the emulator (g++ does not fuse multiply-adds),
 // an ulp or two on a GPU, whose compiler may.
-func bitTol() float64 {
+func layTol() float64 {
 	if device == cu.DeviceReal {
 		return 3e-7
 	}
@@ -76,14 +76,14 @@ func TestReduceShapes(t *testing.T) {
 		{[]int{2, 700, 3}, [][]int{{1}, {0, 1}}},
 	}
 	for _, tc := range cases {
-		xh := randHost(r, tc.shape...)
+		xh := layRand(r, tc.shape...)
 		x := b.FromHost(xh)
 		for _, axes := range tc.axes {
 			for _, keep := range []bool{false, true} {
 				what := fmt.Sprintf("%v axes %v keep %v", tc.shape, axes, keep)
 				// Both accumulate in float64: at most a rounding apart.
-				same(t, b, "Sum "+what, b.Sum(x, axes, keep), c.Sum(xh, axes, keep), 2.4e-7, compare.Elementwise(0))
-				same(t, b, "MaxReduce "+what, b.MaxReduce(x, axes, keep), c.MaxReduce(xh, axes, keep), 0, compare.Absolute)
+				laySame(t, b, "Sum "+what, b.Sum(x, axes, keep), c.Sum(xh, axes, keep), 2.4e-7, compare.Elementwise(0))
+				laySame(t, b, "MaxReduce "+what, b.MaxReduce(x, axes, keep), c.MaxReduce(xh, axes, keep), 0, compare.Absolute)
 			}
 		}
 	}
@@ -94,8 +94,8 @@ func TestReduceShapes(t *testing.T) {
 		{[]int{8, 4, 16, 16}, []int{4, 1, 1}},
 		{[]int{8, 4, 16, 16}, []int{1}},
 	} {
-		xh := randHost(r, sc.from...)
-		same(t, b, fmt.Sprintf("SumTo %v from %v", sc.to, sc.from), b.SumTo(b.FromHost(xh), sc.to), c.SumTo(xh, sc.to), 2.4e-7, compare.Elementwise(0))
+		xh := layRand(r, sc.from...)
+		laySame(t, b, fmt.Sprintf("SumTo %v from %v", sc.to, sc.from), b.SumTo(b.FromHost(xh), sc.to), c.SumTo(xh, sc.to), 2.4e-7, compare.Elementwise(0))
 	}
 }
 
@@ -111,7 +111,7 @@ func TestMaxReduceNaN(t *testing.T) {
 		{[]int{500, 6}, []int{0}}, {[]int{5000, 6}, []int{0}},
 	} {
 		r := rand.New(rand.NewSource(2))
-		xh := randHost(r, tc.shape...)
+		xh := layRand(r, tc.shape...)
 		v := xh.Float32s()
 		nanAt := len(v) / 2
 		v[nanAt] = float32(math.NaN())
@@ -129,18 +129,18 @@ func TestMaxReduceNaN(t *testing.T) {
 func TestLayoutShapes(t *testing.T) {
 	b, c := testBackend(t), cpu.New()
 	r := rand.New(rand.NewSource(3))
-	xh := randHost(r, 2, 3, 4, 5, 6)
+	xh := layRand(r, 2, 3, 4, 5, 6)
 	x := b.FromHost(xh)
 	for _, p := range [][]int{{4, 3, 2, 1, 0}, {0, 2, 3, 4, 1}, {1, 0, 2, 3, 4}} {
-		same(t, b, fmt.Sprintf("Permute %v", p), b.Permute(x, p), c.Permute(xh, p), 0, compare.Absolute)
+		laySame(t, b, fmt.Sprintf("Permute %v", p), b.Permute(x, p), c.Permute(xh, p), 0, compare.Absolute)
 	}
-	bh := randHost(r, 3, 1, 5)
-	same(t, b, "BroadcastTo", b.BroadcastTo(b.FromHost(bh), tensor.Shape{2, 3, 4, 5}), c.BroadcastTo(bh, tensor.Shape{2, 3, 4, 5}), 0, compare.Absolute)
+	bh := layRand(r, 3, 1, 5)
+	laySame(t, b, "BroadcastTo", b.BroadcastTo(b.FromHost(bh), tensor.Shape{2, 3, 4, 5}), c.BroadcastTo(bh, tensor.Shape{2, 3, 4, 5}), 0, compare.Absolute)
 	starts, sizes := []int{1, 0, 1, 2, 3}, []int{1, 3, 2, 2, 3}
-	same(t, b, "Slice", b.Slice(x, starts, sizes), c.Slice(xh, starts, sizes), 0, compare.Absolute)
-	gh := randHost(r, sizes...)
-	dirty(b, xh.Len())
-	same(t, b, "SliceBackward into recycled memory", b.SliceBackward(b.FromHost(gh), xh.Shape(), starts), c.SliceBackward(gh, xh.Shape(), starts), 0, compare.Absolute)
+	laySame(t, b, "Slice", b.Slice(x, starts, sizes), c.Slice(xh, starts, sizes), 0, compare.Absolute)
+	gh := layRand(r, sizes...)
+	layDirty(b, xh.Len())
+	laySame(t, b, "SliceBackward into recycled memory", b.SliceBackward(b.FromHost(gh), xh.Shape(), starts), c.SliceBackward(gh, xh.Shape(), starts), 0, compare.Absolute)
 	for _, axis := range []int{0, 2, -1} {
 		s1 := []int{2, 3, 4, 5, 6}
 		s2 := append([]int(nil), s1...)
@@ -151,8 +151,8 @@ func TestLayoutShapes(t *testing.T) {
 		s2[a] = 1
 		s3 := append([]int(nil), s1...)
 		s3[a] = 3
-		h2, h3 := randHost(r, s2...), randHost(r, s3...)
-		same(t, b, fmt.Sprintf("Concat axis %d", axis), b.Concat(axis, []*tensor.Tensor{x, b.FromHost(h2), b.FromHost(h3)}),
+		h2, h3 := layRand(r, s2...), layRand(r, s3...)
+		laySame(t, b, fmt.Sprintf("Concat axis %d", axis), b.Concat(axis, []*tensor.Tensor{x, b.FromHost(h2), b.FromHost(h3)}),
 			c.Concat(axis, []*tensor.Tensor{xh, h2, h3}), 0, compare.Absolute)
 	}
 }
@@ -161,16 +161,16 @@ func TestUpsampleShapes(t *testing.T) {
 	b, c := testBackend(t), cpu.New()
 	r := rand.New(rand.NewSource(4))
 	for _, s := range [][]int{{2, 3, 1, 1}, {2, 2, 7, 6}, {1, 4, 16, 16}, {1, 2, 1, 9}, {3, 2, 2, 2}} {
-		xh := randHost(r, s...)
-		gh := randHost(r, s[0], s[1], 2*s[2], 2*s[3])
+		xh := layRand(r, s...)
+		gh := layRand(r, s[0], s[1], 2*s[2], 2*s[3])
 		for _, mode := range []backend.UpsampleMode{backend.Nearest, backend.BilinearAlign} {
 			tol := 0.0
 			if mode == backend.BilinearAlign {
-				tol = bitTol()
+				tol = layTol()
 			}
-			same(t, b, fmt.Sprintf("Upsample2x %v mode %d", s, mode), b.Upsample2x(b.FromHost(xh), mode), c.Upsample2x(xh, mode), tol, compare.ScaleRelative)
-			dirty(b, xh.Len())
-			same(t, b, fmt.Sprintf("Upsample2xBackward %v mode %d", s, mode), b.Upsample2xBackward(b.FromHost(gh), mode), c.Upsample2xBackward(gh, mode), tol, compare.ScaleRelative)
+			laySame(t, b, fmt.Sprintf("Upsample2x %v mode %d", s, mode), b.Upsample2x(b.FromHost(xh), mode), c.Upsample2x(xh, mode), tol, compare.ScaleRelative)
+			layDirty(b, xh.Len())
+			laySame(t, b, fmt.Sprintf("Upsample2xBackward %v mode %d", s, mode), b.Upsample2xBackward(b.FromHost(gh), mode), c.Upsample2xBackward(gh, mode), tol, compare.ScaleRelative)
 		}
 	}
 }
@@ -178,18 +178,18 @@ func TestUpsampleShapes(t *testing.T) {
 func TestPoolResizeShapes(t *testing.T) {
 	b, c := testBackend(t), cpu.New()
 	r := rand.New(rand.NewSource(5))
-	xh := randHost(r, 2, 3, 9, 8)
+	xh := layRand(r, 2, 3, 9, 8)
 	x := b.FromHost(xh)
 	for _, k := range [][3]int{{3, 2, 1}, {2, 2, 0}, {3, 1, 1}, {3, 2, 0}, {1, 1, 0}, {5, 3, 2}} {
 		what := fmt.Sprintf("k %d s %d p %d", k[0], k[1], k[2])
-		same(t, b, "MaxPool2D "+what, b.MaxPool2D(x, k[0], k[1], k[2]), c.MaxPool2D(xh, k[0], k[1], k[2]), 0, compare.Absolute)
+		laySame(t, b, "MaxPool2D "+what, b.MaxPool2D(x, k[0], k[1], k[2]), c.MaxPool2D(xh, k[0], k[1], k[2]), 0, compare.Absolute)
 		for _, inc := range []bool{false, true} {
-			same(t, b, fmt.Sprintf("AvgPool2D %s include pad %v", what, inc), b.AvgPool2D(x, k[0], k[1], k[2], inc), c.AvgPool2D(xh, k[0], k[1], k[2], inc), 0, compare.Absolute)
+			laySame(t, b, fmt.Sprintf("AvgPool2D %s include pad %v", what, inc), b.AvgPool2D(x, k[0], k[1], k[2], inc), c.AvgPool2D(xh, k[0], k[1], k[2], inc), 0, compare.Absolute)
 		}
 	}
 	for _, sz := range [][2]int{{1, 1}, {17, 3}, {4, 16}, {299, 299}} {
 		for _, align := range []bool{false, true} {
-			same(t, b, fmt.Sprintf("ResizeBilinear %v align %v", sz, align), b.ResizeBilinear(x, sz[0], sz[1], align), c.ResizeBilinear(xh, sz[0], sz[1], align), bitTol(), compare.ScaleRelative)
+			laySame(t, b, fmt.Sprintf("ResizeBilinear %v align %v", sz, align), b.ResizeBilinear(x, sz[0], sz[1], align), c.ResizeBilinear(xh, sz[0], sz[1], align), layTol(), compare.ScaleRelative)
 		}
 	}
 }
@@ -205,10 +205,10 @@ func TestArgmaxOneHotShapes(t *testing.T) {
 	x := b.FromHost(xh)
 	for _, axis := range []int{0, 1, 2, -1} {
 		idx := c.Argmax(xh, axis)
-		same(t, b, fmt.Sprintf("Argmax axis %d", axis), b.Argmax(x, axis), idx, 0, compare.Absolute)
+		laySame(t, b, fmt.Sprintf("Argmax axis %d", axis), b.Argmax(x, axis), idx, 0, compare.Absolute)
 		for _, oa := range []int{0, 1, -1} {
 			n := 7
-			same(t, b, fmt.Sprintf("OneHot of argmax %d at %d", axis, oa), b.OneHot(b.FromHost(idx), n, oa, tensor.Float32), c.OneHot(idx, n, oa, tensor.Float32), 0, compare.Absolute)
+			laySame(t, b, fmt.Sprintf("OneHot of argmax %d at %d", axis, oa), b.OneHot(b.FromHost(idx), n, oa, tensor.Float32), c.OneHot(idx, n, oa, tensor.Float32), 0, compare.Absolute)
 		}
 	}
 	// Indices truncate toward zero; outside [0, n) they give zeros.
