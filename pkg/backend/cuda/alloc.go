@@ -65,6 +65,7 @@ type allocator struct {
 	inUse    int64 // bytes handed out (size classes)
 	peak     int64
 	reserved int64 // bytes obtained from the driver (in use + cached)
+	lastGC   int64 // reserved at the last forced collection
 	inStep   bool
 	scope    []*block
 }
@@ -84,21 +85,59 @@ func sizeClass(n int) int {
 	return (n + unit - 1) / unit * unit
 }
 
-// allocRaw returns size bytes (a size class) from the cache or the driver.
-func (a *allocator) allocRaw(size int) cu.DevicePtr {
+// gcGrowth is how much the driver memory may grow between two forced
+// collections: tensors the program dropped without Release come back only
+// when the collector runs, and the collector does not see device memory,
+// so the allocator runs it itself once the cache keeps missing.
+func (a *allocator) gcGrowth() int64 { return max(256<<20, a.reserved/4) }
+
+// fromCache pops a cached block of size, or returns false.
+func (a *allocator) fromCache(size int) (cu.DevicePtr, bool) {
 	a.mu.Lock()
+	defer a.mu.Unlock()
 	if l := a.free[size]; len(l) > 0 {
 		p := l[len(l)-1]
 		a.free[size] = l[:len(l)-1]
-		a.mu.Unlock()
+		return p, true
+	}
+	return 0, false
+}
+
+// allocRaw returns size bytes (a size class) from the cache or the driver.
+func (a *allocator) allocRaw(size int) cu.DevicePtr {
+	if p, ok := a.fromCache(size); ok {
 		return p
 	}
+	a.mu.Lock()
+	collect := a.reserved-a.lastGC > a.gcGrowth()
+	if collect {
+		a.lastGC = a.reserved
+	}
 	a.mu.Unlock()
+	if collect {
+		runtime.GC()
+		for i := 0; i < 20; i++ { // let the cleanups return what was collected
+			if p, ok := a.fromCache(size); ok {
+				return p
+			}
+			time.Sleep(500 * time.Microsecond)
+		}
+	}
+	// Small classes are carved out of chunks: one driver allocation holds
+	// many blocks (driver allocations are slow and, on the emulated GPU,
+	// each is a mapping of the process).
+	get := size
+	if size <= smallMax {
+		get = chunkSize(size)
+	}
 	for attempt := 0; ; attempt++ {
-		p, err := a.ctx.Alloc(size)
+		p, err := a.ctx.Alloc(get)
 		if err == nil {
 			a.mu.Lock()
-			a.reserved += int64(size)
+			a.reserved += int64(get)
+			for off := size; off+size <= get; off += size {
+				a.free[size] = append(a.free[size], p+cu.DevicePtr(off))
+			}
 			a.mu.Unlock()
 			return p
 		}
@@ -109,14 +148,9 @@ func (a *allocator) allocRaw(size int) cu.DevicePtr {
 			runtime.GC()
 			runtime.GC()
 			time.Sleep(20 * time.Millisecond)
-			a.mu.Lock()
-			if l := a.free[size]; len(l) > 0 {
-				p := l[len(l)-1]
-				a.free[size] = l[:len(l)-1]
-				a.mu.Unlock()
+			if p, ok := a.fromCache(size); ok {
 				return p
 			}
-			a.mu.Unlock()
 			a.emptyCache()
 		default:
 			st := a.stats()
@@ -133,11 +167,26 @@ func (a *allocator) freeRaw(p cu.DevicePtr, size int) {
 	a.mu.Unlock()
 }
 
-// emptyCache returns every cached block to the driver.
+// smallMax is the largest size class carved out of chunks; chunkSize is
+// the chunk of a small class (32 blocks, at least 64 KiB, at most 2 MiB).
+const smallMax = 1 << 20
+
+func chunkSize(size int) int {
+	c := min(max(64<<10, 32*size), 2<<20)
+	return c / size * size
+}
+
+// emptyCache returns every cached block of a large class to the driver
+// (chunks of the small classes stay: their blocks may be in use).
 func (a *allocator) emptyCache() {
 	a.mu.Lock()
-	lists := a.free
-	a.free = map[int][]cu.DevicePtr{}
+	lists := map[int][]cu.DevicePtr{}
+	for size, l := range a.free {
+		if size > smallMax {
+			lists[size] = l
+			delete(a.free, size)
+		}
+	}
 	a.mu.Unlock()
 	if len(lists) > 0 {
 		a.ctx.Synchronize() // a queued kernel may still use a cached block
