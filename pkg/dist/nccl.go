@@ -341,9 +341,6 @@ func (n *NCCL) AllReduceTensor(t *tensor.Tensor, op Op) error {
 	if err != nil {
 		return err
 	}
-	if n.size == 1 {
-		return nil // NCCL would copy t onto itself
-	}
 	return n.comm.AllReduce(p, p, count, dt, nop, nil)
 }
 
@@ -353,7 +350,7 @@ func (n *NCCL) BroadcastTensor(t *tensor.Tensor, root int) error {
 		return fmt.Errorf("dist: broadcast root %d out of range for size %d", root, n.size)
 	}
 	p, dt, count, err := n.device(t)
-	if err != nil || count == 0 || n.size == 1 {
+	if err != nil || count == 0 {
 		return err
 	}
 	return n.comm.Broadcast(p, p, count, dt, root, nil)

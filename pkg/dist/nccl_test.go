@@ -269,3 +269,45 @@ func TestFlagValue(t *testing.T) {
 		}
 	}
 }
+
+// TestNCCLOneRank: a one-rank NCCL communicator (what --dist_engine nccl
+// gives one process, gpu-check's run) needs no bootstrap, and its
+// collectives leave the data as it is.
+func TestNCCLOneRank(t *testing.T) {
+	if os.Getenv(EnvRank) != "" || os.Getenv("NVAE_TEST_NCCL") != "" {
+		t.Skip("a worker")
+	}
+	be, err := cb.Open(cu.DeviceEmulated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Open("nccl", Launch{Size: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if c.Size() != 1 || !strings.Contains(c.Engine(), "bootstrap none") {
+		t.Fatalf("size %d, engine %q", c.Size(), c.Engine())
+	}
+	h := []float64{1.5, -2}
+	if err := c.AllReduce(h, Mean); err != nil || h[0] != 1.5 || h[1] != -2 {
+		t.Fatalf("host mean: %v %v", h, err)
+	}
+	dc := c.(DeviceComm)
+	x := be.FromHost(tensor.FromFloat32([]int{3}, []float32{1, 2, 3}))
+	if err := dc.AllReduceTensor(x, Mean); err != nil {
+		t.Fatal(err)
+	}
+	if err := dc.BroadcastTensor(x, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got := be.ToHost(x).Float32s(); got[0] != 1 || got[1] != 2 || got[2] != 3 {
+		t.Fatalf("device: %v", got)
+	}
+	if err := c.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := dc.AllReduceTensor(x, Sum); err == nil {
+		t.Fatal("a closed communicator accepted an all-reduce")
+	}
+}

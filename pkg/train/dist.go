@@ -25,8 +25,9 @@ package train
 // backend's stream. Elsewhere (the CPU backend over MPI) the collectives
 // take host buffers, as before.
 //
-// With Options.Comm nil or of size 1 none of this runs: the one-process
-// path is the one of before, bit for bit.
+// With Options.Comm nil or of size 1 none of this runs (except with a
+// one-rank NCCL engine, chosen explicitly): the one-process path is the one
+// of before, bit for bit.
 
 import (
 	"fmt"
@@ -59,7 +60,16 @@ func (r *runner) rank() int {
 // isRoot: rank 0 writes the run's files.
 func (r *runner) isRoot() bool { return r.rank() == 0 }
 
-func (r *runner) distributed() bool { return r.world() > 1 }
+// distributed: several ranks, or one rank over an engine of device
+// collectives chosen explicitly (--dist_engine nccl: a one-GPU run through
+// the NCCL path, as gpu-check does; it computes what one process does).
+func (r *runner) distributed() bool {
+	if r.world() > 1 {
+		return true
+	}
+	_, dev := r.opt.Comm.(dist.DeviceComm)
+	return dev
+}
 
 // must panics on a communicator error: a failed collective leaves the
 // ranks out of step, and the launcher (mpirun, srun) ends the job when a
