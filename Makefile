@@ -29,31 +29,57 @@ test:
 bench:
 	scripts/bench.sh
 
-# A folder to copy to a GPU machine without Go: the pkg/cuda tests prebuilt,
-# bin/, and run.sh OUTDIR, which runs them on the real device and writes a
-# table and JSON (see README, "Checking on a GPU").
-gpu-check: build
-	rm -rf gpu-check
-	mkdir -p gpu-check/bin gpu-check/tests
-	$(GO) test -c -o gpu-check/tests/cuda.test ./pkg/cuda
-	cp $(addprefix $(BIN)/,$(BINARIES)) gpu-check/bin/
+# A folder to copy to a GPU machine without Go: the GPU tests prebuilt
+# (pkg/cuda, the CUDA backend's conformance suite, the oracle), nvae-train,
+# the oracle data, and run.sh OUTDIR, which runs them, bench-gpu's five
+# configurations and a one-rank NCCL training on the real device, and writes
+# a table and JSON (see README, "Checking on a GPU"). gpu-check.tar.xz is the
+# same folder packed (the device tool carries at most 64 MiB).
+gpu-check: FORCE
+	rm -rf gpu-check gpu-check.tar.xz
+	mkdir -p gpu-check/bin gpu-check/tests gpu-check/testdata
+	$(GO) build -ldflags='-s -w' -o gpu-check/bin/nvae-train ./train
+	$(GO) test -c -ldflags='-s -w' -o gpu-check/tests/cuda.test ./pkg/cuda
+	$(GO) test -c -ldflags='-s -w' -o gpu-check/tests/backend-cuda.test ./pkg/backend/cuda
+	$(GO) test -c -ldflags='-s -w' -o gpu-check/tests/nvae.test ./pkg/nvae
+	cp -r testdata/oracle/nvae gpu-check/testdata/nvae
 	cp scripts/gpu-check-run.sh gpu-check/run.sh
-	@echo "gpu-check/: copy it to a GPU machine and run: gpu-check/run.sh OUTDIR"
+	cp scripts/bench-gpu-table.sh gpu-check/
+	printf '%s\n' $(foreach p,$(BENCH_GPU_CONFIGS),'$(p) $($(p)_TRAIN_ARGS)') > gpu-check/bench-configs.txt
+	tar -cJf gpu-check.tar.xz gpu-check
+	@echo "gpu-check/ ($$(du -sh gpu-check.tar.xz | cut -f1) packed): on a GPU machine run: gpu-check/run.sh OUTDIR"
 
 # The main job on built-in data: offline MNIST → prep → train (CPU, a few
 # minutes) → IW evaluation → sample grid. DEMO_MINUTES sets the training time.
 demo: build
 	scripts/demo.sh demo-out
 
-# GPU benchmarks need the CUDA backend, which is not written yet.
-bench-gpu:
-	@echo "bench-gpu: pending: the CUDA backend does not exist yet (nvae-train --device_info shows what GPU libraries are found)" >&2; exit 1
+# GPU benchmarks (a real GPU): nvae-train --benchmark for the five seed
+# configurations at the seed's per-GPU batch (the pipelines' training flags:
+# mnist 200, cifar10 32, celeba_64 16, imagenet_32 24, celeba_256 4), one
+# JSON each, then a table beside the official figures. BENCH_GPU_FLAGS adds
+# flags (e.g. --tf32); BENCH_GPU_DEVICE=cuda-emu runs it on the emulator.
+BENCH_GPU_CONFIGS := mnist cifar10 celeba64 imagenet32 celeba256
+BENCH_GPU_STEPS   ?= 20
+BENCH_GPU_DEVICE  ?= cuda
+BENCH_GPU_FLAGS   ?=
+BENCH_GPU_OUT     ?= bench-gpu-out
+bench_gpu = $(BIN)/nvae-train --device $(BENCH_GPU_DEVICE) --benchmark $(BENCH_GPU_STEPS) $(BENCH_GPU_FLAGS) $($(1)_TRAIN_ARGS) > $(BENCH_GPU_OUT)/$(1).json
+
+bench-gpu: $(BIN)/nvae-train
+	@mkdir -p $(BENCH_GPU_OUT)
+	$(call bench_gpu,mnist)
+	$(call bench_gpu,cifar10)
+	$(call bench_gpu,celeba64)
+	$(call bench_gpu,imagenet32)
+	$(call bench_gpu,celeba256)
+	scripts/bench-gpu-table.sh $(BENCH_GPU_OUT)
 
 # docs/flags.md from the binaries' --help.
 flags-doc: build
 	scripts/flags-doc.sh
 
 clean:
-	rm -rf $(BIN) demo-out mini gpu-check
+	rm -rf $(BIN) demo-out mini gpu-check gpu-check.tar.xz bench-gpu-out
 
 -include pipelines/*.mk

@@ -54,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	batch := fs.Int("batch_size", 0, "images per batch (0: the checkpoint's batch size)")
 	perPass := fs.Int("samples_per_pass", 0, "importance samples sharing one forward pass (0: automatic)")
 	onTrain := fs.Bool("eval_on_train", false, "evaluate on the training split")
-	dev := fs.String("device", "auto", "compute device: auto, cpu or cuda")
+	dev := device.Flags(fs)
 	out := fs.String("out", "", "output directory for results.json and per_image.arrow (default: beside the checkpoint)")
 	maxImages := fs.Int("max_images", 0, "evaluate only the first N images (0: all)")
 	seed := fs.Uint64("seed", 1, "seed of the importance-sampling noise")
@@ -93,7 +93,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		pprof.StartCPUProfile(f)
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
-	b, err := device.Open(*dev)
+	b, err := dev.Open()
 	if err != nil {
 		fmt.Fprintf(stderr, "nvae-eval: %v\n", err)
 		return 2
@@ -200,7 +200,7 @@ func evaluate(m *nvae.Model, devName string, src batchSource, total, k, s int, n
 		if m.Store.DType == tensor.Float64 {
 			h = tensor.FromFloat64(h.Shape(), h.Float64s())
 		}
-		x := c.Const(nvae.PreProcess(c, b.FromHost(h), m.Cfg.NumXBits))
+		x := c.Const(nvae.PreProcess(c, h, m.Cfg.NumXBits))
 		ev := m.EvalIWBatched(c, x, k, s, noise)
 		for i := 0; i < ev.B && len(rows) < total; i++ {
 			nll, nelbo := ev.Image(i)

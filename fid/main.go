@@ -89,7 +89,7 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 	fs.IntVar(&o.MaxImages, "max_samples", 50000, "use at most this many training images (0: all), as the official script")
 	fs.IntVar(&o.MaxImages, "max_images", 50000, "alias of --max_samples")
 	fs.Uint64Var(&o.Seed, "seed", 0, "seed of the shuffled order and the random training transforms")
-	fs.StringVar(&o.Device, "device", "auto", "compute device: auto, cpu or cuda")
+	dev := device.Flags(fs)
 	if err := parse(fs, args, "nvae-fid stats --data D --dataset NAME --fid_dir DIR [--inception PATH] [--batch_size 100] [--max_samples 50000]", stdout); err != nil {
 		return err
 	}
@@ -101,7 +101,8 @@ func runStats(args []string, stdout, stderr io.Writer) error {
 	case o.BatchSize < 1 || o.MaxImages < 0:
 		return cli.Usagef("stats: --batch_size must be ≥ 1 and --max_samples ≥ 0")
 	}
-	if _, err := device.Open(o.Device); err != nil {
+	o.Device = dev.Name
+	if _, err := dev.Open(); err != nil {
 		return cli.Usage(err)
 	}
 	out, n, err := pipeline.WriteStats(o, stderr)
@@ -153,7 +154,7 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	fs.Uint64Var(&o.Seed, "seed", 1, "sampling seed")
 	fs.StringVar(&o.Out, "out", "", "where to write fid.json (default: beside the checkpoint; with --images only when given)")
 	fs.StringVar(&o.SaveStats, "save_stats", "", "also write the scored images' statistics to this .npz")
-	fs.StringVar(&o.Device, "device", "auto", "compute device: auto, cpu or cuda")
+	dev := device.Flags(fs)
 	if err := parse(fs, args, "nvae-fid score (--checkpoint C | --images DIR|NPZ --dataset NAME) --fid_dir DIR [--temp 1.0] [--sample_temp 1.0] [--readjust_bn] [--num_samples 50000] [--batch_size 100] [--out fid.json]", stdout); err != nil {
 		return err
 	}
@@ -169,7 +170,8 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	case o.BatchSize < 1 || o.NumSamples < 2 || !(o.Temp > 0) || !(o.SampleTemp > 0):
 		return cli.Usagef("score: --batch_size must be ≥ 1, --num_samples ≥ 2, --temp > 0 and --sample_temp > 0")
 	}
-	if _, err := device.Open(o.Device); err != nil {
+	o.Device = dev.Name
+	if _, err := dev.Open(); err != nil {
 		return cli.Usage(err)
 	}
 	return pipeline.Score(o, stdout, stderr)

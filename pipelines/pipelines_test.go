@@ -738,3 +738,74 @@ echo "Submitted batch job $n"
 		}
 	}
 }
+
+// TestCUDAEmuPipeline is the end-to-end run of the CUDA backend on the
+// emulated GPU: make mnist-mini with DEVICE=cuda-emu (training, IW
+// evaluation, sampling, FID statistics and score), then --cont_training
+// on the emulated GPU and once more on the CPU (checkpoints are
+// interchangeable), then the final checkpoint evaluated on both devices:
+// the same NLL within float32 tolerance.
+func TestCUDAEmuPipeline(t *testing.T) {
+	needMake(t)
+	if testing.Short() {
+		t.Skip("trains a small model on the emulated GPU")
+	}
+	bin := tools(t)
+	dir := t.TempDir()
+	vars := func(device string, steps int) []string {
+		return []string{"NVAE_BIN=" + bin, "MINI_DIR=" + dir, "DEVICE=" + device, fmt.Sprintf("MINI_STEPS=%d", steps), "MINI_FID_IMAGES=2"}
+	}
+	out, code := runMake(t, nil, append([]string{"mnist-mini"}, vars("cuda-emu", 2)...)...)
+	if code != 0 {
+		t.Fatalf("make mnist-mini DEVICE=cuda-emu failed (exit %d):\n%s", code, tail(out, 4000))
+	}
+	exp := filepath.Join(dir, "checkpoints", "eval-mnist-mini")
+	ckpt := filepath.Join(exp, "checkpoint.nvae")
+	mustNonEmpty(t, ckpt)
+	checkResults(t, filepath.Join(exp, "eval", "results.json"), "mnist")
+	checkPNG(t, filepath.Join(exp, "samples", "samples_t0.60.png"))
+	checkNPZ(t, filepath.Join(dir, "fid_stats", "mnist.npz"))
+	checkFIDJSON(t, filepath.Join(exp, "fid.json"))
+	if !strings.Contains(readFile(t, filepath.Join(exp, "log.txt")), "cuda-emu") {
+		t.Errorf("log.txt does not name the cuda-emu device")
+	}
+
+	// --cont_training on the emulated GPU, then on the CPU.
+	for i, device := range []string{"cuda-emu", "cpu"} {
+		if err := os.Remove(filepath.Join(exp, "train.done")); err != nil {
+			t.Fatal(err)
+		}
+		out, code := runMake(t, nil, append([]string{"mnist-mini-train"}, vars(device, 3+i)...)...)
+		if code != 0 || !strings.Contains(out, "--cont_training") || !strings.Contains(out, "resuming") {
+			t.Fatalf("make mnist-mini-train DEVICE=%s after removing train.done (exit %d) did not resume:\n%s", device, code, tail(out, 3000))
+		}
+		if done := readFile(t, filepath.Join(exp, "train.done")); !strings.HasPrefix(done, fmt.Sprintf("trained %d steps;", 3+i)) {
+			t.Errorf("after resuming on %s: train.done = %q, want %d steps", device, done, 3+i)
+		}
+	}
+
+	// The same checkpoint evaluated on both devices.
+	nll := map[string]float64{}
+	for _, device := range []string{"cuda-emu", "cpu"} {
+		od := filepath.Join(dir, "eval-"+device)
+		cmd := exec.Command(filepath.Join(bin, "nvae-eval"), "--checkpoint", ckpt, "--data", filepath.Join(dir, "data", "mnist"),
+			"--num_iw_samples", "4", "--max_images", "8", "--batch_size", "8", "--device", device, "--out", od)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("nvae-eval --device %s: %v\n%s", device, err, tail(string(b), 3000))
+		}
+		var r struct {
+			NLL float64 `json:"nll_nats"`
+		}
+		if err := json.Unmarshal([]byte(readFile(t, filepath.Join(od, "results.json"))), &r); err != nil {
+			t.Fatal(err)
+		}
+		nll[device] = r.NLL
+	}
+	// float32 evaluation of the same weights with the same Philox noise:
+	// only the order of float32 sums differs.
+	if d := math.Abs(nll["cuda-emu"]-nll["cpu"]) / math.Abs(nll["cpu"]); !(d <= 1e-4) {
+		t.Errorf("NLL of one checkpoint: cuda-emu %.6f, cpu %.6f nats: relative difference %.3g > 1e-4", nll["cuda-emu"], nll["cpu"], d)
+	} else {
+		t.Logf("NLL of one checkpoint: cuda-emu %.6f, cpu %.6f nats (relative difference %.2g)", nll["cuda-emu"], nll["cpu"], d)
+	}
+}

@@ -30,18 +30,19 @@ func main() {
 }
 
 type options struct {
-	checkpoint, out, dataDir, dev string
-	tempSpec                      string
-	weights, usedWeights          string
-	temps                         []float64 // per latent group
-	n, batch                      int
-	individual, npzOut            bool
-	readjust                      bool
-	readjustIters, readjustBatch  int
-	interpolate, frames           int
-	reconstruct                   bool
-	encode, decode, latents       string
-	seed                          uint64
+	checkpoint, out, dataDir     string
+	dev                          *device.Choice
+	tempSpec                     string
+	weights, usedWeights         string
+	temps                        []float64 // per latent group
+	n, batch                     int
+	individual, npzOut           bool
+	readjust                     bool
+	readjustIters, readjustBatch int
+	interpolate, frames          int
+	reconstruct                  bool
+	encode, decode, latents      string
+	seed                         uint64
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
@@ -65,7 +66,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.decode, "decode", "", "decode the latents of a latents.npz (as --encode writes it) to decoded.png and decoded.npz")
 	fs.StringVar(&o.latents, "latents", "mean", "which latents --decode uses: mean or sample")
 	fs.StringVar(&o.dataDir, "data", "", "dataset directory for --reconstruct (default: the checkpoint's)")
-	fs.StringVar(&o.dev, "device", "auto", "compute device: auto, cpu or cuda")
+	o.dev = device.Flags(fs)
 	fs.Uint64Var(&o.seed, "seed", 1, "sampling seed")
 	if err := cli.Parse(fs, args, stdout, "usage: nvae-sample --checkpoint C [--temp 0.7 | T1,T2,... | FIRST:LAST] [--readjust_bn] [--num_samples N] [--out DIR] [--individual] [--npz] [--interpolate K] [--reconstruct --data D] [--encode IMAGES] [--decode latents.npz]"+"\n"); err != nil {
 		return cli.Exit(stderr, "nvae-sample", err)
@@ -83,7 +84,7 @@ func sampleMain(o options, stdout, stderr io.Writer) error {
 	if o.n < 1 || o.interpolate < 0 || o.frames < 1 {
 		return usageErr("--num_samples ≥ 1, --interpolate ≥ 0 and --frames ≥ 1 are required")
 	}
-	b, err := device.Open(o.dev)
+	b, err := o.dev.Open()
 	if err != nil {
 		return usageErr("%v", err)
 	}

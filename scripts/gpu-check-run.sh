@@ -1,42 +1,84 @@
 #!/usr/bin/env bash
-# run.sh OUTDIR: run the pkg/cuda test suite, prebuilt by `make gpu-check`,
-# on this machine's real GPU (no Go needed), and write OUTDIR/results.md (a
-# table), OUTDIR/results.json, the raw log and nvae-train --device_info.
-# Budget: the tests are given 240 s.
+# run.sh OUTDIR: on a GPU machine (no Go needed), run what `make gpu-check`
+# prebuilt on the real device, within about 8 minutes:
+#   1. pkg/cuda's tests (driver, NVRTC, cuBLAS, cuDNN, NCCL, graphs);
+#   2. the CUDA backend's conformance suite (every op, forward and backward);
+#   3. the oracle: every case of testdata/nvae on the GPU in float32, TF32 off;
+#   4. bench-gpu's five seed configurations (nvae-train --benchmark, short);
+#   5. a one-rank NCCL training run (the official launcher's path).
+# It writes OUTDIR/results.md (one table), OUTDIR/results.json, the raw logs,
+# nvidia-smi and nvae-train --device_info. GPU_CHECK_BENCH_STEPS (default 5)
+# sets the benchmark steps.
 set -uo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 out="${1:?usage: run.sh OUTDIR}"
-mkdir -p "$out"
+mkdir -p "$out/bench"
 out="$(cd "$out" && pwd)"
 export NVAE_CUDA_DEVICE=cuda
 export NVAE_CUDA_CACHE="$out/kernel-cache"
+export NVAE_ORACLE_DIR="$here/testdata/nvae"
 # NVAE_CUDA_LIB_PATH may point at the CUDA libraries if they are not in the usual places.
+steps="${GPU_CHECK_BENCH_STEPS:-5}"
+start=$(date +%s)
 
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >"$out/nvidia-smi.txt" 2>&1
 "$here/bin/nvae-train" --device cuda --device_info >"$out/device_info.txt" 2>&1
 echo "== device info"; cat "$out/device_info.txt"
 
-start=$(date +%s)
-cd "$here/tests"  # the tests' working directory
-timeout 240 ./cuda.test -test.v -test.count=1 -test.timeout 230s >"$out/cuda-test.log" 2>&1
-rc=$?
-secs=$(( $(date +%s) - start ))
+declare -a rows
+status=0
+# step NAME LIMIT CMD...: run one part with a time limit; record its row.
+step() {
+  local name=$1 limit=$2; shift 2
+  local t0=$(date +%s) rc
+  echo "== $name"
+  ( cd "$here/tests" && timeout "$limit" "$@" ) >"$out/$name.log" 2>&1
+  rc=$?
+  local secs=$(( $(date +%s) - t0 ))
+  local res=PASS; [ $rc -eq 0 ] || { res="FAIL (exit $rc)"; status=1; }
+  local counts=""
+  if grep -q -- '--- ' "$out/$name.log"; then
+    counts="$(grep -c -- '--- PASS' "$out/$name.log") passed, $(grep -c -- '--- FAIL' "$out/$name.log") failed, $(grep -c -- '--- SKIP' "$out/$name.log") skipped"
+  fi
+  rows+=("| $name | $res | $counts | $secs |")
+  [ $rc -eq 0 ] || { grep -B2 -A30 -- '--- FAIL' "$out/$name.log" | head -120; tail -20 "$out/$name.log"; }
+}
 
-# Table and JSON from the -test.v lines: "--- PASS: Name (0.12s)".
-awk -v rc="$rc" -v secs="$secs" -v md="$out/results.md" -v js="$out/results.json" '
-  /^ *--- (PASS|FAIL|SKIP): / {
-    st=$2; sub(":", "", st); name=$3; t=$4; gsub(/[()s]/, "", t)
-    n++; names[n]=name; stat[n]=st; tm[n]=t; cnt[st]++
-  }
-  END {
-    print "| test | result | seconds |" > md
-    print "|---|---|---|" > md
-    for (i = 1; i <= n; i++) printf "| %s | %s | %s |\n", names[i], stat[i], tm[i] > md
-    printf "\n%d passed, %d failed, %d skipped; exit %d after %d s\n", cnt["PASS"], cnt["FAIL"], cnt["SKIP"], rc, secs > md
-    printf "{\"exit\": %d, \"seconds\": %d, \"passed\": %d, \"failed\": %d, \"skipped\": %d, \"tests\": [", rc, secs, cnt["PASS"], cnt["FAIL"], cnt["SKIP"] > js
-    for (i = 1; i <= n; i++) printf "%s{\"name\": \"%s\", \"result\": \"%s\", \"seconds\": %s}", (i > 1 ? ", " : ""), names[i], stat[i], tm[i] > js
-    print "]}" > js
-  }' "$out/cuda-test.log"
+step cuda-library 150 ./cuda.test -test.v -test.count=1 -test.timeout 140s
+step backend-conformance 90 ./backend-cuda.test -test.v -test.count=1 -test.timeout 80s
+step oracle 90 ./nvae.test -test.v -test.count=1 -test.run 'TestOracle/^cuda$' -test.timeout 80s
+while read -r cfg args; do
+  [ -n "$cfg" ] || continue
+  step "bench-$cfg" 90 sh -c "\"$here/bin/nvae-train\" --device cuda --benchmark $steps --benchmark_warmup 2 $args > \"$out/bench/$cfg.json\""
+done < "$here/bench-configs.txt"
+if [ -x "$here/nccl-check.sh" ]; then
+  step nccl-one-rank 90 "$here/nccl-check.sh" "$out/nccl"
+fi
+"$here/bench-gpu-table.sh" "$out/bench" >"$out/bench-table.log" 2>&1 || status=1
+
+secs=$(( $(date +%s) - start ))
+{
+  echo "GPU: $(grep -m1 -i 'name' "$out/device_info.txt" | sed 's/^[^:]*: *//')"
+  echo
+  echo "| part | result | tests | seconds |"
+  echo "|---|---|---|---|"
+  printf '%s\n' "${rows[@]}"
+  echo
+  echo "### bench-gpu ($steps steps after 2 warm-up; real GPU)"
+  echo
+  cat "$out/bench/bench-gpu.md" 2>/dev/null || echo "(no benchmark table: see bench-table.log)"
+  echo
+  echo "exit $status after $secs s"
+} > "$out/results.md"
+{
+  printf '{"exit": %d, "seconds": %d, "parts": [' "$status" "$secs"
+  sep=""
+  for r in "${rows[@]}"; do
+    IFS='|' read -r _ name res counts s _ <<<"$r"
+    printf '%s{"part": "%s", "result": "%s", "tests": "%s", "seconds": %s}' "$sep" "$(echo $name)" "$(echo $res)" "$(echo $counts)" "$(echo $s)"
+    sep=", "
+  done
+  printf '], "bench": %s}\n' "$(cat "$out/bench/bench-gpu.json" 2>/dev/null || echo null)"
+} > "$out/results.json"
 echo "== results ($out)"; cat "$out/results.md"
-if [ "$rc" -ne 0 ]; then echo "== failures"; grep -B2 -A20 -- "--- FAIL" "$out/cuda-test.log" | head -200; fi
-exit "$rc"
+exit "$status"

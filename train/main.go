@@ -35,7 +35,6 @@ func main() {
 }
 
 type extra struct {
-	device          string
 	dryRun          bool
 	benchmark       int
 	benchmarkWarmup int
@@ -62,7 +61,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var cfg nvae.Config
 	cli.RegisterStruct(fs, &cfg, nvae.DefaultConfig(), map[string]string{"dataset": " (one of " + strings.Join(nvae.Datasets, ", ") + ")"})
 	var x extra
-	fs.StringVar(&x.device, "device", "auto", "compute device: auto, cpu, cuda, or cuda-emu (the emulated GPU; --device_info only until the CUDA backend exists)")
+	dev := device.Flags(fs)
 	fs.BoolVar(&x.dryRun, "dry_run", false, "build the model on CPU without data, print {params, conv_layers, bn_layers, groups_per_scale} as JSON and exit")
 	fs.IntVar(&x.benchmark, "benchmark", 0, "time N training steps on synthetic data (after warm-up) and print JSON")
 	fs.IntVar(&x.benchmarkWarmup, "benchmark_warmup", 3, "warm-up steps before --benchmark timing")
@@ -91,7 +90,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return cli.Exit(stderr, "nvae-train", err)
 	}
 	if *deviceInfo {
-		if err := cuda.PrintInfo(stdout, x.device); err != nil {
+		if err := cuda.PrintInfo(stdout, dev.Name); err != nil {
 			fmt.Fprintf(stderr, "nvae-train: %v\n", err)
 			return 1
 		}
@@ -134,7 +133,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}{s, e})
 		return 0
 	}
-	b, err := device.Open(x.device)
+	b, err := dev.Open()
 	if err != nil {
 		fmt.Fprintf(stderr, "nvae-train: %v\n", err)
 		return 2

@@ -41,7 +41,7 @@ func trainedCheckpoint(t *testing.T, cfg nvae.Config, dir string) *Checkpoint {
 		v := make([]float64, 2*ch*size*size)
 		g.Uniform64(v)
 		h := tensor.FromFloat32([]int{2, ch, size, size}, tensor.FromFloat64([]int{len(v)}, v).Float32s())
-		x := c.Const(nvae.PreProcess(c, b.FromHost(h), cfg.NumXBits))
+		x := c.Const(nvae.PreProcess(c, h, cfg.NumXBits))
 		m.Store.Training = true
 		c.SetGrad(true)
 		m.Store.ZeroGrad()

@@ -1,5 +1,5 @@
 // Package device is the one place that names concrete backends: binaries
-// ask it for "auto", "cpu" or "cuda".
+// register --device and --tf32 with Flags and open what the user chose.
 package device
 
 import (
@@ -7,36 +7,68 @@ import (
 	"os"
 	"runtime/debug"
 
+	"github.com/spf13/pflag"
+
 	"github.com/nvaego/nvae/pkg/backend"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
+	cudab "github.com/nvaego/nvae/pkg/backend/cuda"
 )
 
 // Names lists the accepted --device values.
 var Names = []string{"auto", "cpu", "cuda", "cuda-emu"}
 
-// cudaOpen is set by a CUDA backend when one is compiled in.
-var cudaOpen func() (backend.Backend, error)
+// Help is the --device flag's help text.
+const Help = "compute device: auto (the GPU when one works, else the CPU), cpu, cuda, or cuda-emu (the emulated GPU: the CUDA code path run on the CPU, for testing)"
 
-// Open returns the backend for name. "auto" takes the GPU when one works,
-// else the CPU.
+// Choice is what --device and --tf32 selected.
+type Choice struct {
+	Name string
+	TF32 bool
+}
+
+// Flags registers --device (default auto) and --tf32 on fs.
+func Flags(fs *pflag.FlagSet) *Choice {
+	c := &Choice{}
+	fs.StringVar(&c.Name, "device", "auto", Help)
+	fs.BoolVar(&c.TF32, "tf32", false, "allow TF32 tensor-core math in GEMMs and convolutions on the GPU (faster, ~1e-3 relative error; off: full float32, as the official code with TF32 disabled)")
+	return c
+}
+
+// Open opens the chosen backend.
+func (c *Choice) Open() (backend.Backend, error) {
+	b, err := Open(c.Name)
+	if err != nil {
+		return nil, err
+	}
+	if g, ok := b.(*cudab.Backend); ok {
+		if err := g.SetTF32(c.TF32); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// Open returns the backend for name. "auto" takes the GPU when one works
+// (a driver, a device, cuBLAS and cuDNN), else the CPU.
 func Open(name string) (backend.Backend, error) {
 	switch name {
 	case "cpu":
 		return cpu.New(), nil
 	case "cuda", "cuda-emu":
-		if cudaOpen == nil {
-			return nil, fmt.Errorf("--device cuda: this build has no CUDA backend yet (the CUDA backend is pending); use --device cpu")
-		}
-		return cudaOpen()
+		return cudab.Open(name)
 	case "auto", "":
-		if cudaOpen != nil {
-			if b, err := cudaOpen(); err == nil {
-				return b, nil
-			}
+		if b, err := cudab.Open("cuda"); err == nil {
+			return b, nil
 		}
 		return cpu.New(), nil
 	}
 	return nil, fmt.Errorf("--device %q: want auto, cpu, cuda or cuda-emu", name)
+}
+
+// IsGPU reports whether b runs on a (real or emulated) GPU.
+func IsGPU(b backend.Backend) bool {
+	_, ok := b.(*cudab.Backend)
+	return ok
 }
 
 // TuneGCForInference raises the garbage-collection target to 400% unless

@@ -86,7 +86,7 @@ func (m *Model) EncodeLatents(c *ag.Ctx, imgs []float32, n, bs int, seed uint64)
 	for done := 0; done < n; done += bs {
 		k := min(bs, n-done)
 		h := tensor.FromFloat32([]int{k, ch, size, size}, imgs[done*per:(done+k)*per])
-		x := c.Const(PreProcess(c, c.B.FromHost(h), m.Cfg.NumXBits))
+		x := c.Const(PreProcess(c, h, m.Cfg.NumXBits))
 		inputs = append(inputs, host(c, x)...)
 		mean := m.Encode(c, x, ZeroNoise{})
 		smp := m.Encode(c, x, noise)
@@ -203,7 +203,7 @@ func (m *Model) InterpolateLatents(arrs map[string]npz.Array, kind string, k, fr
 // decodes it: it returns the inputs as the model saw them (reduced to
 // num_x_bits) and the decoder's means.
 func (m *Model) Reconstruct(c *ag.Ctx, x *tensor.Tensor) (orig, rec []float32) {
-	xv := c.Const(PreProcess(c, c.B.FromHost(x), m.Cfg.NumXBits))
+	xv := c.Const(PreProcess(c, x, m.Cfg.NumXBits))
 	out := m.Forward(c, xv, ZeroNoise{})
 	return host(c, xv), m.DecodeImages(c, out.Logits, ZeroNoise{}, 1, true).Float32s()
 }

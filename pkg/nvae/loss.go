@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/nvaego/nvae/pkg/ag"
+	"github.com/nvaego/nvae/pkg/backend"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
 
@@ -125,8 +126,10 @@ func (m *Model) BNLoss(c *ag.Ctx) *ag.Var {
 
 // KLBalance is the official kl_balancer with kl_balance=True: while
 // klCoeff < 1 the groups are reweighted by detached coefficients. It returns
-// klCoeff·kl per example, the coefficients and the per-group batch means.
-func KLBalance(c *ag.Ctx, klAll []*ag.Var, klCoeff float64, alpha []float64) (*ag.Var, []float64, []float64) {
+// klCoeff·kl per example, the coefficients [1, G] (nil when they are all
+// one) and the per-group batch means [G], left on the device (the
+// official code reads them back only for its logs).
+func KLBalance(c *ag.Ctx, klAll []*ag.Var, klCoeff float64, alpha []float64) (kl, coeffs, vals *ag.Var) {
 	g := len(klAll)
 	b := klAll[0].Dim(0)
 	cols := make([]*ag.Var, g)
@@ -134,7 +137,7 @@ func KLBalance(c *ag.Ctx, klAll []*ag.Var, klCoeff float64, alpha []float64) (*a
 		cols[i] = c.Reshape(k, b, 1)
 	}
 	all := c.Concat(1, cols...) // [B, G]
-	vals := c.B.ToHost(c.Mean(c.Detach(all), []int{0}, false).Value).Float64s()
+	vals = c.Mean(c.Detach(all), []int{0}, false)
 	if klCoeff < 1 {
 		w := c.AddScalar(c.Mean(c.Abs(c.Detach(all)), []int{0}, true), 0.01) // [1, G]
 		total := c.SumAll(w)
@@ -144,15 +147,11 @@ func KLBalance(c *ag.Ctx, klAll []*ag.Var, klCoeff float64, alpha []float64) (*a
 		}
 		w = c.Mul(c.Div(w, c.Const(c.B.FromHost(at))), total)
 		w = c.Div(w, c.Mean(w, []int{1}, true))
-		coeffs := c.B.ToHost(w.Value).Float64s()
-		kl := c.Sum(c.Mul(all, c.Detach(w)), []int{1}, false)
+		coeffs = c.Detach(w)
+		kl = c.Sum(c.Mul(all, coeffs), []int{1}, false)
 		return c.MulScalar(kl, klCoeff), coeffs, vals
 	}
-	ones := make([]float64, g)
-	for i := range ones {
-		ones[i] = 1
-	}
-	return c.MulScalar(c.Sum(all, []int{1}, false), klCoeff), ones, vals
+	return c.MulScalar(c.Sum(all, []int{1}, false), klCoeff), nil, vals
 }
 
 // TrainResult holds the pieces of one training objective evaluation.
@@ -165,9 +164,27 @@ type TrainResult struct {
 	NormLoss   *ag.Var
 	BNLoss     *ag.Var
 	Loss       *ag.Var
-	KLCoeffs   []float64
-	KLVals     []float64
+	KLCoeffsV  *ag.Var // [1, G]; nil: all one
+	KLValsV    *ag.Var // [G]
 	SR         []SpectralGroup
+}
+
+// KLCoeffs are the KL balancing coefficients per group, read back from
+// the device (for logs and tests; the step itself does not need them).
+func (r *TrainResult) KLCoeffs(b backend.Backend) []float64 {
+	if r.KLCoeffsV == nil {
+		ones := make([]float64, len(r.Out.KLAll))
+		for i := range ones {
+			ones[i] = 1
+		}
+		return ones
+	}
+	return b.ToHost(r.KLCoeffsV.Value).Float64s()
+}
+
+// KLVals are the per-group batch means of the KL terms, read back.
+func (r *TrainResult) KLVals(b backend.Backend) []float64 {
+	return b.ToHost(r.KLValsV.Value).Float64s()
 }
 
 // TrainLoss evaluates the official training objective on x (already
@@ -177,7 +194,7 @@ func (m *Model) TrainLoss(c *ag.Ctx, x *ag.Var, noise Noise, klCoeff, wdnCoeff f
 	r.Out = m.Forward(c, x, noise)
 	dec := m.DecoderOutput(c, r.Out.Logits)
 	r.Recon = m.ReconLoss(c, dec, x)
-	r.BalancedKL, r.KLCoeffs, r.KLVals = KLBalance(c, r.Out.KLAll, klCoeff, m.Cfg.KLBalancerCoeff())
+	r.BalancedKL, r.KLCoeffsV, r.KLValsV = KLBalance(c, r.Out.KLAll, klCoeff, m.Cfg.KLBalancerCoeff())
 	r.Nelbo = c.Add(r.Recon, r.BalancedKL)
 	r.NelboMean = c.Mean(r.Nelbo, nil, false)
 	r.NormLoss, r.SR = m.SpectralLoss(c)
@@ -186,10 +203,13 @@ func (m *Model) TrainLoss(c *ag.Ctx, x *ag.Var, noise Noise, klCoeff, wdnCoeff f
 	return r
 }
 
-// PreProcess maps x in [0,1] to num_x_bits levels: floor(x·255/2^(8-b))/(2^b-1).
+// PreProcess maps x in [0,1] to num_x_bits levels: floor(x·255/2^(8-b))/(2^b-1),
+// and returns the result on c's backend. Pass the host batch: the mapping
+// is computed on the host before the one copy to the device (a device
+// tensor is read back first).
 func PreProcess(c *ag.Ctx, x *tensor.Tensor, bits int) *tensor.Tensor {
 	if bits == 8 {
-		return x
+		return c.B.FromHost(x)
 	}
 	h := c.B.ToHost(x)
 	out := tensor.Host(h.DType(), h.Shape()...)

@@ -29,8 +29,21 @@ type BenchResult struct {
 	ImagesPerSec float64 `json:"images_per_s"`
 	SampleMs     float64 `json:"sample_ms"`
 	EvalFwdMs    float64 `json:"eval_fwd_ms"`
-	PeakGiB      float64 `json:"peak_gib"`
+	// SamplesPerSec is sampling throughput (images of the batch / sample_ms);
+	// IWEvalPerSec is importance-weighted evaluation throughput with
+	// IWK samples per image (images per second).
+	SamplesPerSec float64 `json:"samples_per_s"`
+	IWK           int     `json:"iw_k"`
+	IWEvalPerSec  float64 `json:"iw_eval_images_per_s"`
+	PeakGiB       float64 `json:"peak_gib"`
+	// DevicePeakGiB is the most device memory held by tensors at once
+	// (GPU backends; 0 on the CPU, where peak_gib is the process's).
+	DevicePeakGiB float64 `json:"device_peak_gib,omitempty"`
 }
+
+// benchIWK is the importance samples per image of the IW-evaluation
+// throughput (the per-epoch validation's default).
+const benchIWK = 10
 
 // Benchmark times steps training steps of cfg on synthetic data after
 // warmup steps (median, min, max), then sample(batch, 0.7) and an
@@ -52,13 +65,22 @@ func Benchmark(cfg nvae.Config, b backend.Backend, steps, warmup int) (*BenchRes
 	noise := &nvae.PhiloxNoise{Seed: 11}
 	opt := optim.NewAdamax(b, m.Store.Params(), cfg.LearningRate, cfg.WeightDecay)
 	var times []float64
+	stepper, _ := b.(backend.Stepper)
 	for i := 0; i < warmup+steps; i++ {
 		t0 := time.Now()
+		if stepper != nil {
+			stepper.BeginStep()
+		}
 		m.Store.ZeroGrad()
 		r := m.TrainLoss(c, xv, noise, 0.5, cfg.WeightDecayNorm)
 		c.Backward(r.Loss)
 		opt.StepUpdate()
 		b.ToHost(r.Loss.Value) // synchronise
+		if stepper != nil {
+			m.Store.ZeroGrad()
+			backend.Keep(b, modelState(m, opt)...)
+			stepper.EndStep()
+		}
 		if i >= warmup {
 			times = append(times, float64(time.Since(t0).Microseconds())/1000)
 		}
@@ -84,7 +106,21 @@ func Benchmark(cfg nvae.Config, b backend.Backend, steps, warmup int) (*BenchRes
 	sort.Float64s(st)
 	sort.Float64s(et)
 	res.SampleMs, res.EvalFwdMs = median(st), median(et)
+	res.SamplesPerSec = float64(cfg.BatchSize) / res.SampleMs * 1000
+	var iw []float64
+	for i := 0; i < 3; i++ { // the first is warm-up
+		t0 := time.Now()
+		m.EvalIWBatched(c, xv, benchIWK, 1, noise)
+		iw = append(iw, float64(time.Since(t0).Microseconds())/1000)
+	}
+	iw = iw[1:]
+	sort.Float64s(iw)
+	res.IWK = benchIWK
+	res.IWEvalPerSec = float64(cfg.BatchSize) / median(iw) * 1000
 	res.PeakGiB = peakRSSGiB()
+	if mr, ok := b.(backend.MemReporter); ok {
+		res.DevicePeakGiB = float64(mr.MemStats().Peak) / (1 << 30)
+	}
 	return res, nil
 }
 

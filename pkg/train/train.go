@@ -260,6 +260,7 @@ func Run(opt Options) (res *Result, err error) {
 	}
 	r.logLine("args = %s", mustJSON(cfg))
 	r.logLine("param size = %fM ", float64(r.m.Store.NumParams())/1e6)
+	r.logLine("device = %s", deviceNote(r.c.B))
 	return r.loop()
 }
 
@@ -340,6 +341,7 @@ func (r *runner) loop() (*Result, error) {
 				return nil, err
 			}
 			r.adam.LR = sched.LR(epoch, r.st.GlobalStep)
+			r.beginStep()
 			bad, loss, tr := r.step(batch, numTotalIter)
 			it.Recycle(batch)
 			if bad {
@@ -358,6 +360,7 @@ func (r *runner) loop() (*Result, error) {
 			if (r.st.GlobalStep+1)%100 == 0 && tr != nil {
 				r.officialLog(tr, loss, cfg.KLCoeff(r.st.GlobalStep, numTotalIter))
 			}
+			r.endStep()
 			r.st.GlobalStep++
 			r.st.StepInEpoch++
 			if r.st.GlobalStep%r.opt.LogEvery == 0 {
@@ -371,8 +374,8 @@ func (r *runner) loop() (*Result, error) {
 				if left := r.opt.MaxDuration - time.Since(start); r.opt.MaxDuration > 0 && left < eta {
 					eta = max(left, 0)
 				}
-				r.printf("step %d/%d epoch %d loss %.3f lr %.2e %.1f img/s ETA %s\n", r.st.GlobalStep, total, epoch, loss,
-					r.adam.LR, float64(done*cfg.BatchSize*r.world())/el, eta.Round(time.Second))
+				r.printf("step %d/%d epoch %d loss %.3f lr %.2e %.1f img/s ETA %s%s\n", r.st.GlobalStep, total, epoch, loss,
+					r.adam.LR, float64(done*cfg.BatchSize*r.world())/el, eta.Round(time.Second), memNote(r.c.B))
 			}
 		}
 		it.Close()
@@ -448,8 +451,7 @@ func (r *runner) batchTensor(b *data.Batch) *ag.Var {
 	} else {
 		h = tensor.FromFloat32(h.Shape(), h.Float32s())
 	}
-	x := r.c.B.FromHost(h)
-	return r.c.Const(nvae.PreProcess(r.c, x, r.cfg.NumXBits))
+	return r.c.Const(nvae.PreProcess(r.c, h, r.cfg.NumXBits))
 }
 
 // step runs one training iteration; it reports a skipped (non-finite) step.
@@ -481,13 +483,13 @@ func (r *runner) step(b *data.Batch, numTotalIter int) (bad bool, loss float64, 
 	}
 	c.Backward(tr.Loss)
 	r.distGrads()
+	// one fused device check of every gradient, one read-back
+	grads := make([]*tensor.Tensor, 0, len(r.m.Store.Params()))
 	for _, p := range r.m.Store.Params() {
-		if p.Grad == nil {
-			continue
-		}
-		if !finite(c.B.ToHost(c.B.Sum(p.Grad, nil, false)).At(0)) {
-			return true, loss, tr
-		}
+		grads = append(grads, p.Grad)
+	}
+	if !backend.AllFinite(c.B, grads) {
+		return true, loss, tr
 	}
 	if r.gradGuard() {
 		return false, loss, tr
@@ -524,6 +526,7 @@ func (r *runner) officialLog(tr *nvae.TrainResult, loss, klCoeff float64) {
 	w.Scalar("train/recon_iter", c.B.ToHost(c.B.Sum(tr.Recon.Value, nil, false)).At(0)/float64(tr.Recon.Dim(0)), step)
 	w.Scalar("kl_coeff/coeff", klCoeff, step)
 	total := 0
+	coeffs, vals := tr.KLCoeffs(c.B), tr.KLVals(c.B)
 	for i, d := range tr.Out.KLDiag {
 		n := 0
 		for _, v := range c.B.ToHost(d.Value).Float64s() {
@@ -533,8 +536,8 @@ func (r *runner) officialLog(tr *nvae.TrainResult, loss, klCoeff float64) {
 		}
 		total += n
 		w.Scalar(fmt.Sprintf("kl/active_%d", i), float64(n), step)
-		w.Scalar(fmt.Sprintf("kl_coeff/layer_%d", i), tr.KLCoeffs[i], step)
-		w.Scalar(fmt.Sprintf("kl_vals/layer_%d", i), tr.KLVals[i], step)
+		w.Scalar(fmt.Sprintf("kl_coeff/layer_%d", i), coeffs[i], step)
+		w.Scalar(fmt.Sprintf("kl_vals/layer_%d", i), vals[i], step)
 	}
 	w.Scalar("kl/total_active", float64(total), step)
 	if (r.st.GlobalStep+1)%1000 == 0 {

@@ -97,6 +97,9 @@ func open(device string) (*Backend, error) {
 // Name implements backend.Backend: "cuda" or "cuda-emu".
 func (b *Backend) Name() string { return b.name }
 
+// DeviceName is the GPU's name (the emulated one says so).
+func (b *Backend) DeviceName() string { return b.ctx.Props.Name }
+
 // Context is the device context (device properties, synchronisation).
 func (b *Backend) Context() *cu.Context { return b.ctx }
 
