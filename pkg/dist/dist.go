@@ -25,6 +25,9 @@
 // Engine choice (OpenTraining): --dist_engine wins; "auto" takes nccl for a
 // GPU backend (--device cuda, cuda-emu, or auto with a GPU) and mpi for the
 // CPU backend; the official launcher's workers are GPU workers (nccl).
+// --dist_engine nccl in a single process gives a one-rank NCCL communicator,
+// and training then takes its data-parallel path over it (gpu-check's
+// one-GPU run of the NCCL code).
 //
 // GPU binding: a process started by a launcher with several ranks sees only
 // its node-local GPU. Package initialisation (before any CUDA call) sets
