@@ -12,14 +12,6 @@ import (
 	"github.com/nvaego/nvae/pkg/tensor"
 )
 
-func randHost(r *rand.Rand, lo, hi float64, shape ...int) *tensor.Tensor {
-	v := make([]float32, tensor.Shape(shape).NumElements())
-	for i := range v {
-		v[i] = float32(lo + (hi-lo)*r.Float64())
-	}
-	return tensor.FromFloat32(tensor.Shape(shape), v)
-}
-
 func f64(t *tensor.Tensor) *tensor.Tensor {
 	if t == nil {
 		return nil
