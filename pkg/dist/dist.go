@@ -10,14 +10,30 @@
 //     (handles are addresses of ompi_mpi_* symbols); an MPICH-ABI library
 //     (libmpi.so.12: MPICH, Intel MPI, MVAPICH, Cray MPICH) or any other
 //     ABI is refused with one line.
-//   - "nccl": libnccl.so.2 for device buffers. NOT BUILT YET: it needs the
-//     CUDA backend (pkg/cuda) and plugs in through Register("nccl", f);
-//     until then Open("nccl") fails with a line saying so. f receives the
-//     Launch; rank 0 makes the NCCL unique id and Rendezvous(l.Master, ...)
-//     hands it to every rank (under mpirun/srun the id can travel over the
-//     MPI engine's Broadcast instead). Once "nccl" is registered,
-//     nvae-train's official --num_process_per_node launch spawns the
-//     node's workers with SpawnLocal (launch.go), already tested on CPU.
+//   - "nccl": NCCL's libnccl.so.2 (2.10 or later, through pkg/cuda's
+//     dlopen; the emulated NCCL of --device cuda-emu), one communicator per
+//     process on the process's GPU (nccl.go). It reduces device tensors in
+//     place (DeviceComm: the CUDA backend's storage) and host buffers by
+//     staging them through device memory, so it needs no MPI. Bootstrap:
+//     rank 0 makes the NCCL unique id and hands it to every rank over the
+//     TCP Rendezvous (launch.go) for the official --num_process_per_node
+//     launch, or over MPI's Broadcast under mpirun/srun (over the TCP
+//     rendezvous at $MASTER_ADDR:$MASTER_PORT instead when srun runs
+//     without MPI and MASTER_ADDR is set). A missing libnccl or GPU is one
+//     line.
+//
+// Engine choice (OpenTraining): --dist_engine wins; "auto" takes nccl for a
+// GPU backend (--device cuda, cuda-emu, or auto with a GPU) and mpi for the
+// CPU backend; the official launcher's workers are GPU workers (nccl).
+// --dist_engine nccl in a single process gives a one-rank NCCL communicator,
+// and training then takes its data-parallel path over it (gpu-check's
+// one-GPU run of the NCCL code).
+//
+// GPU binding: a process started by a launcher with several ranks sees only
+// its node-local GPU. Package initialisation (before any CUDA call) sets
+// CUDA_VISIBLE_DEVICES from the local rank: to the local rank when unset,
+// to the local rank's entry when it lists several devices; a single entry
+// (Slurm's --gpu-bind, a site's own binding) is left as it is.
 package dist
 
 import (
@@ -28,6 +44,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/nvaego/nvae/pkg/tensor"
 )
 
 // Op is a reduction.
@@ -76,6 +94,28 @@ type Comm interface {
 	AllGather(send, recv any) error
 	// Close ends the engine (MPI_Finalize); the Comm is unusable after.
 	Close() error
+}
+
+// DeviceComm is implemented by engines that reduce device memory (NCCL):
+// the collectives below take tensors of the CUDA backend, float32 or
+// float64, and work in place in their device memory, ordered with the
+// backend's kernels on its stream (the legacy default stream): they return
+// once the work is queued, without waiting for it. Every rank must call
+// them in the same order with tensors of the same length and type.
+type DeviceComm interface {
+	Comm
+	// OnDevice reports whether t's memory is memory this engine reduces
+	// in place (a tensor of the GPU backend); host tensors are not.
+	OnDevice(t *tensor.Tensor) bool
+	// AllReduceTensor reduces t in place over all ranks. Mean is NCCL's
+	// ncclAvg (for floating point, each rank's values are multiplied by
+	// 1/Size before the sum).
+	AllReduceTensor(t *tensor.Tensor, op Op) error
+	// BroadcastTensor copies root's t into every rank's t.
+	BroadcastTensor(t *tensor.Tensor, root int) error
+	// AllGatherTensor concatenates every rank's send, in rank order, into
+	// recv (recv.Len() = Size·send.Len(), same dtype).
+	AllGatherTensor(send, recv *tensor.Tensor) error
 }
 
 // Single is the engine of a one-process run.
@@ -215,12 +255,12 @@ var (
 			}
 			return Single{}, nil
 		},
-		"mpi": OpenMPI,
+		"mpi":  OpenMPI,
+		"nccl": OpenNCCL,
 	}
 )
 
-// Register adds an engine; the NCCL engine registers itself as "nccl" from
-// the CUDA backend once that exists.
+// Register adds an engine (or replaces one: tests, other builds).
 func Register(name string, f Factory) {
 	regMu.Lock()
 	defer regMu.Unlock()
@@ -238,10 +278,6 @@ func Engines() []string {
 	sort.Strings(n)
 	return n
 }
-
-// ErrNCCLNotBuilt is returned by Open("nccl") until the NCCL engine
-// registers itself.
-var ErrNCCLNotBuilt = errors.New("dist: the NCCL engine is not built yet (it comes with the CUDA backend, issue 17); on CPU run under mpirun, which uses the MPI engine")
 
 // Has reports whether an engine is registered.
 func Has(engine string) bool {
@@ -268,9 +304,6 @@ func Open(engine string, l Launch) (Comm, error) {
 	f, ok := registry[engine]
 	regMu.Unlock()
 	if !ok {
-		if engine == "nccl" {
-			return nil, ErrNCCLNotBuilt
-		}
 		return nil, fmt.Errorf("dist: unknown engine %q (have %s)", engine, strings.Join(Engines(), ", "))
 	}
 	return f(l)

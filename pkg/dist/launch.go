@@ -6,7 +6,7 @@ package dist
 // the TCP rendezvous below only hands rank 0's NCCL unique id to every
 // rank (what torch.distributed's env:// store does for the official code).
 // Spawning and the rendezvous are engine-agnostic and tested on CPU; the
-// NCCL engine that consumes them is not built yet.
+// NCCL engine (nccl.go) consumes them.
 
 import (
 	"bytes"

@@ -431,6 +431,9 @@ func (m *BatchNorm) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
 // variance uses the global count), as torch.nn.SyncBatchNorm does.
 func (m *BatchNorm) syncForward(c *ag.Ctx, x *ag.Var) *ag.Var {
 	s := m.store
+	if y := m.syncForwardDevice(c, x); y != nil { // statistics on the device (syncbn.go)
+		return y
+	}
 	rmName, rvName, nbName := m.Name+".running_mean", m.Name+".running_var", m.Name+".num_batches_tracked"
 	y, mean, variance, n := syncBatchNormTrain(c, s.Sync, x, m.Gamma, m.Beta, m.Eps)
 	rm := s.B.ToHost(s.bufs[rmName]).Float64s()

@@ -163,3 +163,130 @@ func globalMoments(b backend.Backend, sync StatSync, x *tensor.Tensor) (mean, m2
 	}
 	return mean, m2, count
 }
+
+// DeviceStatSync is a StatSync whose engine also reduces the backend's
+// device tensors in place (the NCCL engine with the GPU backend). With it,
+// synchronized batch norm keeps every statistic on the device: the
+// per-rank moments are all-gathered and combined with backend kernels, the
+// backward's sums all-reduced in device memory, the running statistics
+// updated by kernels; nothing is copied to the host and nothing waits.
+type DeviceStatSync interface {
+	StatSync
+	// OnDevice reports whether t is a tensor the tensor collectives take.
+	OnDevice(t *tensor.Tensor) bool
+	// AllGatherTensor concatenates every rank's send, in rank order, into
+	// recv (recv.Len() = Size·send.Len()).
+	AllGatherTensor(send, recv *tensor.Tensor) error
+	// AllReduceSumTensor sums t over the ranks, in place.
+	AllReduceSumTensor(t *tensor.Tensor) error
+}
+
+// deviceSync is s as a DeviceStatSync when it reduces x's kind of tensor.
+func deviceSync(s StatSync, x *tensor.Tensor) DeviceStatSync {
+	if d, ok := s.(DeviceStatSync); ok && d.OnDevice(x) {
+		return d
+	}
+	return nil
+}
+
+// syncForwardDevice is syncForward on the device (DeviceStatSync), or nil
+// when the store's StatSync does not reduce x's tensors (the host path).
+// The running statistics move as in syncForward, computed by kernels.
+func (m *BatchNorm) syncForwardDevice(c *ag.Ctx, x *ag.Var) *ag.Var {
+	s := m.store
+	ds := deviceSync(s.Sync, x.Value)
+	if ds == nil {
+		return nil
+	}
+	rmName, rvName, nbName := m.Name+".running_mean", m.Name+".running_var", m.Name+".num_batches_tracked"
+	y, mean, variance, count := syncBatchNormTrainDevice(c, ds, x, m.Gamma, m.Beta, m.Eps)
+	b := s.B
+	mom := m.Momentum
+	unbiased := b.Binary(backend.Mul, variance, b.Binary(backend.Div, count, b.Affine(count, 1, -1))) // var·N/(N−1)
+	s.bufs[rmName] = b.Binary(backend.Add, b.Affine(s.bufs[rmName], 1-mom, 0), b.Affine(mean, mom, 0))
+	s.bufs[rvName] = b.Binary(backend.Add, b.Affine(s.bufs[rvName], 1-mom, 0), b.Affine(unbiased, mom, 0))
+	s.bufs[nbName] = b.Affine(s.bufs[nbName], 1, 1)
+	return y
+}
+
+// syncBatchNormTrainDevice is syncBatchNormTrain with every statistic a
+// device tensor: mean and biased variance [C], and the global count [1].
+func syncBatchNormTrainDevice(c *ag.Ctx, sync DeviceStatSync, x, gamma, beta *ag.Var, eps float64) (y *ag.Var, mean, variance, count *tensor.Tensor) {
+	b := c.B
+	dt := x.Value.DType()
+	ch := x.Dim(1)
+	axes := []int{0}
+	for i := 2; i < x.Value.Rank(); i++ {
+		axes = append(axes, i)
+	}
+	mean, m2, count := globalMomentsDevice(b, sync, x.Value)
+	variance = b.Binary(backend.Div, m2, count)
+	invstd := b.Binary(backend.Div, b.Full(dt, 1, ch), b.Unary(backend.Sqrt, b.Affine(variance, 1, eps)))
+	k := invstd // gamma·invstd
+	if gamma != nil {
+		k = b.Binary(backend.Mul, gamma.Value, invstd)
+	}
+	shift := b.Affine(b.Binary(backend.Mul, mean, k), -1, 0)
+	if beta != nil {
+		shift = b.Binary(backend.Add, shift, beta.Value)
+	}
+	out := b.ChannelAffine(x.Value, k, shift)
+	y = c.Custom(out, func(g *tensor.Tensor) []*tensor.Tensor {
+		xg := b.ChannelAffine(x.Value, b.Full(dt, 1, ch), b.Affine(mean, -1, 0)) // x − mean
+		sdy := b.Sum(g, axes, false)
+		sdyx := b.Sum(b.Binary(backend.Mul, g, xg), axes, false)
+		all := b.Concat(0, []*tensor.Tensor{sdy, sdyx})
+		if err := sync.AllReduceSumTensor(all); err != nil {
+			panic(fmt.Sprintf("nn: sync batch norm backward: %v", err))
+		}
+		sumDY := b.Slice(all, []int{0}, []int{ch})
+		sumDYX := b.Slice(all, []int{ch}, []int{ch})
+		// dx = k·(dy − ΣDY/N − (x−mean)·invstd²·ΣDYX/N) = k·dy + a·x + d
+		kn := b.Binary(backend.Div, k, count)
+		a := b.Affine(b.Binary(backend.Mul, b.Binary(backend.Mul, kn, b.Binary(backend.Mul, invstd, invstd)), sumDYX), -1, 0)
+		d := b.Binary(backend.Sub, b.Affine(b.Binary(backend.Mul, kn, sumDY), -1, 0), b.Binary(backend.Mul, mean, a))
+		grads := make([]*tensor.Tensor, 3)
+		if x.RequiresGrad() {
+			grads[0] = b.Binary(backend.Add, b.ChannelAffine(g, k, b.Zeros(dt, ch)), b.ChannelAffine(x.Value, a, d))
+		}
+		if gamma != nil && gamma.RequiresGrad() {
+			grads[1] = b.Binary(backend.Mul, sdyx, invstd)
+		}
+		if beta != nil && beta.RequiresGrad() {
+			grads[2] = sdy
+		}
+		return grads
+	}, x, gamma, beta)
+	return y, mean, variance, count
+}
+
+// globalMomentsDevice is globalMoments on the device: each rank's (count,
+// mean, M2) is packed into one tensor, all-gathered, and combined in rank
+// order by kernels (Chan et al.'s parallel variance). It returns the
+// per-channel mean and M2 [C] and the total count [1].
+func globalMomentsDevice(b backend.Backend, sync DeviceStatSync, x *tensor.Tensor) (mean, m2, count *tensor.Tensor) {
+	dt := x.DType()
+	ch := x.Dim(1)
+	axes := []int{0}
+	for i := 2; i < x.Rank(); i++ {
+		axes = append(axes, i)
+	}
+	n := x.Len() / ch
+	lmean := b.Affine(b.Sum(x, axes, false), 1/float64(n), 0)
+	xc := b.ChannelAffine(x, b.Full(dt, 1, ch), b.Affine(lmean, -1, 0))
+	lm2 := b.Sum(b.Binary(backend.Mul, xc, xc), axes, false)
+	send := b.Concat(0, []*tensor.Tensor{b.Full(dt, float64(n), 1), lmean, lm2})
+	size := sync.Size()
+	recv := b.Zeros(dt, size, 1+2*ch)
+	if err := sync.AllGatherTensor(send, recv); err != nil {
+		panic(fmt.Sprintf("nn: synchronized statistics: %v", err))
+	}
+	counts := b.Slice(recv, []int{0, 0}, []int{size, 1}) // [W, 1]
+	means := b.Slice(recv, []int{0, 1}, []int{size, ch})
+	m2s := b.Slice(recv, []int{0, 1 + ch}, []int{size, ch})
+	count = b.Sum(counts, []int{0}, false) // [1]
+	mean = b.Binary(backend.Div, b.Sum(b.Binary(backend.Mul, counts, means), []int{0}, false), count)
+	dev := b.Binary(backend.Sub, means, mean)
+	m2 = b.Sum(b.Binary(backend.Add, m2s, b.Binary(backend.Mul, counts, b.Binary(backend.Mul, dev, dev))), []int{0}, false)
+	return mean, m2, count
+}

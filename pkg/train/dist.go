@@ -16,14 +16,25 @@ package train
 // point sums. The KL balancing coefficients (during KL warm-up) are, as in
 // the official code, computed from each rank's own batch.
 //
-// With Options.Comm nil or of size 1 none of this runs: the one-process
-// path is the one of before, bit for bit.
+// With a GPU backend and the NCCL engine (a dist.DeviceComm that reduces
+// the model's tensors in place) nothing of this goes through the host:
+// rank 0's initial state is broadcast into every rank's device tensors,
+// batch-norm statistics are reduced on the device (nn.DeviceStatSync), and
+// each gradient bucket is packed into one flat device tensor (Concat),
+// all-reduced (mean) in place and unpacked (Slice), all queued on the
+// backend's stream. Elsewhere (the CPU backend over MPI) the collectives
+// take host buffers, as before.
+//
+// With Options.Comm nil or of size 1 none of this runs (except with a
+// one-rank NCCL engine, chosen explicitly): the one-process path is the one
+// of before, bit for bit.
 
 import (
 	"fmt"
 	"math"
 
 	"github.com/nvaego/nvae/pkg/ag"
+	"github.com/nvaego/nvae/pkg/backend"
 	"github.com/nvaego/nvae/pkg/dist"
 	"github.com/nvaego/nvae/pkg/nvae"
 	"github.com/nvaego/nvae/pkg/tensor"
@@ -49,7 +60,16 @@ func (r *runner) rank() int {
 // isRoot: rank 0 writes the run's files.
 func (r *runner) isRoot() bool { return r.rank() == 0 }
 
-func (r *runner) distributed() bool { return r.world() > 1 }
+// distributed: several ranks, or one rank over an engine of device
+// collectives chosen explicitly (--dist_engine nccl: a one-GPU run through
+// the NCCL path, as gpu-check does; it computes what one process does).
+func (r *runner) distributed() bool {
+	if r.world() > 1 {
+		return true
+	}
+	_, dev := r.opt.Comm.(dist.DeviceComm)
+	return dev
+}
 
 // must panics on a communicator error: a failed collective leaves the
 // ranks out of step, and the launcher (mpirun, srun) ends the job when a
@@ -67,6 +87,38 @@ func (s commSync) Size() int                            { return s.c.Size() }
 func (s commSync) AllGather(send, recv []float64) error { return s.c.AllGather(send, recv) }
 func (s commSync) AllReduceSum(buf []float64) error     { return s.c.AllReduce(buf, dist.Sum) }
 
+// deviceSync adapts a dist.DeviceComm to nn.DeviceStatSync.
+type deviceSync struct {
+	commSync
+	d dist.DeviceComm
+}
+
+func (s deviceSync) OnDevice(t *tensor.Tensor) bool { return s.d.OnDevice(t) }
+func (s deviceSync) AllGatherTensor(send, recv *tensor.Tensor) error {
+	return s.d.AllGatherTensor(send, recv)
+}
+func (s deviceSync) AllReduceSumTensor(t *tensor.Tensor) error {
+	return s.d.AllReduceTensor(t, dist.Sum)
+}
+
+// devComm is the communicator's device collectives when they reduce the
+// model's tensors in place (the NCCL engine with the GPU backend), else
+// nil: the host path.
+func (r *runner) devComm() dist.DeviceComm {
+	if !r.distributed() {
+		return nil
+	}
+	d, ok := r.opt.Comm.(dist.DeviceComm)
+	if !ok {
+		return nil
+	}
+	ps := r.m.Store.Params()
+	if len(ps) == 0 || !d.OnDevice(ps[0].Value) {
+		return nil
+	}
+	return d
+}
+
 // setupDist synchronizes batch norm and makes every rank start from rank
 // 0's weights, buffers and optimizer state.
 func (r *runner) setupDist() {
@@ -74,6 +126,10 @@ func (r *runner) setupDist() {
 		return
 	}
 	c := r.opt.Comm
+	if d := r.devComm(); d != nil {
+		r.setupDistDevice(d)
+		return
+	}
 	r.m.Store.Sync = commSync{c}
 	b := r.opt.Backend
 	bcast := func(t *tensor.Tensor) *tensor.Tensor {
@@ -98,6 +154,26 @@ func (r *runner) setupDist() {
 		}
 	}
 	r.printf("data-parallel: rank %d of %d (local rank %d), engine %s\n", c.Rank(), c.Size(), c.LocalRank(), c.Engine())
+}
+
+// setupDistDevice is setupDist on the device: rank 0's parameters,
+// buffers and Adamax moments are broadcast into every rank's tensors, in
+// place.
+func (r *runner) setupDistDevice(d dist.DeviceComm) {
+	r.m.Store.Sync = deviceSync{commSync{d}, d}
+	for _, p := range r.m.Store.Params() {
+		must(d.BroadcastTensor(p.Value, 0))
+	}
+	for _, n := range r.m.Store.BufferNames() {
+		must(d.BroadcastTensor(r.m.Store.Buffer(n), 0))
+	}
+	for i := range r.adam.M {
+		if r.adam.M[i] != nil {
+			must(d.BroadcastTensor(r.adam.M[i], 0))
+			must(d.BroadcastTensor(r.adam.U[i], 0))
+		}
+	}
+	r.printf("data-parallel: rank %d of %d (local rank %d), engine %s, collectives on the device\n", d.Rank(), d.Size(), d.LocalRank(), d.Engine())
 }
 
 // trainNoise is the noise of a training step (see the file comment).
@@ -173,13 +249,16 @@ func (r *runner) distGrads() {
 	if r.opt.DType == tensor.Float64 {
 		elem = 8
 	}
+	d := r.devComm()
 	for lo := 0; lo < len(ps); {
 		hi, n := lo, 0
 		for hi < len(ps) && (hi == lo || (n+ps[hi].Grad.Len())*elem <= bucketBytes) {
 			n += ps[hi].Grad.Len()
 			hi++
 		}
-		if r.opt.DType == tensor.Float64 {
+		if d != nil {
+			r.meanBucketDevice(d, ps[lo:hi])
+		} else if r.opt.DType == tensor.Float64 {
 			meanBucket(r, ps[lo:hi], n, (*tensor.Tensor).Float64s, tensor.FromFloat64)
 		} else {
 			meanBucket(r, ps[lo:hi], n, (*tensor.Tensor).Float32s, tensor.FromFloat32)
@@ -201,6 +280,39 @@ func meanBucket[T float32 | float64](r *runner, ps []*ag.Var, n int, host func(*
 		k := p.Grad.Len()
 		p.Grad = b.FromHost(dev(p.Grad.Shape(), buf[:k:k]))
 		buf = buf[k:]
+	}
+}
+
+// meanBucketDevice replaces the gradients of ps by their mean over the
+// ranks: packed into one flat device tensor, all-reduced in place (NCCL's
+// average) and unpacked, without a host copy or a wait. The gradients
+// themselves are never written (autodiff may share one tensor between
+// several gradients).
+func (r *runner) meanBucketDevice(d dist.DeviceComm, ps []*ag.Var) {
+	b := r.opt.Backend
+	flat := make([]*tensor.Tensor, len(ps))
+	for i, p := range ps {
+		flat[i] = p.Grad.Reshape(p.Grad.Len())
+	}
+	var buf *tensor.Tensor
+	if len(flat) == 1 {
+		buf = b.Copy(flat[0])
+	} else {
+		buf = b.Concat(0, flat)
+	}
+	must(d.AllReduceTensor(buf, dist.Mean))
+	off := 0
+	for _, p := range ps {
+		k := p.Grad.Len()
+		if len(ps) == 1 {
+			p.Grad = buf.Reshape(p.Grad.Shape()...)
+		} else {
+			p.Grad = b.Slice(buf, []int{off}, []int{k}).Reshape(p.Grad.Shape()...)
+		}
+		off += k
+	}
+	if rel, ok := b.(backend.Releaser); ok && len(ps) > 1 {
+		rel.Release(buf) // the slices are copies (a tensor has no offset)
 	}
 }
 

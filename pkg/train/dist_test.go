@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/nvaego/nvae/internal/testenv"
+	"github.com/nvaego/nvae/pkg/backend"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
 	"github.com/nvaego/nvae/pkg/ckpt"
 	"github.com/nvaego/nvae/pkg/dist"
@@ -35,16 +36,30 @@ func distOpts(cfg nvae.Config, dt tensor.DType, steps int) Options {
 
 const distChildEnv = "NVAE_TRAIN_DIST_CHILD"
 
-// distChild is one rank of TestDataParallel, started by mpirun: it trains
-// with the spec in distChildEnv (data|root|save|batch|dtype|steps|arch|bad):
-// with bad = "1", rank 1 alone sees a NaN loss at global step 1.
+// distChild is one rank of TestDataParallel, started by mpirun (or of
+// TestDataParallelNCCL, started by dist.SpawnLocal): it trains with the
+// spec in distChildEnv (data|root|save|batch|dtype|steps|arch|bad|path):
+// with bad = "1", rank 1 alone sees a NaN loss at global step 1; path
+// "device" gives the MPI engine the tensor collectives of a DeviceComm
+// (hostDevComm) so that the device path of pkg/train/dist.go runs on the
+// CPU, and path "nccl" trains on the emulated GPU over the NCCL engine.
 func distChild() error {
 	f := strings.Split(os.Getenv(distChildEnv), "|")
+	for len(f) < 9 {
+		f = append(f, "")
+	}
 	batch, _ := strconv.Atoi(f[3])
 	steps, _ := strconv.Atoi(f[5])
 	dt := tensor.Float32
 	if f[4] == "float64" {
 		dt = tensor.Float64
+	}
+	var b backend.Backend
+	if f[8] == "nccl" { // the GPU first: the NCCL engine joins its context
+		var err error
+		if b, err = emuBackend(); err != nil {
+			return err
+		}
 	}
 	l, err := dist.FromEnv()
 	if err != nil {
@@ -61,6 +76,14 @@ func distChild() error {
 	}
 	o := distOpts(cfg, dt, steps)
 	o.Comm = comm
+	switch f[8] {
+	case "device":
+		o.Comm = hostDevComm{comm}
+		o.Log = os.Stderr
+	case "nccl":
+		o.Backend = b
+		o.Log = os.Stderr
+	}
 	if f[7] == "1" && comm.Rank() == 1 {
 		o.Corrupt = func(step int) bool { return step == 1 }
 	}
@@ -68,6 +91,32 @@ func distChild() error {
 		return err
 	}
 	return comm.Close()
+}
+
+// hostDevComm gives a host engine DeviceComm's tensor collectives on CPU
+// tensors (in place, through the engine's host collectives): the device
+// path of data-parallel training, as the NCCL engine drives it, on CPU.
+type hostDevComm struct{ dist.Comm }
+
+func (hostDevComm) OnDevice(t *tensor.Tensor) bool { return t.OnHost() }
+
+func hostBuf(t *tensor.Tensor) any {
+	if t.DType() == tensor.Float64 {
+		return t.F64()
+	}
+	return t.F32()
+}
+
+func (h hostDevComm) AllReduceTensor(t *tensor.Tensor, op dist.Op) error {
+	return h.AllReduce(hostBuf(t), op)
+}
+
+func (h hostDevComm) BroadcastTensor(t *tensor.Tensor, root int) error {
+	return h.Broadcast(hostBuf(t), root)
+}
+
+func (h hostDevComm) AllGatherTensor(send, recv *tensor.Tensor) error {
+	return h.AllGather(hostBuf(send), hostBuf(recv))
 }
 
 // compareCheckpoints checks parameters, buffers (BN statistics), Adamax
@@ -133,7 +182,9 @@ func compareCheckpoints(t *testing.T, got, want string, tol float64) {
 // with res_elu cells, whose data-dependent init sees every rank's batch).
 // In float32 rank 1 alone sees a NaN loss at step 1: both ranks skip that
 // step, like the 1-rank run skipping it. Only rank 0 writes log.txt and the
-// checkpoint, once.
+// checkpoint, once. In float64 the device path of the NCCL engine
+// (in-place tensor collectives, statistics and gradient buckets as
+// tensors) runs too, over MPI on CPU tensors (hostDevComm), to 1e-9.
 func TestDataParallel(t *testing.T) {
 	if os.Getenv(distChildEnv) != "" {
 		if err := distChild(); err != nil {
@@ -181,6 +232,19 @@ func TestDataParallel(t *testing.T) {
 			}
 			dir := filepath.Join(root, "eval-"+save)
 			compareCheckpoints(t, filepath.Join(dir, CheckpointName), ref.CheckpointPath, tc.tol)
+			if tc.dt == tensor.Float64 && tc.arch == "" {
+				// the device path (NCCL's, in-place tensor collectives) on CPU
+				spec := strings.Join([]string{dataDir, root, save + "-device", strconv.Itoa(batch), tc.dt.String(), strconv.Itoa(steps), "", "", "device"}, "|")
+				cmd := testenv.MPIRun(t, 2, []string{distChildEnv + "=" + spec}, os.Args[0], "-test.run", "^TestDataParallel$", "-test.count=1")
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					t.Fatalf("mpirun (device path): %v\n%s", err, out)
+				}
+				if n := strings.Count(string(out), "collectives on the device"); n != 2 {
+					t.Fatalf("%d ranks took the device path, want 2:\n%s", n, out)
+				}
+				compareCheckpoints(t, filepath.Join(root, "eval-"+save+"-device", CheckpointName), ref.CheckpointPath, tc.tol)
+			}
 			if tc.bad && ref.BadSteps != 1 {
 				t.Fatalf("reference run: %d bad steps, want 1", ref.BadSteps)
 			}
