@@ -43,6 +43,10 @@ gpu-check: FORCE
 	$(GO) test -c -ldflags='-s -w' -o gpu-check/tests/backend-cuda.test ./pkg/backend/cuda
 	$(GO) test -c -ldflags='-s -w' -o gpu-check/tests/nvae.test ./pkg/nvae
 	cp -r testdata/oracle/nvae gpu-check/testdata/nvae
+	mkdir -p gpu-check/data/MNIST/raw
+	src=$$($(GO) mod download -json $(GOMNIST_MODULE) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	[ -n "$$src" ] || { echo "gpu-check: cannot fetch $(GOMNIST_MODULE)" >&2; exit 1; }; \
+	cp "$$src"/data/*.gz gpu-check/data/MNIST/raw/
 	cp scripts/gpu-check-run.sh gpu-check/run.sh
 	cp scripts/bench-gpu-table.sh gpu-check/
 	printf '%s\n' $(foreach p,$(BENCH_GPU_CONFIGS),'$(p) $($(p)_TRAIN_ARGS)') > gpu-check/bench-configs.txt

@@ -5,7 +5,7 @@
 #   2. the CUDA backend's conformance suite (every op, forward and backward);
 #   3. the oracle: every case of testdata/nvae on the GPU in float32, TF32 off;
 #   4. bench-gpu's five seed configurations (nvae-train --benchmark, short);
-#   5. a one-rank NCCL training run (the official launcher's path).
+#   5. a one-rank NCCL training run on the carried MNIST.
 # It writes OUTDIR/results.md (one table), OUTDIR/results.json, the raw logs,
 # nvidia-smi and nvae-train --device_info. GPU_CHECK_BENCH_STEPS (default 5)
 # sets the benchmark steps.
@@ -14,7 +14,9 @@ here="$(cd "$(dirname "$0")" && pwd)"
 out="${1:?usage: run.sh OUTDIR}"
 mkdir -p "$out/bench"
 out="$(cd "$out" && pwd)"
-export NVAE_CUDA_DEVICE=cuda
+# GPU_CHECK_DEVICE=cuda-emu rehearses the script on the emulated GPU (slow).
+dev="${GPU_CHECK_DEVICE:-cuda}"
+if [ "$dev" = cuda ]; then export NVAE_CUDA_DEVICE=cuda; else unset NVAE_CUDA_DEVICE; fi
 export NVAE_CUDA_CACHE="$out/kernel-cache"
 export NVAE_ORACLE_DIR="$here/testdata/nvae"
 # NVAE_CUDA_LIB_PATH may point at the CUDA libraries if they are not in the usual places.
@@ -22,7 +24,7 @@ steps="${GPU_CHECK_BENCH_STEPS:-5}"
 start=$(date +%s)
 
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi >"$out/nvidia-smi.txt" 2>&1
-"$here/bin/nvae-train" --device cuda --device_info >"$out/device_info.txt" 2>&1
+"$here/bin/nvae-train" --device "$dev" --device_info >"$out/device_info.txt" 2>&1
 echo "== device info"; cat "$out/device_info.txt"
 
 declare -a rows
@@ -46,14 +48,20 @@ step() {
 
 step cuda-library 150 ./cuda.test -test.v -test.count=1 -test.timeout 140s
 step backend-conformance 90 ./backend-cuda.test -test.v -test.count=1 -test.timeout 80s
-step oracle 90 ./nvae.test -test.v -test.count=1 -test.run 'TestOracle/^cuda$' -test.timeout 80s
+step oracle 90 ./nvae.test -test.v -test.count=1 -test.run "TestOracle/^$dev\$" -test.timeout 80s
 while read -r cfg args; do
   [ -n "$cfg" ] || continue
-  step "bench-$cfg" 90 sh -c "\"$here/bin/nvae-train\" --device cuda --benchmark $steps --benchmark_warmup 2 $args > \"$out/bench/$cfg.json\""
+  step "bench-$cfg" 90 sh -c "\"$here/bin/nvae-train\" --device $dev --benchmark $steps --benchmark_warmup 2 $args > \"$out/bench/$cfg.json\""
 done < "$here/bench-configs.txt"
-if [ -x "$here/nccl-check.sh" ]; then
-  step nccl-one-rank 90 "$here/nccl-check.sh" "$out/nccl"
-fi
+# One rank over the NCCL engine (the official launcher's path on one GPU):
+# 20 steps of a small model on the carried MNIST.
+step nccl-one-rank 120 sh -c "\"$here/bin/nvae-train\" --device $dev --dist_engine nccl --dataset mnist --data \"$here/data\" \
+  --root \"$out/nccl\" --save one-rank --batch_size 8 --epochs 1 --warmup_epochs 0 --learning_rate 1e-2 --kl_const_coeff 1 \
+  --num_channels_enc 8 --num_channels_dec 8 --num_latent_scales 2 --num_groups_per_scale 2 --num_latent_per_group 4 --ada_groups \
+  --min_groups_per_scale 1 --use_se --res_dist --num_nf 0 --num_preprocess_blocks 1 --num_preprocess_cells 2 \
+  --num_postprocess_blocks 1 --num_postprocess_cells 2 --num_cell_per_cond_enc 1 --num_cell_per_cond_dec 1 \
+  --weight_decay_norm 1e-2 --fast_adamax --seed 5 --workers 2 --log_every 5 --max_steps 20 --max_valid_batches 1 \
+  --num_iw_samples_valid 2 --num_iw_samples_final 2 2>&1 | tee \"$out/nccl.log\" && grep -q 'engine nccl (NCCL .*collectives on the device' \"$out/nccl.log\" && grep -q '^trained 20 steps' \"$out/nccl.log\""
 "$here/bench-gpu-table.sh" "$out/bench" >"$out/bench-table.log" 2>&1 || status=1
 
 secs=$(( $(date +%s) - start ))

@@ -78,7 +78,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&x.emaDecay, "ema_decay", 0, "keep an exponential moving average of the weights with this decay (0: off, the official behaviour; VDVAE uses 0.9999 for CIFAR-10, 0.999 otherwise); eval, sample and fid use it by default")
 	fs.Float64Var(&x.gradClip, "grad_clip", 0, "scale gradients whose global L2 norm exceeds this (0: off, the official behaviour)")
 	fs.Float64Var(&x.skipThreshold, "skip_threshold", 0, "skip updates whose gradient norm is at least this (0: off, the official behaviour)")
-	fs.StringVar(&x.distEngine, "dist_engine", "auto", "data-parallel engine under mpirun/srun: auto (mpi for several ranks), mpi (Open MPI's libmpi.so.40) or nccl (GPU, not built yet)")
+	fs.StringVar(&x.distEngine, "dist_engine", "auto", "data-parallel engine: auto (nccl on a GPU, mpi on the CPU, for several ranks), mpi (Open MPI's libmpi.so.40, host buffers) or nccl (libnccl.so.2, device buffers; also a one-rank communicator when given alone)")
 	deviceInfo := fs.Bool("device_info", false, "print the GPU, driver, CUDA, cuDNN, cuBLAS and NCCL versions found, with their paths, and exit")
 	cpuprofile := fs.String("cpuprofile", "", "write a CPU profile to this file")
 	header := "usage: nvae-train [flags]   (the official train.py flags; hyphenated spellings work too)\n" +
@@ -133,11 +133,6 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}{s, e})
 		return 0
 	}
-	b, err := dev.Open()
-	if err != nil {
-		fmt.Fprintf(stderr, "nvae-train: %v\n", err)
-		return 2
-	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -148,6 +143,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 		defer func() { pprof.StopCPUProfile(); f.Close() }()
 	}
 	if x.benchmark > 0 {
+		b, err := dev.Open()
+		if err != nil {
+			fmt.Fprintf(stderr, "nvae-train: %v\n", err)
+			return 2
+		}
 		res, err := train.Benchmark(cfg, b, x.benchmark, x.benchmarkWarmup)
 		if err != nil {
 			fmt.Fprintf(stderr, "nvae-train: %v\n", err)
@@ -161,9 +161,21 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "nvae-train: --data is required (the directory nvae-prep wrote)")
 		return 2
 	}
+	// The communicator first: the official launcher's parent process only
+	// spawns the workers and must not hold a GPU context meanwhile.
+	if err := dev.Select(); err != nil {
+		fmt.Fprintf(stderr, "nvae-train: %v\n", err)
+		return 2
+	}
 	comm, code := openComm(cfg, x.distEngine, args, stdout, stderr)
 	if comm == nil {
 		return code
+	}
+	b, err := dev.Open()
+	if err != nil {
+		comm.Close()
+		fmt.Fprintf(stderr, "nvae-train: %v\n", err)
+		return 2
 	}
 	log := stderr
 	if comm.Rank() != 0 {

@@ -12,6 +12,7 @@ import (
 	"github.com/nvaego/nvae/pkg/backend"
 	"github.com/nvaego/nvae/pkg/backend/cpu"
 	cudab "github.com/nvaego/nvae/pkg/backend/cuda"
+	cu "github.com/nvaego/nvae/pkg/cuda"
 )
 
 // Names lists the accepted --device values.
@@ -32,6 +33,16 @@ func Flags(fs *pflag.FlagSet) *Choice {
 	fs.StringVar(&c.Name, "device", "auto", Help)
 	fs.BoolVar(&c.TF32, "tf32", false, "allow TF32 tensor-core math in GEMMs and convolutions on the GPU (faster, ~1e-3 relative error; off: full float32, as the official code with TF32 disabled)")
 	return c
+}
+
+// Select fixes the GPU (real or emulated) for this process without
+// opening it, so that code running before Open (the NCCL engine's
+// bootstrap) uses the same one; it does nothing for cpu and auto.
+func (c *Choice) Select() error {
+	if c.Name == cu.DeviceReal || c.Name == cu.DeviceEmulated {
+		return cu.Select(c.Name)
+	}
+	return nil
 }
 
 // Open opens the chosen backend.
