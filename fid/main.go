@@ -147,7 +147,9 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.Dataset, "dataset", "", "reference dataset name (default with --checkpoint: the checkpoint's dataset)")
 	fs.Float64Var(&o.Temp, "temp", 1.0, "temperature of the --readjust_bn sampling (the official evaluate.py --temp)")
 	fs.Float64Var(&o.SampleTemp, "sample_temp", 1.0, "temperature of the FID samples (the official create_generator_vae samples at 1.0)")
-	fs.BoolVar(&o.ReadjustBN, "readjust_bn", false, "re-adjust BN statistics first (500 sampling batches of 2 images in BN training mode, as the official evaluate_fid)")
+	fs.BoolVar(&o.ReadjustBN, "readjust_bn", false, "re-adjust BN statistics first (sampling batches in BN training mode, as the official evaluate_fid)")
+	fs.IntVar(&o.ReadjustIters, "readjust_iters", 500, "sampling batches of the BN re-adjustment (official: 500)")
+	fs.IntVar(&o.ReadjustBatch, "readjust_batch", 2, "images per sampling batch of the BN re-adjustment (official: 2)")
 	fs.IntVar(&o.NumSamples, "num_samples", 50000, "number of model samples")
 	fs.IntVar(&o.BatchSize, "batch_size", 100, "samples per model / Inception batch")
 	fs.StringVar(&o.Inception, "inception", "", inceptionHelp)
@@ -155,7 +157,7 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 	fs.StringVar(&o.Out, "out", "", "where to write fid.json (default: beside the checkpoint; with --images only when given)")
 	fs.StringVar(&o.SaveStats, "save_stats", "", "also write the scored images' statistics to this .npz")
 	dev := device.Flags(fs)
-	if err := parse(fs, args, "nvae-fid score (--checkpoint C | --images DIR|NPZ --dataset NAME) --fid_dir DIR [--temp 1.0] [--sample_temp 1.0] [--readjust_bn] [--num_samples 50000] [--batch_size 100] [--out fid.json]", stdout); err != nil {
+	if err := parse(fs, args, "nvae-fid score (--checkpoint C | --images DIR|NPZ --dataset NAME) --fid_dir DIR [--temp 1.0] [--sample_temp 1.0] [--readjust_bn [--readjust_iters 500] [--readjust_batch 2]] [--num_samples 50000] [--batch_size 100] [--out fid.json]", stdout); err != nil {
 		return err
 	}
 	switch {
@@ -169,6 +171,8 @@ func runScore(args []string, stdout, stderr io.Writer) error {
 		return cli.Usagef("score: --images needs --dataset to find the reference statistics")
 	case o.BatchSize < 1 || o.NumSamples < 2 || !(o.Temp > 0) || !(o.SampleTemp > 0):
 		return cli.Usagef("score: --batch_size must be ≥ 1, --num_samples ≥ 2, --temp > 0 and --sample_temp > 0")
+	case o.ReadjustIters < 1 || o.ReadjustBatch < 1:
+		return cli.Usagef("score: --readjust_iters and --readjust_batch must be ≥ 1")
 	}
 	o.Device = dev.Name
 	if _, err := dev.Open(); err != nil {

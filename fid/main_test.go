@@ -273,7 +273,7 @@ func TestCLIScoreCheckpoint(t *testing.T) {
 	}
 	set := &pipeline.FeatureSet{M: m}
 	var log bytes.Buffer
-	if err := pipeline.ScoreModel(model, set, 5, 2, 0.6, 1, true, 1, &log); err != nil {
+	if err := pipeline.ScoreModel(model, set, 5, 2, 0.6, 1, true, 0, 0, 1, &log); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(log.String(), "readjust_bn: 1000/1000") || !strings.Contains(log.String(), "score: 5/5 images") {

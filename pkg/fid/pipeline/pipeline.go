@@ -291,6 +291,7 @@ type ScoreOptions struct {
 	Weights                             string // of a checkpoint.nvae: auto, ema or raw
 	Temp, SampleTemp                    float64
 	ReadjustBN                          bool
+	ReadjustIters, ReadjustBatch        int // the re-adjustment's sampling batches and their size (official: 500 of 2)
 	NumSamples, BatchSize               int
 	Inception                           string // weights file; "": the official file
 	Seed                                uint64
@@ -346,7 +347,7 @@ func Score(o ScoreOptions, stdout, stderr io.Writer) error {
 	}
 	set := &FeatureSet{M: m}
 	if model != nil {
-		err = ScoreModel(model, set, o.NumSamples, o.BatchSize, o.Temp, o.SampleTemp, o.ReadjustBN, o.Seed, stderr)
+		err = ScoreModel(model, set, o.NumSamples, o.BatchSize, o.Temp, o.SampleTemp, o.ReadjustBN, o.ReadjustIters, o.ReadjustBatch, o.Seed, stderr)
 	} else {
 		err = ScoreImages(o.Images, set, o.BatchSize, stderr)
 	}
@@ -387,14 +388,17 @@ func Score(o ScoreOptions, stdout, stderr io.Writer) error {
 
 // ScoreModel samples n images with the decoder mean (the Normal decoder has
 // none: a sample), as the official create_generator_vae does, optionally
-// after the official BN re-adjustment.
-func ScoreModel(model *nvae.Model, set *FeatureSet, n, bs int, t, ts float64, readjust bool, seed uint64, stderr io.Writer) error {
+// after the official BN re-adjustment (iters sampling batches of per
+// images; the official 500 of 2 when zero).
+func ScoreModel(model *nvae.Model, set *FeatureSet, n, bs int, t, ts float64, readjust bool, iters, per int, seed uint64, stderr io.Writer) error {
 	b := model.Store.B
 	c := ag.New(b, tensor.Float32)
 	c.SetGrad(false)
 	noise := &nvae.PhiloxNoise{Seed: seed}
 	if readjust {
-		const iters, per = 500, 2
+		if iters <= 0 || per <= 0 {
+			iters, per = 500, 2
+		}
 		pr := progress.New(stderr, "readjust_bn", "images", iters*per)
 		model.ReadjustBN(c, t, iters, per, noise, func(done int) { pr.Set(done * per) })
 	}
