@@ -4,6 +4,7 @@ import (
 	"math"
 
 	"github.com/nvaego/nvae/pkg/backend"
+	"github.com/nvaego/nvae/pkg/tensor"
 )
 
 // gradGuard applies --grad_clip and --skip_threshold (as VDVAE): with g the
@@ -21,12 +22,16 @@ func (r *runner) gradGuard() (skip bool) {
 		return false
 	}
 	b := r.m.Store.B
-	var ss float64
+	// one sum of squares per gradient on the device, one read-back
+	var sq []*tensor.Tensor
 	for _, p := range r.m.Store.Params() {
-		if p.Grad == nil {
-			continue
+		if p.Grad != nil {
+			sq = append(sq, b.Sum(b.Binary(backend.Mul, p.Grad, p.Grad), nil, true).Reshape(1))
 		}
-		ss += b.ToHost(b.Sum(b.Binary(backend.Mul, p.Grad, p.Grad), nil, false)).At(0)
+	}
+	ss := 0.0
+	if len(sq) > 0 {
+		ss = b.ToHost(b.Sum(b.Concat(0, sq), nil, false)).At(0)
 	}
 	norm := math.Sqrt(ss)
 	switch {

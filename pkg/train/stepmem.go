@@ -44,6 +44,27 @@ func (r *runner) endStep() {
 		keep(r.lastX.Value)
 	}
 	s.EndStep()
+	// The step replaced the BN statistics and spectral vectors (a skipped
+	// step restored them): the old tensors, allocated before the step, are
+	// free now rather than when the collector finds them.
+	if rel, ok := r.c.B.(backend.Releaser); ok && r.snap != nil {
+		for name, old := range r.snap.bufs {
+			if old != r.m.Store.Buffer(name) {
+				rel.Release(old)
+			}
+		}
+		for k, old := range r.snap.srU {
+			if old != r.m.SR.U[k] {
+				rel.Release(old)
+			}
+		}
+		for k, old := range r.snap.srV {
+			if old != r.m.SR.V[k] {
+				rel.Release(old)
+			}
+		}
+	}
+	r.snap = nil
 }
 
 // modelState is the model's and optimizer's state that outlives a step:

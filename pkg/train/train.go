@@ -105,7 +105,8 @@ type runner struct {
 	// (-1: none yet).
 	savedStep int
 	ema       *emaState
-	lastX     *ag.Var // the last training input (reconstruction image)
+	lastX     *ag.Var       // the last training input (reconstruction image)
+	snap      *stepSnapshot // the state before the current step
 }
 
 func (r *runner) printf(format string, a ...any) {
@@ -459,6 +460,7 @@ func (r *runner) step(b *data.Batch, numTotalIter int) (bad bool, loss float64, 
 	c := r.c
 	cfg := r.cfg
 	snap := takeSnapshot(r.m, r.noise)
+	r.snap = snap
 	defer func() {
 		if bad {
 			// a skipped step changes no state: BN running statistics,
