@@ -139,7 +139,8 @@ type Backend interface {
 	// Where selects a where cond != 0, else b (all broadcast).
 	Where(cond, a, b *tensor.Tensor) *tensor.Tensor
 
-	// Reductions and layout.
+	// Reductions and layout. Sum and MaxReduce reduce over axes: nil means
+	// every axis, an empty non-nil slice none.
 	Sum(x *tensor.Tensor, axes []int, keepDims bool) *tensor.Tensor
 	MaxReduce(x *tensor.Tensor, axes []int, keepDims bool) *tensor.Tensor
 	// SumTo reduces a broadcast result back to shape (the adjoint of broadcasting).
@@ -312,8 +313,16 @@ func BroadcastShapes(a, b tensor.Shape) (tensor.Shape, error) {
 	return out, nil
 }
 
-// NormAxes resolves negative axes against rank and sorts them.
+// NormAxes resolves negative axes against rank and sorts them. nil means
+// every axis (as in package ag); an empty non-nil slice means none.
 func NormAxes(axes []int, rank int) []int {
+	if axes == nil {
+		out := make([]int, rank)
+		for i := range out {
+			out[i] = i
+		}
+		return out
+	}
 	out := make([]int, 0, len(axes))
 	seen := make([]bool, rank)
 	for _, a := range axes {

@@ -26,7 +26,7 @@ func (r *runner) gradGuard() (skip bool) {
 	var sq []*tensor.Tensor
 	for _, p := range r.m.Store.Params() {
 		if p.Grad != nil {
-			sq = append(sq, b.Sum(b.Binary(backend.Mul, p.Grad, p.Grad), nil, true).Reshape(1))
+			sq = append(sq, b.Sum(b.Binary(backend.Mul, p.Grad, p.Grad), nil, false).Reshape(1))
 		}
 	}
 	ss := 0.0

@@ -51,6 +51,15 @@ func (s *suite) reduce(t *testing.T) {
 			s.check(fmt.Sprintf("MaxReduce %v %v", axes, keep), s.b.MaxReduce(s.dev(a), axes, keep), reduceRef(a, axes, keep, true))
 		}
 	}
+	// nil axes: every axis, a scalar (independent of reduceRef's reading)
+	total, top := 0.0, math.Inf(-1)
+	for _, v := range a.v {
+		total += v
+		top = math.Max(top, v)
+	}
+	s.check("Sum nil axes", s.b.Sum(s.dev(a), nil, false), arr{tensor.Shape{}, []float64{total}})
+	s.check("MaxReduce nil axes", s.b.MaxReduce(s.dev(a), nil, false), arr{tensor.Shape{}, []float64{top}})
+	s.check("Sum no axes", s.b.Sum(s.dev(a), []int{}, false), a)
 }
 
 func permuteRef(a arr, perm []int) arr {
