@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -147,7 +148,18 @@ func TestSIGTERMDuringValidation(t *testing.T) {
 }
 
 // --device_info on the emulated GPU lists the device and all five libraries.
+// It runs in a child process: one process uses one of the real and the
+// emulated GPU, and other tests of this binary may have chosen the real one.
 func TestDeviceInfoEmulated(t *testing.T) {
+	if os.Getenv("NVAE_TEST_DEVICE_INFO_CHILD") != "1" {
+		cmd := exec.Command(os.Args[0], "-test.run", "^TestDeviceInfoEmulated$", "-test.count=1", "-test.v")
+		cmd.Env = append(os.Environ(), "NVAE_TEST_DEVICE_INFO_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestDeviceInfoEmulated") {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		return
+	}
 	var out, errb bytes.Buffer
 	if code := run([]string{"--device", "cuda-emu", "--device_info"}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())

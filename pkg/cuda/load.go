@@ -91,6 +91,15 @@ func SetDebug(on bool) {
 	}
 }
 
+// DriverPresent reports whether the real driver library (libcuda.so.1)
+// can be loaded, without selecting a device or initialising anything (so
+// --device auto on a machine without one leaves the process free to use
+// the emulated GPU later).
+func DriverPresent() bool {
+	_, err := Open("libcuda.so.1", "libcuda.so")
+	return err == nil
+}
+
 // ErrNoDriver is returned when libcuda.so.1 cannot be loaded.
 var ErrNoDriver = errors.New("no CUDA driver (libcuda.so.1) on this machine")
 

@@ -68,8 +68,10 @@ func Open(name string) (backend.Backend, error) {
 	case "cuda", "cuda-emu":
 		return cudab.Open(name)
 	case "auto", "":
-		if b, err := cudab.Open("cuda"); err == nil {
-			return b, nil
+		if cu.DriverPresent() && !cu.Emulated() {
+			if b, err := cudab.Open("cuda"); err == nil {
+				return b, nil
+			}
 		}
 		return cpu.New(), nil
 	}

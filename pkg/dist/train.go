@@ -35,6 +35,9 @@ func gpuDevice(device string) (gpu bool, count int) {
 		if cu.Emulated() {
 			return true, 1 << 20
 		}
+		if !cu.DriverPresent() { // leave the process free to choose later
+			return false, 0
+		}
 	default:
 		return false, 0
 	}
