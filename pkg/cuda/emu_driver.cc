@@ -27,7 +27,8 @@
 #include "emu_cuda.h"
 
 // Fibers: a hand-written switch of the callee-saved registers on amd64
-// (DESIGN.md: ~26 ns a switch); glibc's ucontext elsewhere or with
+// (docs/design.md: ~26 ns a switch, less without the FP control words);
+// glibc's ucontext elsewhere or with
 // -DNVAE_EMU_UCONTEXT (a system call per switch, about 3 µs).
 #if !defined(__x86_64__) || defined(NVAE_EMU_UCONTEXT)
 #define EMU_UCONTEXT 1
@@ -129,6 +130,30 @@ struct Graph {
 };
 static std::mutex g_cap_mu;  // guards Graph fields during capture
 
+// Spin waits. A model run alternates small launches with synchronous
+// copies, so the stream's thread and the host hand work back and forth
+// every few microseconds; a sleep on a condition variable and the wake-up
+// (a futex system call and a scheduler round trip, tens of microseconds on
+// a virtual machine) cost more than the work. Both sides first poll for
+// up to kSpin, yielding the processor now and then, and only then sleep:
+// the same waits with the same conditions, only less latency.
+static const std::chrono::microseconds kSpin(50);
+
+template <class F>
+static bool SpinUntil(F done) {
+	auto until = std::chrono::steady_clock::now() + kSpin;
+	for (int i = 1;; i++) {
+		if (done()) return true;
+#if defined(__x86_64__)
+		__builtin_ia32_pause();
+#endif
+		if (i % 64 == 0) {
+			if (std::chrono::steady_clock::now() > until) return false;
+			std::this_thread::yield();
+		}
+	}
+}
+
 struct Stream {
 	std::mutex mu;
 	std::condition_variable cv, idle;
@@ -137,12 +162,18 @@ struct Stream {
 	int err = 0;
 	Graph* cap = nullptr;
 	bool blocking = true;  // created without CU_STREAM_NON_BLOCKING
+	std::atomic<unsigned> work{0};  // tasks queued or running (changed under mu), for the spin waits
 	std::thread th;
 
 	Stream() { th = std::thread([this] { Loop(); }); }
 	void Loop() {
 		std::unique_lock<std::mutex> l(mu);
 		for (;;) {
+			if (q.empty() && !stop) {
+				l.unlock();
+				SpinUntil([this] { return work.load(std::memory_order_acquire) != 0; });
+				l.lock();
+			}
 			cv.wait(l, [this] { return stop || !q.empty(); });
 			if (q.empty() && stop) return;
 			Task t = std::move(q.front());
@@ -153,10 +184,12 @@ struct Stream {
 			l.lock();
 			busy = false;
 			if (e && !err) err = e;
+			work.fetch_sub(1, std::memory_order_release);
 			if (q.empty()) idle.notify_all();
 		}
 	}
 	int Sync() {
+		SpinUntil([this] { return work.load(std::memory_order_acquire) == 0; });
 		std::unique_lock<std::mutex> l(mu);
 		idle.wait(l, [this] { return q.empty() && !busy; });
 		int e = err;
@@ -182,6 +215,7 @@ int Enqueue(CUstream s, Task t) {
 		return 0;
 	}
 	st->q.push_back(std::move(t));
+	st->work.fetch_add(1, std::memory_order_release);
 	st->cv.notify_one();
 	return 0;
 }
@@ -262,7 +296,6 @@ enum { F_RUN, F_WAIT_BLOCK, F_WAIT_WARP, F_DONE };
 struct Fiber {
 	Ctx ctx;  // first: the kernel reads it through self()
 	void* sp;
-	char* stack_top;
 #ifdef EMU_UCONTEXT
 	ucontext_t uc;
 #endif
@@ -273,7 +306,11 @@ struct Fiber {
 
 #ifndef EMU_UCONTEXT
 // emu_swap(save, to): save the callee-saved registers and the stack pointer
-// in *save and resume the context whose stack pointer is to.
+// in *save and resume the context whose stack pointer is to. The MXCSR and
+// x87 control words are not switched (saving and loading them was most of
+// a switch's cost): CUDA code has no way to change the rounding mode or
+// the denormal handling of the host, so every fiber of a worker runs with
+// the worker thread's, as the runner it starts on inherits them.
 extern "C" void emu_swap(void** save, void* to);
 __asm__(
     ".text\n"
@@ -282,10 +319,8 @@ __asm__(
     ".hidden emu_swap\n"
     "emu_swap:\n"
     "  pushq %rbp\n  pushq %rbx\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
-    "  subq $8, %rsp\n  stmxcsr (%rsp)\n  fnstcw 4(%rsp)\n"
     "  movq %rsp, (%rdi)\n"
     "  movq %rsi, %rsp\n"
-    "  ldmxcsr (%rsp)\n  fldcw 4(%rsp)\n  addq $8, %rsp\n"
     "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %rbx\n  popq %rbp\n"
     "  ret\n"
     ".size emu_swap,.-emu_swap\n");
@@ -293,15 +328,29 @@ __asm__(
 
 static const size_t kStack = 256 * 1024;
 
+// A runner: the loop that starts a block's CUDA threads one after another
+// by plain calls, on one fiber stack (see RunBlock).
+struct Runner {
+	bool captured;  // a thread it ran waits at a barrier: the stack is that thread's now
+};
+
 struct Worker {
 	char* stacks = nullptr;  // kMaxThreads stacks
 	Fiber fibers[kMaxThreads];
 	void* sched_sp = nullptr;
 #ifdef EMU_UCONTEXT
-	ucontext_t sched_uc;
+	ucontext_t sched_uc, runner_uc;
 #endif
 	Fiber* cur = nullptr;
 	int n = 0;
+	// the block being run
+	Dim3 bi, block, grid;
+	bool reverse = false;
+	Runner* runner = nullptr;  // the runner running now, if any
+	int next = 0;              // sweep position of the first thread not yet started
+	int pos = 0;               // sweep position of the fiber running in a resume sweep
+	int runners = 0;           // runners started in this block, each on its own stack
+	int finished = 0;          // threads ended in the current sweep
 	std::vector<char> dyn;
 	const Func* f = nullptr;
 	void** params = nullptr;
@@ -341,34 +390,102 @@ static void ToFiber(Worker* w, Fiber* f) {
 #endif
 }
 
-static void FiberMain() {
-	Worker* w = tw;
-	Fiber* f = w->cur;
-	w->f->entry(w->params);
-	f->state = F_DONE;
+// ToNext leaves fiber f (which has set its state) during a resume sweep:
+// it switches straight to the next fiber of the sweep that can run, as the
+// scheduler's loop would resume next, or back to the scheduler at the end
+// of the sweep or on a trap. One switch per thread instead of two.
+static void ToNext(Worker* w, Fiber* f) {
+	if (f->state == F_DONE) w->finished++;
+	if (w->trap.empty()) {
+		const int n = w->n;
+		for (int k = w->pos + 1; k < n; k++) {
+			Fiber* g = &w->fibers[w->reverse ? n - 1 - k : k];
+			if (g->state != F_RUN) continue;
+			w->pos = k;
+			w->cur = g;
+#ifdef EMU_UCONTEXT
+			swapcontext(&f->uc, &g->uc);
+#else
+			emu_swap(&f->sp, g->sp);
+#endif
+			return;
+		}
+	}
 	ToScheduler(w, f);
+}
+
+// StackColour is how far below its stack's top runner r starts. Stacks
+// are kStack apart, so their tops would all fall into the same cache sets
+// and every fiber switch would miss the caches; staggered by a page (L2
+// sets) and a cache line (L1 sets) per stack, the hot tops of up to 1024
+// fibers use distinct sets. At most 64 KiB of each 256 KiB stack go.
+static inline size_t StackColour(int r) { return (size_t)(r % 16) * 4096 + (size_t)(r / 16 % 64) * 64; }
+
+// SetCtx gives thread i of the block its coordinates.
+static inline void SetCtx(Worker* w, Fiber* f, int i) {
+	const Dim3 bd = w->block;
+	if (bd.y == 1 && bd.z == 1) f->ctx.threadIdx = {(unsigned)i, 0, 0};
+	else f->ctx.threadIdx = {(unsigned)i % bd.x, (unsigned)i / bd.x % bd.y, (unsigned)i / bd.x / bd.y};
+	f->ctx.blockIdx = w->bi;
+	f->ctx.blockDim = bd;
+	f->ctx.gridDim = w->grid;
+}
+
+// RunnerMain starts the block's threads not yet started, in sweep order,
+// each by a plain call on this runner's stack, until a thread waits at a
+// barrier or warp operation (Yield): that thread keeps this stack and
+// frame, and the scheduler starts a new runner on a fresh stack for the
+// rest. When the captured thread is resumed and returns, it comes back
+// here, finds itself captured and ends as a fiber.
+static void RunnerMain() {
+	Worker* w = tw;
+	Runner me{false};
+	w->runner = &me;
+	const int n = w->n;
+	while (w->next < n) {
+		int k = w->next++;
+		int i = w->reverse ? n - 1 - k : k;
+		Fiber* f = &w->fibers[i];
+		SetCtx(w, f, i);
+		f->state = F_RUN;
+		w->cur = f;
+		w->f->entry(w->params);
+		f->state = F_DONE;
+		if (me.captured) {
+			ToNext(w, f);
+			abort();  // never resumed
+		}
+		w->finished++;
+	}
+	w->runner = nullptr;
+#ifdef EMU_UCONTEXT
+	setcontext(&w->sched_uc);
+#else
+	void* dead;
+	emu_swap(&dead, w->sched_sp);
+#endif
 	abort();  // never resumed
 }
 
-static void FiberInit(Fiber* f) {
-	f->state = F_RUN;
+// StartRunner starts a runner on the block's next unused stack and returns
+// when it has started every remaining thread or one of them yielded.
+static void StartRunner(Worker* w) {
+	int r = w->runners++;
+	char* top = w->stacks + (size_t)(r + 1) * kStack - StackColour(r);
 #ifdef EMU_UCONTEXT
-	getcontext(&f->uc);
-	f->uc.uc_stack.ss_sp = f->stack_top - kStack + kPage;
-	f->uc.uc_stack.ss_size = kStack - kPage;
-	f->uc.uc_link = nullptr;
-	makecontext(&f->uc, FiberMain, 0);
+	getcontext(&w->runner_uc);
+	w->runner_uc.uc_stack.ss_sp = top - kStack + kPage;
+	w->runner_uc.uc_stack.ss_size = kStack - kPage;
+	w->runner_uc.uc_link = nullptr;
+	makecontext(&w->runner_uc, RunnerMain, 0);
+	swapcontext(&w->sched_uc, &w->runner_uc);
 #else
-	uintptr_t top = ((uintptr_t)f->stack_top) & ~(uintptr_t)15;
-	void** sp = (void**)top;
-	*--sp = nullptr;              // fake return address of FiberMain
-	*--sp = (void*)&FiberMain;    // where emu_swap's ret goes
+	uintptr_t t = ((uintptr_t)top) & ~(uintptr_t)15;
+	void** sp = (void**)t;
+	*--sp = nullptr;              // fake return address of RunnerMain
+	*--sp = (void*)&RunnerMain;   // where emu_swap's ret goes
 	for (int i = 0; i < 6; i++) *--sp = nullptr;  // rbp rbx r12..r15
-	sp -= 1;                      // mxcsr + x87 control word
-	unsigned int* cw = (unsigned int*)sp;
-	cw[0] = 0x1F80;               // default MXCSR
-	cw[1] = 0x037F;               // default x87 control word
-	f->sp = sp;
+	emu_swap(&w->sched_sp, sp);
 #endif
 }
 
@@ -376,7 +493,11 @@ static void Yield(int state) {
 	Worker* w = tw;
 	Fiber* f = w->cur;
 	f->state = state;
-	ToScheduler(w, f);
+	if (w->runner) {  // first sweep: this thread keeps the runner's stack
+		w->runner->captured = true;
+		w->runner = nullptr;
+		ToScheduler(w, f);
+	} else ToNext(w, f);
 }
 
 static Ctx* RtSelf() { return &tw->cur->ctx; }
@@ -464,14 +585,30 @@ static bool ResolveWarp(Worker* w, int warp) {
 
 // RunBlock runs one block: every CUDA thread a fiber, in forward or reverse
 // order between barriers. Returns 0 or a CUDA error.
+//
+// The first sweep does not set up a fiber per thread: runners (RunnerMain)
+// call the threads one after another, and a thread becomes a fiber of its
+// own only when it waits at a barrier or warp operation, keeping the
+// runner's stack. The order is the one a fiber per thread gives (each
+// thread runs until it ends or waits, then the next starts), so the
+// schedule, the barrier semantics and debug mode's reverse order are
+// unchanged; a kernel without barriers runs its block with one switch in
+// and one out, on one hot stack.
 static int RunBlock(Worker* w, const Func* fn, void** params, Dim3 grid, Dim3 block, unsigned long long b,
                     size_t dyn, bool reverse, std::string* why) {
 	w->f = fn;
 	w->params = params;
-	w->trap.clear();
+	if (!w->trap.empty()) w->trap.clear();
 	int n = block.x * block.y * block.z;
 	w->n = n;
-	Dim3 bi = {(unsigned)(b % grid.x), (unsigned)(b / grid.x % grid.y), (unsigned)(b / grid.x / grid.y)};
+	w->bi = {(unsigned)(b % grid.x), (unsigned)(b / grid.x % grid.y), (unsigned)(b / grid.x / grid.y)};
+	w->block = block;
+	w->grid = grid;
+	w->reverse = reverse;
+	w->runner = nullptr;
+	w->next = 0;
+	w->runners = 0;
+	w->finished = 0;
 	if (g_debug) {
 		memset(w->dyn.data(), 0xFF, dyn);
 		if (fn->m->tls) {
@@ -480,24 +617,30 @@ static int RunBlock(Worker* w, const Func* fn, void** params, Dim3 grid, Dim3 bl
 			if (dlinfo(fn->m->h, RTLD_DI_TLS_DATA, &p) == 0 && p) memset(p, 0xFF, fn->m->tls);
 		}
 	}
-	for (int i = 0; i < n; i++) {
-		Fiber& f = w->fibers[i];
-		f.ctx.threadIdx = {(unsigned)(i % block.x), (unsigned)(i / block.x % block.y), (unsigned)(i / block.x / block.y)};
-		f.ctx.blockIdx = bi;
-		f.ctx.blockDim = block;
-		f.ctx.gridDim = grid;
-		f.stack_top = w->stacks + (size_t)(i + 1) * kStack;
-		FiberInit(&f);
-	}
 	int alive = n;
-	for (;;) {
-		for (int k = 0; k < n; k++) {
-			int i = reverse ? n - 1 - k : k;
-			Fiber& f = w->fibers[i];
-			if (f.state != F_RUN) continue;
-			w->cur = &f;
-			ToFiber(w, &f);
-			if (f.state == F_DONE) alive--;
+	for (bool first = true;; first = false) {
+		if (first) {
+			while (w->next < n) {
+				StartRunner(w);
+				if (!w->trap.empty()) {
+					*why = "trap: " + w->trap;
+					return CUDA_ERROR_LAUNCH_FAILED;
+				}
+			}
+			alive -= w->finished;
+		} else {
+			// Resume the fibers that can run, in sweep order: the first
+			// here, each of the others from its predecessor (ToNext).
+			w->finished = 0;
+			for (int k = 0; k < n; k++) {
+				Fiber& f = w->fibers[reverse ? n - 1 - k : k];
+				if (f.state != F_RUN) continue;
+				w->pos = k;
+				w->cur = &f;
+				ToFiber(w, &f);
+				break;
+			}
+			alive -= w->finished;
 			if (!w->trap.empty()) {
 				*why = "trap: " + w->trap;
 				return CUDA_ERROR_LAUNCH_FAILED;
@@ -594,10 +737,16 @@ static void PoolLoop() {
 	}
 }
 
+// Grids of at most this many CUDA threads run on the stream's own thread,
+// block after block: handing them to the pool (a wake-up, a hand-back and
+// a wait) costs more than running them. Blocks of a grid have no order on a
+// GPU, so running them in order is one of the schedules a GPU may choose.
+static const unsigned long long kSerialThreads = 8192;
+
 static int RunGrid(const Func* fn, void** params, Dim3 grid, Dim3 block, size_t dyn, bool reverse, bool serial,
                    std::string* why) {
 	unsigned long long nb = (unsigned long long)grid.x * grid.y * grid.z;
-	if (serial || nb == 1) {
+	if (serial || nb == 1 || g_pool.empty() || nb * block.x * block.y * block.z <= kSerialThreads) {
 		Worker* w = W();
 		for (unsigned long long k = 0; k < nb; k++) {
 			unsigned long long b = reverse ? nb - 1 - k : k;
