@@ -63,3 +63,29 @@ func BenchmarkDepthwise5x5_384_s2_fwd(b *testing.B)    { benchConv(b, depthwise5
 func BenchmarkDepthwise5x5_384_s2_fwdbwd(b *testing.B) { benchConv(b, depthwise5s, true) }
 func BenchmarkConv1x1_64_384_fwd(b *testing.B)         { benchConv(b, conv1x1, false) }
 func BenchmarkConv1x1_64_384_fwdbwd(b *testing.B)      { benchConv(b, conv1x1, true) }
+
+// Shapes of the small NVAE configurations (scripts/bench.sh): mnist_small
+// (batch 32) 3x3 cells at 8x8 and 4x4 and a batched 1x1 at 4x4, cifar_small
+// (batch 8) 3x3 at 16x16 and 32x32. Sub-benchmarks compare the
+// forward column paths: fused into the GEMM panels (default), the shifted
+// copy im2col buffer, and the general per-row im2col.
+var nvaeSmall = map[string]Params{
+	"3x3_64_8x8":    {N: 32, C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1},
+	"3x3_128_4x4":   {N: 32, C: 128, H: 4, W: 4, K: 128, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1},
+	"1x1_768_128_4": {N: 32, C: 768, H: 4, W: 4, K: 128, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1},
+	// cifar_small, batch 8.
+	"3x3_32_16x16":  {N: 8, C: 32, H: 16, W: 16, K: 32, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1},
+	"3x3_16_100_32": {N: 8, C: 16, H: 32, W: 32, K: 100, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1},
+}
+
+func BenchmarkNVAESmallFwd(b *testing.B) {
+	defer func() { fusedIm2col, forceGeneralIm2col = true, false }()
+	for _, name := range []string{"3x3_64_8x8", "3x3_128_4x4", "1x1_768_128_4", "3x3_32_16x16", "3x3_16_100_32"} {
+		for _, mode := range []string{"fused", "shifted", "general"} {
+			b.Run(name+"/"+mode, func(b *testing.B) {
+				fusedIm2col, forceGeneralIm2col = mode == "fused", mode == "general"
+				benchConv(b, nvaeSmall[name], false)
+			})
+		}
+	}
+}

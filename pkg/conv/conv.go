@@ -10,7 +10,10 @@
 //
 // Dense and grouped convolutions go through im2col and pkg/gemm (1x1 stride-1
 // unpadded convolutions multiply the image directly; images with small
-// outputs are batched side by side into one GEMM). Units of work (image
+// outputs are batched side by side into one GEMM; in the forward pass,
+// stride-1 convolutions whose output is as large as the input write their
+// columns straight into the GEMM's packed panels, see gemm.GemmPackB, with
+// no im2col buffer). Units of work (image
 // batch, group) run on separate workers when their im2col buffers are small,
 // otherwise one at a time with im2col/col2im and the GEMM split over the
 // cores. Backward filter reduces per-worker partial sums in a fixed order, so

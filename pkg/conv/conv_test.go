@@ -416,3 +416,115 @@ func TestCopyRows(t *testing.T) {
 		}
 	}
 }
+
+// TestIm2colSame checks that the shifted-copy im2col of stride-1 "same"
+// convolutions writes exactly (bit for bit, every element) the matrix of the
+// general path, for batched units, groups and planes narrower than the
+// kernel.
+func TestIm2colSame(t *testing.T) {
+	defer func() { forceGeneralIm2col = false }()
+	shapes := []Params{
+		{N: 5, C: 6, H: 8, W: 8, K: 4, KH: 3, KW: 3, PH: 1, PW: 1, Groups: 1},
+		{N: 3, C: 8, H: 4, W: 4, K: 8, KH: 3, KW: 3, PH: 1, PW: 1, Groups: 2},
+		{N: 2, C: 4, H: 7, W: 5, K: 4, KH: 5, KW: 5, PH: 2, PW: 2, Groups: 1},
+		{N: 2, C: 3, H: 1, W: 1, K: 2, KH: 3, KW: 3, PH: 1, PW: 1, Groups: 1},
+		{N: 2, C: 3, H: 2, W: 1, K: 2, KH: 5, KW: 5, PH: 2, PW: 2, Groups: 1},
+		{N: 3, C: 4, H: 6, W: 9, K: 4, KH: 3, KW: 1, PH: 1, PW: 0, Groups: 1},
+		{N: 3, C: 4, H: 6, W: 9, K: 4, KH: 1, KW: 3, PH: 0, PW: 1, Groups: 1},
+		{N: 9, C: 4, H: 4, W: 4, K: 6, KH: 1, KW: 1, Groups: 1},
+	}
+	for _, p := range shapes {
+		p.SH, p.SW, p.DH, p.DW = 1, 1, 1, 1
+		if err := p.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		q := newGemmPlan(p, 4)
+		if !q.samePlane() {
+			t.Fatalf("%+v: not a same-plane convolution", p)
+		}
+		x := make([]float32, p.xLen())
+		for i := range x {
+			x[i] = float32(i%97) - 40.5
+		}
+		forceGeneralIm2col = true
+		for u := 0; u < q.units; u++ {
+			n0, cnt, g := q.unit(u)
+			n := q.kc * cnt * q.P
+			var got, want []float32
+			for _, general := range []bool{false, true} {
+				col := make([]float32, n)
+				for i := range col {
+					col[i] = float32(math.NaN())
+				}
+				if general {
+					im2colRange(q, x, n0, cnt, g, col, 0, cnt*q.cg)
+					want = col
+				} else {
+					im2colSame(q, x, n0, cnt, g, col, 0, cnt*q.cg)
+					got = col
+				}
+			}
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%+v unit %d: col[%d] = %v, general path %v", p, u, i, got[i], want[i])
+				}
+			}
+		}
+	}
+}
+
+// TestFusedIm2colBitExact checks that the forward pass with the columns
+// packed straight into the GEMM panels (packSame) gives bit for bit the
+// output of the im2col-buffer path, on batched and single-image units,
+// groups, both schedules and float32/float64.
+func TestFusedIm2colBitExact(t *testing.T) {
+	saved := par.Workers
+	defer func() { par.Workers, outerParallel, fusedIm2col = saved, true, true }()
+	shapes := []Params{
+		{N: 32, C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, PH: 1, PW: 1, Groups: 1},
+		{N: 32, C: 128, H: 4, W: 4, K: 40, KH: 3, KW: 3, PH: 1, PW: 1, Groups: 1},
+		{N: 5, C: 20, H: 16, W: 16, K: 24, KH: 3, KW: 3, PH: 1, PW: 1, Groups: 1},
+		{N: 3, C: 8, H: 16, W: 17, K: 12, KH: 3, KW: 3, PH: 1, PW: 1, Groups: 2},
+		{N: 7, C: 6, H: 5, W: 6, K: 4, KH: 5, KW: 5, PH: 2, PW: 2, Groups: 1},
+		{N: 4, C: 3, H: 2, W: 1, K: 5, KH: 5, KW: 5, PH: 2, PW: 2, Groups: 1},
+		{N: 6, C: 4, H: 6, W: 9, K: 4, KH: 3, KW: 1, PH: 1, PW: 0, Groups: 1},
+		{N: 32, C: 64, H: 4, W: 4, K: 96, KH: 1, KW: 1, Groups: 1},
+		{N: 9, C: 12, H: 3, W: 5, K: 6, KH: 1, KW: 1, Groups: 3},
+		{N: 2, C: 2, H: 2, W: 2, K: 1, KH: 3, KW: 3, PH: 1, PW: 1, Groups: 1},  // gemm's direct loops
+		{N: 64, C: 2, H: 1, W: 1, K: 1, KH: 3, KW: 3, PH: 1, PW: 1, Groups: 1}, // 64 one-pixel images per panel
+	}
+	run := func(p Params, x, w, bias any, fused bool) any {
+		fusedIm2col = fused
+		switch x := x.(type) {
+		case []float32:
+			y := garbage[float32](p.yLen(), 0)
+			Forward(p, x, w.([]float32), bias.([]float32), y)
+			return y
+		default:
+			y := garbage[float64](p.yLen(), 0)
+			Forward(p, x.([]float64), w.([]float64), bias.([]float64), y)
+			return y
+		}
+	}
+	for _, mode := range []struct {
+		workers int
+		outer   bool
+	}{{1, true}, {2, true}, {2, false}, {3, false}} {
+		par.Workers, outerParallel = mode.workers, mode.outer
+		for i, p := range shapes {
+			p.SH, p.SW, p.DH, p.DW = 1, 1, 1, 1
+			r := rand.New(rand.NewPCG(uint64(i), 9))
+			x, w, bias := randSlice(r, p.xLen()), randSlice(r, p.wLen()), randSlice(r, p.K)
+			for _, f64 := range []bool{false, true} {
+				var xs, ws, bs any = convert[float32](x), convert[float32](w), convert[float32](bias)
+				if f64 {
+					xs, ws, bs = x, w, bias
+				}
+				got, want := fmt.Sprint(run(p, xs, ws, bs, true)), fmt.Sprint(run(p, xs, ws, bs, false))
+				if got != want {
+					t.Fatalf("workers %d outer %v float64 %v %+v: fused forward differs from the im2col path", mode.workers, mode.outer, f64, p)
+				}
+			}
+		}
+	}
+}

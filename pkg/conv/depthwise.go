@@ -172,6 +172,22 @@ func dwForward[T Float](p Params, x, w, bias, y []T) {
 	q := newDwXPlan[T](p)
 	outPlane := q.oh * q.ow
 	planes := p.N * p.C
+	// The rows kernels take each filter with its column taps carried top to
+	// bottom: transposed once here for all images.
+	var ctAll []T
+	if q.rp != nil {
+		cb := getBuf[T](p.K * q.kk)
+		defer putBuf(cb)
+		ctAll = *cb
+		for k := 0; k < p.K; k++ {
+			wk, ct := w[k*q.kk:(k+1)*q.kk], ctAll[k*q.kk:(k+1)*q.kk]
+			for kh := 0; kh < p.KH; kh++ {
+				for kw := 0; kw < p.KW; kw++ {
+					ct[kw*p.KH+kh] = wk[kh*p.KW+kw]
+				}
+			}
+		}
+	}
 	par.For(planes, planeGrain(2*q.m*q.kk*outPlane), func(lo, hi int) {
 		bufp := getZeroBuf[T](q.bufLen)
 		defer putBuf(bufp)
@@ -181,12 +197,6 @@ func dwForward[T Float](p Params, x, w, bias, y []T) {
 			ob := getBuf[T](q.oh * q.ld)
 			defer putBuf(ob)
 			out = *ob
-		}
-		var ctW []T
-		if q.rp != nil {
-			cb := getBuf[T](q.kk)
-			defer putBuf(cb)
-			ctW = *cb
 		}
 		for pl := lo; pl < hi; pl++ {
 			n, c := pl/p.C, pl%p.C
@@ -204,14 +214,8 @@ func dwForward[T Float](p Params, x, w, bias, y []T) {
 				}
 				wk := w[k*q.kk : (k+1)*q.kk]
 				if q.rp != nil {
-					// Column taps carry the kernel column top to bottom.
-					for kh := 0; kh < p.KH; kh++ {
-						for kw := 0; kw < p.KW; kw++ {
-							ctW[kw*p.KH+kh] = wk[kh*p.KW+kw]
-						}
-					}
 					q.rp.check(len(buf), len(o))
-					rowsForward(q.rp, buf, o, ctW, init)
+					rowsForward(q.rp, buf, o, ctAll[k*q.kk:(k+1)*q.kk], init)
 				}
 				if q.vecs.n() > 0 {
 					checkBounds(&q.vecs, &q.taps, len(buf), len(o))

@@ -140,9 +140,74 @@ func forTaps[T Float](q *gemmPlan, x, col []T, n0, cnt, g, lo, hi int, fn func(x
 	}
 }
 
+// samePlane reports whether every tap of the convolution reads its input
+// plane at a constant offset from the output pixel: stride and dilation 1
+// and an output as large as the input (padding (K-1)/2 on each side, as in
+// 3x3 padding-1 and 1x1 unpadded convolutions). A tap's im2col row is then
+// one shifted copy of the plane with the out-of-image border zeroed.
+func (q *gemmPlan) samePlane() bool {
+	p := q.p
+	return p.SH == 1 && p.SW == 1 && p.DH == 1 && p.DW == 1 && q.oh == p.H && q.ow == p.W
+}
+
+// shiftedCols reports whether im2col takes the shifted-copy paths
+// (im2colSame, packSame): samePlane convolutions of images small enough to
+// be batched several per unit (under minGemmCols output pixels, where the
+// per-row path pays per row of a few elements). On larger planes the
+// per-row AVX-512 copies with the GEMM's own packing measured as fast or
+// faster (3x3 32→32 at 16x16: 55 against 48 and 39 GFLOP/cpu-s for
+// shifted and fused), so they keep the general path.
+func (q *gemmPlan) shiftedCols() bool { return q.samePlane() && q.nb > 1 }
+
+// im2colSame is im2colRange for samePlane convolutions: per plane and tap,
+// the rows [hlo, hhi) whose input row lies in the image are one contiguous
+// copy (output pixel j reads input element j + dh·W + dw), after which the
+// columns outside [wlo, whi) are zeroed; rows outside are cleared. It
+// writes exactly the matrix the general path writes.
+func im2colSame[T Float](q *gemmPlan, x []T, n0, cnt, g int, col []T, lo, hi int) {
+	p := q.p
+	W, P := p.W, q.P
+	ld := cnt * P
+	for ic := lo; ic < hi; ic++ {
+		i, c := ic/q.cg, ic%q.cg
+		xc := x[((n0+i)*p.C+g*q.cg+c)*P : ((n0+i)*p.C+g*q.cg+c+1)*P]
+		for kh := 0; kh < p.KH; kh++ {
+			hlo, hhi := validRange(q.oh, 1, p.PH, kh, p.H)
+			dh := kh - p.PH
+			for kw := 0; kw < p.KW; kw++ {
+				wlo, whi := validRange(q.ow, 1, p.PW, kw, p.W)
+				row := (c*p.KH+kh)*p.KW + kw
+				dst := col[row*ld+i*P : row*ld+(i+1)*P]
+				if hlo >= hhi || wlo >= whi {
+					clear(dst)
+					continue
+				}
+				clear(dst[:hlo*W])
+				clear(dst[hhi*W:])
+				// Output pixels [a, b) of the valid rows, from input a+off.
+				a, b := hlo*W+wlo, (hhi-1)*W+whi
+				off := dh*W + kw - p.PW
+				copy(dst[a:b], xc[a+off:b+off])
+				if wlo == 0 && whi == W {
+					continue
+				}
+				for oh := hlo; oh < hhi; oh++ {
+					r := dst[oh*W : oh*W+W]
+					clear(r[:wlo])
+					clear(r[whi:])
+				}
+			}
+		}
+	}
+}
+
 // im2colRange is im2col for the flattened (image, channel) planes [lo, hi).
 func im2colRange[T Float](q *gemmPlan, x []T, n0, cnt, g int, col []T, lo, hi int) {
 	p := q.p
+	if q.shiftedCols() && !forceGeneralIm2col {
+		im2colSame(q, x, n0, cnt, g, col, lo, hi)
+		return
+	}
 	forTaps(q, x, col, n0, cnt, g, lo, hi, func(xc, dst []T, kh, kw, hlo, hhi, wlo, whi int) {
 		clear(dst[:hlo*q.ow])
 		clear(dst[hhi*q.ow:])
@@ -169,6 +234,10 @@ func im2colRange[T Float](q *gemmPlan, x []T, n0, cnt, g int, col []T, lo, hi in
 		}
 	})
 }
+
+// forceGeneralIm2col makes im2col take the general path for every shape
+// (tests compare the two).
+var forceGeneralIm2col = false
 
 // col2im adds the columns col (as written by im2col) back into the images
 // n0..n0+cnt-1, group g, of gx.
@@ -228,9 +297,9 @@ func scatterRows[T Float](q *gemmPlan, src []T, n0, cnt, g int, y []T) {
 // input gradient.
 type gemmScratch[T Float] struct{ col, k *[]T }
 
-func newGemmScratch[T Float](q *gemmPlan) gemmScratch[T] {
+func newGemmScratch[T Float](q *gemmPlan, col bool) gemmScratch[T] {
 	var b gemmScratch[T]
-	if !q.pointwise || q.nb > 1 {
+	if col && (!q.pointwise || q.nb > 1) {
 		b.col = getBuf[T](q.kc * q.nb * q.P)
 	}
 	if q.nb > 1 {
@@ -249,30 +318,137 @@ func (b gemmScratch[T]) release() {
 	}
 }
 
+// fusedIm2col lets the forward pass of shiftedCols convolutions generate
+// their columns straight into the GEMM's packed panels (packSame) instead
+// of an im2col buffer; tests turn it off to compare.
+var fusedIm2col = true
+
+// sameTap is one kernel tap of a samePlane convolution: the output pixels
+// [a, b) (row-major in the plane) include every pixel whose input lies in
+// the image, pixel t reading input t+off; within them the columns outside
+// [wlo, whi) read outside the image (edge reports that there are such).
+type sameTap struct {
+	a, b, off, wlo, whi int
+	edge                bool
+}
+
+func (q *gemmPlan) sameTap(kh, kw int) sameTap {
+	p := q.p
+	hlo, hhi := validRange(q.oh, 1, p.PH, kh, p.H)
+	wlo, whi := validRange(q.ow, 1, p.PW, kw, p.W)
+	t := sameTap{a: hlo*p.W + wlo, b: (hhi-1)*p.W + whi, off: (kh-p.PH)*p.W + kw - p.PW,
+		wlo: wlo, whi: whi, edge: wlo > 0 || whi < p.W}
+	if hlo >= hhi || wlo >= whi {
+		t.a, t.b = 0, 0
+	}
+	return t
+}
+
+// maxSameTaps bounds the kernels whose taps packSame tabulates on the stack.
+const maxSameTaps = 49
+
+// packSame is a gemm.PackB for the im2col matrix of images n0.., group g of
+// a samePlane convolution: row r = (c·KH+kh)·KW+kw, column i·P + pixel.
+// Each panel row is filled by image segments: one shifted copy of the
+// input plane, zeros outside the image, exactly as im2colSame.
+func packSame[T Float](q *gemmPlan, x []T, n0, g int, dst []T, nr, pc, kb, jc, nb int) {
+	p := q.p
+	W, P, ntap := p.W, q.P, p.KH*p.KW
+	var tabArr [maxSameTaps]sameTap
+	tab := tabArr[:0]
+	if ntap <= maxSameTaps {
+		for t := 0; t < ntap; t++ {
+			tab = append(tab, q.sameTap(t/p.KW, t%p.KW))
+		}
+	}
+	// A panel's columns fall into segments of one image each (at most nr,
+	// for one-pixel images): (image, first pixel, end pixel).
+	var segArr [64][3]int
+	for q0 := 0; q0 < nb; q0 += nr {
+		w := min(nr, nb-q0)
+		panel := dst[q0*kb : q0*kb+nr*kb]
+		segs := segArr[:0]
+		for j, end := jc+q0, jc+q0+w; j < end; {
+			i, s := j/P, j%P
+			e := min(P, s+end-j)
+			segs = append(segs, [3]int{i, s, e})
+			j += e - s
+		}
+		c, t := pc/ntap, pc%ntap
+		for pp := 0; pp < kb; pp++ {
+			var tp sameTap
+			if len(tab) > 0 {
+				tp = tab[t]
+			} else {
+				tp = q.sameTap(t/p.KW, t%p.KW)
+			}
+			row := panel[pp*nr : pp*nr+nr]
+			clear(row[w:])
+			col := row
+			for _, sg := range segs {
+				i, s, e := sg[0], sg[1], sg[2]
+				seg := col[:e-s]
+				col = col[e-s:]
+				lo, hi := max(s, tp.a), min(e, tp.b)
+				if lo >= hi {
+					clear(seg)
+					continue
+				}
+				clear(seg[:lo-s])
+				clear(seg[hi-s:])
+				xo := ((n0+i)*p.C + g*q.cg + c) * P
+				copy(seg[lo-s:hi-s], x[xo+lo+tp.off:xo+hi+tp.off])
+				if !tp.edge {
+					continue
+				}
+				for rs := lo / W * W; rs < hi; rs += W {
+					for u := max(rs, lo); u < min(rs+tp.wlo, hi); u++ {
+						seg[u-s] = 0
+					}
+					for u := max(rs+tp.whi, lo); u < min(rs+W, hi); u++ {
+						seg[u-s] = 0
+					}
+				}
+			}
+			if t++; t == ntap {
+				t = 0
+				c++
+			}
+		}
+	}
+}
+
 func gemmForward[T Float](p Params, x, w, bias, y []T) {
 	q := newGemmPlan(p, int(unsafe.Sizeof(T(0))))
+	fused := fusedIm2col && q.shiftedCols()
 	q.forUnits(func(lo, hi int) {
-		bufs := newGemmScratch[T](q)
+		bufs := newGemmScratch[T](q, !fused)
 		defer bufs.release()
 		colBuf, outBuf := bufs.col, bufs.k
 		for u := lo; u < hi; u++ {
 			n0, cnt, g := q.unit(u)
 			cols := cnt * q.P
-			var b []T
-			ldb := cols
-			if q.pointwise && cnt == 1 {
-				b = x[(n0*p.C+g*q.cg)*q.P:]
-			} else {
-				b = (*colBuf)[:q.kc*cols]
-				im2col(q, x, n0, cnt, g, b)
-			}
 			var c []T
 			if cnt == 1 {
 				c = y[(n0*p.K+g*q.kg)*q.P : (n0*p.K+(g+1)*q.kg)*q.P]
 			} else {
 				c = (*outBuf)[:q.kg*cols]
 			}
-			gemm.Gemm(false, false, q.kg, cols, q.kc, 1, w[g*q.kg*q.kc:], q.kc, b, ldb, 0, c, cols)
+			var b []T
+			ldb := cols
+			switch {
+			case q.pointwise && cnt == 1:
+				b = x[(n0*p.C+g*q.cg)*q.P:]
+			case fused:
+				pack := func(dst []T, nr, pc, kb, jc, nb int) { packSame(q, x, n0, g, dst, nr, pc, kb, jc, nb) }
+				gemm.GemmPackB(q.kg, cols, q.kc, 1, w[g*q.kg*q.kc:], q.kc, pack, 0, c, cols)
+			default:
+				b = (*colBuf)[:q.kc*cols]
+				im2col(q, x, n0, cnt, g, b)
+			}
+			if b != nil {
+				gemm.Gemm(false, false, q.kg, cols, q.kc, 1, w[g*q.kg*q.kc:], q.kc, b, ldb, 0, c, cols)
+			}
 			if bias != nil {
 				// Right after the GEMM, while c is still in cache.
 				addBias(c, bias[g*q.kg:], q.kg, cols, cols)
@@ -287,7 +463,7 @@ func gemmForward[T Float](p Params, x, w, bias, y []T) {
 func gemmBackwardData[T Float](p Params, gy, w, gx []T) {
 	q := newGemmPlan(p, int(unsafe.Sizeof(T(0))))
 	q.forUnits(func(lo, hi int) {
-		bufs := newGemmScratch[T](q)
+		bufs := newGemmScratch[T](q, true)
 		defer bufs.release()
 		colBuf, gyBuf := bufs.col, bufs.k
 		for u := lo; u < hi; u++ {
@@ -333,7 +509,7 @@ func gemmBackwardFilter[T Float](p Params, x, gy, gw []T) {
 			parts[ch] = getZeroBuf[T](wl)
 			acc = *parts[ch]
 		}
-		bufs := newGemmScratch[T](q)
+		bufs := newGemmScratch[T](q, true)
 		defer bufs.release()
 		colBuf, gyBuf := bufs.col, bufs.k
 		for u := ch * q.units / nch; u < (ch+1)*q.units/nch; u++ {

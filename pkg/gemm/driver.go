@@ -82,6 +82,9 @@ type job[T Float] struct {
 	alpha, beta    T
 	a, b, c        []T
 	lda, ldb, ldc  int
+	// packFn, when set, supplies the packed panels of B in place of b
+	// (GemmPackB).
+	packFn PackB[T]
 }
 
 // parallelFlops is the work (2·m·n·k) below which a call stays on one core.
@@ -274,6 +277,10 @@ func packRows8[T Float](dst, src []T, off, ld, kb int) {
 // past nb are zero.
 func (j *job[T]) packB(pb []T, pc, kb, jc, nb int) {
 	nr := j.e.nr
+	if j.packFn != nil {
+		j.packFn(pb[:roundUp(nb, nr)*kb], nr, pc, kb, jc, nb)
+		return
+	}
 	b, ldb := j.b, j.ldb
 	jr0 := 0
 	if f := j.e.packBN; f != nil && !j.transB && nb >= nr {

@@ -24,7 +24,9 @@
 // Products of at least 2 MFLOP run on par.Workers cores: the operand shared
 // by all cores (op(A) when N is split, op(B) when M is split) is packed
 // once by the workers together, then they take balanced chunks of the other
-// dimension from a shared counter. Tiny products (m·n·k < 256) use direct
+// dimension from a shared counter. GemmPackB takes B as a function that
+// writes the packed panels directly (convolutions generate im2col columns
+// that way). Tiny products (m·n·k < 256) use direct
 // loops. Single-core calls allocate nothing once the pools are warm.
 package gemm
 
@@ -98,6 +100,57 @@ func gemm[T Float](e *engine[T], transA, transB bool, m, n, k int, alpha T, a []
 	}
 	j := job[T]{e: e, transA: transA, transB: transB, m: m, n: n, k: k,
 		alpha: alpha, beta: beta, a: a, b: b, c: c, lda: lda, ldb: ldb, ldc: ldc}
+	if j.serial() {
+		j.runSerial()
+		return
+	}
+	runParallel(j)
+}
+
+// PackB writes the block op(B)[pc:pc+kb, jc:jc+nb] of a k×n matrix B, which
+// exists only through this function, into dst (length ⌈nb/nr⌉·nr·kb) as
+// micro-panels of nr columns: element (p, q·nr+j) of the block at
+// q·nr·kb + p·nr + j, columns past nb zero. With nr = nb = n and the whole K
+// range it writes B itself, row-major. It may be called from several
+// goroutines at once (on disjoint dst).
+type PackB[T Float] func(dst []T, nr, pc, kb, jc, nb int)
+
+// GemmPackB computes C = alpha*A*B + beta*C for a row-major m×k A and a
+// k×n B given by pack, so that callers can generate B (im2col, say)
+// straight into the kernels' panel buffers instead of materialising it.
+// The result is bit-for-bit that of Gemm(false, false, ...) on the
+// materialised B: packing only moves elements, and the K blocking and
+// summation order are the same.
+func GemmPackB[T Float](m, n, k int, alpha T, a []T, lda int, pack PackB[T], beta T, c []T, ldc int) {
+	switch av := any(a).(type) {
+	case []float32:
+		gemmPackB(sEngine, m, n, k, float32(alpha), av, lda, any(pack).(PackB[float32]), float32(beta), any(c).([]float32), ldc)
+	case []float64:
+		gemmPackB(dEngine, m, n, k, float64(alpha), av, lda, any(pack).(PackB[float64]), float64(beta), any(c).([]float64), ldc)
+	default:
+		panic("gemm: unsupported element type")
+	}
+}
+
+func gemmPackB[T Float](e *engine[T], m, n, k int, alpha T, a []T, lda int, pack PackB[T], beta T, c []T, ldc int) {
+	if m < 0 || n < 0 || k < 0 {
+		panic(fmt.Sprintf("gemm: negative dimension m=%d n=%d k=%d", m, n, k))
+	}
+	checkMatrix("a", m, k, lda, len(a))
+	checkMatrix("c", m, n, ldc, len(c))
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 || alpha == 0 || m*n*k <= smallWork {
+		// The direct loops read B row-major: one panel as wide as B.
+		b := make([]T, k*n)
+		if k > 0 {
+			pack(b, n, 0, k, 0, n)
+		}
+		gemm(e, false, false, m, n, k, alpha, a, lda, b, max(n, 1), beta, c, ldc)
+		return
+	}
+	j := job[T]{e: e, m: m, n: n, k: k, alpha: alpha, beta: beta, a: a, c: c, lda: lda, ldc: ldc, packFn: pack}
 	if j.serial() {
 		j.runSerial()
 		return

@@ -355,3 +355,76 @@ func TestShortSlicePanics(t *testing.T) {
 	}()
 	Sgemm(false, false, 4, 4, 4, 1, make([]float32, 15), 4, make([]float32, 16), 4, 0, make([]float32, 16), 4)
 }
+
+// rowMajorPack is the PackB of a materialised row-major B.
+func rowMajorPack[T Float](b []T, ldb int) PackB[T] {
+	return func(dst []T, nr, pc, kb, jc, nb int) {
+		for q := 0; q < nb; q += nr {
+			w := min(nr, nb-q)
+			for p := 0; p < kb; p++ {
+				row := dst[q*kb+p*nr : q*kb+p*nr+nr]
+				copy(row, b[(pc+p)*ldb+jc+q:(pc+p)*ldb+jc+q+w])
+				clear(row[w:])
+			}
+		}
+	}
+}
+
+// TestGemmPackB checks that GemmPackB gives exactly Gemm's result (bit for
+// bit) on every path: tiny direct loops, serial, N split, M split, and the
+// independent blocks beyond sharedMax.
+func TestGemmPackB(t *testing.T) {
+	defer func(w, s int) { par.Workers, sharedMax = w, s }(par.Workers, sharedMax)
+	rng := rand.New(rand.NewSource(34))
+	dims := [][3]int{{1, 1, 1}, {3, 5, 7}, {8, 48, 16}, {64, 256, 576}, {9, 700, 300}, {300, 20, 260}, {17, 97, 1153}, {5, 3, 0}}
+	for _, w := range []int{1, 2, 3} {
+		par.Workers = w
+		for _, sm := range []int{1 << 23, 1000} {
+			sharedMax = sm
+			for _, d := range dims {
+				m, n, k := d[0], d[1], d[2]
+				ldb := n + 3
+				a := make([]float32, m*k)
+				b := make([]float32, max(k*ldb, 1))
+				for i := range a {
+					a[i] = rng.Float32()*2 - 1
+				}
+				for i := range b {
+					b[i] = rng.Float32()*2 - 1
+				}
+				for _, beta := range []float32{0, 0.5} {
+					c0 := make([]float32, m*n)
+					for i := range c0 {
+						c0[i] = rng.Float32()
+					}
+					want := append([]float32(nil), c0...)
+					got := append([]float32(nil), c0...)
+					Gemm(false, false, m, n, k, 1.5, a, max(k, 1), b, ldb, beta, want, n)
+					GemmPackB(m, n, k, 1.5, a, max(k, 1), rowMajorPack(b, ldb), beta, got, n)
+					for i := range want {
+						if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+							t.Fatalf("workers %d sharedMax %d %dx%dx%d beta %v: c[%d] = %v, Gemm %v", w, sm, m, n, k, beta, i, got[i], want[i])
+						}
+					}
+				}
+				a64 := make([]float64, m*k)
+				b64 := make([]float64, len(b))
+				for i := range a64 {
+					a64[i] = float64(a[i])
+				}
+				for i := range b64 {
+					b64[i] = float64(b[i])
+				}
+				want := make([]float64, m*n)
+				got := make([]float64, m*n)
+				Gemm(false, false, m, n, k, 1, a64, max(k, 1), b64, ldb, 0, want, n)
+				GemmPackB(m, n, k, 1, a64, max(k, 1), rowMajorPack(b64, ldb), 0, got, n)
+				for i := range want {
+					if math.Float64bits(got[i]) != math.Float64bits(want[i]) {
+						t.Fatalf("float64 workers %d %dx%dx%d: c[%d] = %v, Gemm %v", w, m, n, k, i, got[i], want[i])
+					}
+				}
+			}
+		}
+	}
+}

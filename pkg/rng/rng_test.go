@@ -290,3 +290,22 @@ func BenchmarkNormal32(b *testing.B) {
 		g.Normal32(dst)
 	}
 }
+
+// TestSincosMatchesSinCos checks that math.Sincos, which boxMuller uses,
+// returns exactly math.Sin and math.Cos (the documented definition) on
+// Box–Muller angles: the extreme and a million pseudo-random Philox words.
+func TestSincosMatchesSinCos(t *testing.T) {
+	check := func(w uint32) {
+		x := (2 * math.Pi) * u64(w)
+		s, c := math.Sincos(x)
+		if math.Float64bits(s) != math.Float64bits(math.Sin(x)) || math.Float64bits(c) != math.Float64bits(math.Cos(x)) {
+			t.Fatalf("Sincos(%v) = %v, %v; Sin, Cos = %v, %v", x, s, c, math.Sin(x), math.Cos(x))
+		}
+	}
+	for _, w := range []uint32{0, 1, 2, 1 << 29, 1<<30 - 1, 1 << 30, 1 << 31, 3 << 30, 1<<32 - 2, 1<<32 - 1} {
+		check(w)
+	}
+	for e := uint64(0); e < 1<<20; e++ {
+		check(Bits(5, e))
+	}
+}
