@@ -2,8 +2,12 @@
 // documentation (column-major storage, op(A) m×k, op(B) k×n, C m×n,
 // leading dimensions checked as documented, the work ordered on the
 // handle's stream). CUBLAS_TF32_TENSOR_OP_MATH rounds the inputs to TF32
-// (10 mantissa bits) as the tensor cores do; accumulation is in double.
+// (10 mantissa bits) as the tensor cores do; accumulation is in double,
+// each element's sum in rising inner index. The columns of C are computed
+// in blocks spread over threads (emu::ParallelFor); the result does not
+// depend on the split.
 #include <cstring>
+#include <vector>
 
 #include "emu.h"
 
@@ -44,21 +48,70 @@ int Check(Handle* h, int ta, int tb, int m, int n, int k, int lda, int ldb, int 
 // Extent in elements of a column-major operand with ld and cols columns.
 size_t Extent(int rows, int cols, int ld) { return rows == 0 || cols == 0 ? 0 : (size_t)ld * (cols - 1) + rows; }
 
-void Gemm(bool tf32, int ta, int tb, int m, int n, int k, float alpha, const float* A, int lda, const float* B, int ldb,
-          float beta, float* C, int ldc) {
-	for (int j = 0; j < n; j++)
-		for (int i = 0; i < m; i++) {
-			double acc = 0;
-			for (int p = 0; p < k; p++) {
-				float a = ta == CUBLAS_OP_N ? A[i + (size_t)p * lda] : A[p + (size_t)i * lda];
-				float b = tb == CUBLAS_OP_N ? B[p + (size_t)j * ldb] : B[j + (size_t)p * ldb];
-				if (tf32) a = TF32(a), b = TF32(b);
-				acc += (double)a * b;
-			}
-			float& c = C[i + (size_t)j * ldc];
-			// beta == 0: C is not read (it may hold NaN), as documented.
-			c = beta == 0.0f ? (float)(alpha * acc) : (float)(alpha * acc + (double)beta * c);
+// One GEMM's columns j0..j0+JB-1 of C. Ap is op(A) column-major (m×k,
+// leading dimension lda, already TF32-rounded when tf32 is set); each
+// column p of it is added to the JB accumulator columns with the weights
+// op(B)[p, j], so every element's sum runs over p in rising order.
+template <int JB>
+void GemmCols(bool tf32, int tb, int m, int k, float alpha, const float* Ap, size_t lda, const float* B, int ldb,
+              float beta, float* C, int ldc, int j0, std::vector<double>& accv) {
+	accv.assign((size_t)JB * m, 0.0);
+	double* acc = accv.data();
+	for (int p = 0; p < k; p++) {
+		const float* a = Ap + p * lda;
+		double bv[JB];
+		for (int q = 0; q < JB; q++) {
+			float b = tb == CUBLAS_OP_N ? B[p + (size_t)(j0 + q) * ldb] : B[(j0 + q) + (size_t)p * ldb];
+			bv[q] = tf32 ? TF32(b) : b;
 		}
+		for (int q = 0; q < JB; q++) emu::Axpy(acc + (size_t)q * m, a, bv[q], m);
+	}
+	for (int q = 0; q < JB; q++) {
+		float* c = C + (size_t)(j0 + q) * ldc;
+		const double* s = acc + (size_t)q * m;
+		// beta == 0: C is not read (it may hold NaN), as documented.
+		for (int i = 0; i < m; i++)
+			c[i] = beta == 0.0f ? (float)(alpha * s[i]) : (float)(alpha * s[i] + (double)beta * c[i]);
+	}
+}
+
+const int kColBlock = 4;
+
+// Gemm runs a strided batch of GEMMs, in units of kColBlock columns of one
+// GEMM's C.
+void Gemm(bool tf32, int ta, int tb, int m, int n, int k, float alpha, const float* A, int lda, long long sA,
+          const float* B, int ldb, long long sB, float beta, float* C, int ldc, long long sC, int batch) {
+	// op(A) as a column-major m×k matrix: A itself when it already is one,
+	// else a copy (transposed and/or TF32-rounded) per GEMM.
+	bool pack = ta != CUBLAS_OP_N || tf32;
+	std::vector<float> packed;
+	size_t ldp = pack ? (size_t)m : (size_t)lda, sp = pack ? (size_t)m * k : (size_t)sA;
+	if (pack && k > 0) {
+		packed.resize((size_t)batch * m * k);
+		for (int b = 0; b < batch; b++) {
+			const float* a = A + b * sA;
+			float* o = packed.data() + (size_t)b * m * k;
+			for (int p = 0; p < k; p++)
+				for (int i = 0; i < m; i++) {
+					float v = ta == CUBLAS_OP_N ? a[i + (size_t)p * lda] : a[p + (size_t)i * lda];
+					o[i + (size_t)p * m] = tf32 ? TF32(v) : v;
+				}
+		}
+	}
+	const float* Ap = pack ? packed.data() : A;
+	size_t blocks = (size_t)(n + kColBlock - 1) / kColBlock;
+	emu::ParallelFor((size_t)batch * blocks, (double)batch * m * n * k, [&](size_t u) {
+		static thread_local std::vector<double> acc;
+		int b = (int)(u / blocks), j0 = (int)(u % blocks) * kColBlock;
+		const float *a = Ap + b * sp, *bb = B + b * sB;
+		float* c = C + b * sC;
+		switch (n - j0 >= kColBlock ? kColBlock : n - j0) {
+		case 1: GemmCols<1>(tf32, tb, m, k, alpha, a, ldp, bb, ldb, beta, c, ldc, j0, acc); break;
+		case 2: GemmCols<2>(tf32, tb, m, k, alpha, a, ldp, bb, ldb, beta, c, ldc, j0, acc); break;
+		case 3: GemmCols<3>(tf32, tb, m, k, alpha, a, ldp, bb, ldb, beta, c, ldc, j0, acc); break;
+		default: GemmCols<kColBlock>(tf32, tb, m, k, alpha, a, ldp, bb, ldb, beta, c, ldc, j0, acc); break;
+		}
+	});
 }
 
 }  // namespace
@@ -119,8 +172,7 @@ int emu_cublasSgemmStridedBatched(cublasHandle_t hh, int ta, int tb, int m, int 
 	}
 	bool tf32 = (h->math & 0xf) == 3;
 	int r = emu::Enqueue(h->stream, [=] {
-		for (int b = 0; b < batch; b++)
-			Gemm(tf32, ta, tb, m, n, k, al, A + b * sA, lda, B + b * sB, ldb, be, C + b * sC, ldc);
+		Gemm(tf32, ta, tb, m, n, k, al, A, lda, sA, B, ldb, sB, be, C, ldc, sC, batch);
 		return 0;
 	});
 	return r ? CUBLAS_STATUS_EXECUTION_FAILED : 0;

@@ -5,7 +5,17 @@
 // beta == 0. Algorithms have documented workspace sizes; a call with too
 // small a workspace fails as it does on a GPU, and the workspace is
 // scribbled on so that a caller sharing it with live data sees the damage.
+// Each output element is a double sum in the reference loop's order, so
+// results are exact references, bit for bit the same however the work is
+// split over the library's threads (emu::ParallelFor, defined here).
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "emu.h"
@@ -89,41 +99,176 @@ long long BwdFilterWs(const Shape& s, int algo) {
 	return -1;
 }
 
-// The filter tap used at (r, t): flipped in convolution mode.
-inline size_t Tap(const Shape& s, int k, int c, int r, int t) {
-	if (s.cv->mode == 0) r = s.KH - 1 - r, t = s.KW - 1 - t;
-	return (((size_t)k * (s.C / s.G) + c) * s.KH + r) * s.KW + t;
+// The valid range [*lo, *hi) of output positions o (0 <= o < O) whose input
+// position o*st + off lies inside [0, L).
+inline void Range(int O, int L, int st, int off, int* lo, int* hi) {
+	*lo = off >= 0 ? 0 : (-off + st - 1) / st;
+	*hi = L - 1 - off < 0 ? 0 : (L - 1 - off) / st + 1;
+	if (*hi > O) *hi = O;
+	if (*lo > *hi) *lo = *hi;
 }
 
-// Visit every (output position, filter tap) pair with its input position
-// inside the image: f(xi, wi, yi).
-template <class F>
-void ForEach(const Shape& s, F f) {
-	int Cg = s.C / s.G, Kg = s.K / s.G;
-	for (int n = 0; n < s.N; n++)
-		for (int k = 0; k < s.K; k++) {
-			int g = k / Kg;
-			for (int oh = 0; oh < s.OH; oh++)
-				for (int ow = 0; ow < s.OW; ow++) {
-					size_t yi = (((size_t)n * s.K + k) * s.OH + oh) * s.OW + ow;
-					for (int c = 0; c < Cg; c++)
-						for (int r = 0; r < s.KH; r++) {
-							int ih = oh * s.cv->sh - s.cv->ph + r * s.cv->dh;
-							if (ih < 0 || ih >= s.H) continue;
-							for (int t = 0; t < s.KW; t++) {
-								int iw = ow * s.cv->sw - s.cv->pw + t * s.cv->dw;
-								if (iw < 0 || iw >= s.W) continue;
-								size_t xi = (((size_t)n * s.C + g * Cg + c) * s.H + ih) * s.W + iw;
-								f(xi, Tap(s, k, c, r, t), yi);
-							}
-						}
+// *o = alpha*acc + beta*(*o), *o not read when beta == 0 (it may hold NaN).
+inline void Blend1(float* o, double acc, float alpha, float beta) {
+	*o = beta == 0.0f ? (float)(alpha * acc) : (float)(alpha * acc + (double)beta * *o);
+}
+
+// The three directions. Every output element is the double sum of its
+// products in the order of the reference loop nest
+//   for n, k, oh, ow (the output position), c, r, t (the filter tap)
+// that visits every (input, tap, output) triple whose input lies inside the
+// image: for y by (c, r, t), for dx by (k, oh, ow), for dw by (n, oh, ow).
+// The loops below keep those orders (so results are the reference's, bit
+// for bit) but run the innermost loop over output (or input) positions of
+// one row, a plain multiply-add over contiguous memory, and each call
+// computes a disjoint part of the output so that the parts can run on
+// different threads in any order.
+
+struct Dims {
+	int N, C, H, W, K, KH, KW, OH, OW, Cg, Kg, ph, pw, sh, sw, dh, dw;
+	bool flip;
+	// Per filter row r (column t): the output rows (columns) whose input
+	// row (column) lies inside the image, [ohLo[r], ohHi[r]).
+	std::vector<int> ohLo, ohHi, owLo, owHi;
+	Dims(const Shape& s)
+	    : N(s.N), C(s.C), H(s.H), W(s.W), K(s.K), KH(s.KH), KW(s.KW), OH(s.OH), OW(s.OW), Cg(s.C / s.G),
+	      Kg(s.K / s.G), ph(s.cv->ph), pw(s.cv->pw), sh(s.cv->sh), sw(s.cv->sw), dh(s.cv->dh), dw(s.cv->dw),
+	      flip(s.cv->mode == 0), ohLo(KH), ohHi(KH), owLo(KW), owHi(KW) {
+		for (int r = 0; r < KH; r++) Range(OH, H, sh, r * dh - ph, &ohLo[r], &ohHi[r]);
+		for (int t = 0; t < KW; t++) Range(OW, W, sw, t * dw - pw, &owLo[t], &owHi[t]);
+	}
+	// The filter tap used at (r, t): flipped in convolution mode.
+	size_t Tap(int k, int c, int r, int t) const {
+		if (flip) r = KH - 1 - r, t = KW - 1 - t;
+		return (((size_t)k * Cg + c) * KH + r) * KW + t;
+	}
+};
+
+// Forward, one (image n, output channel k): y[n, k, :, :].
+void FwdPart(const Dims& d, const float* X, const float* Wt, float* Y, float alpha, float beta, size_t u,
+             std::vector<double>& acc) {
+	int n = (int)(u / d.K), k = (int)(u % d.K), g = k / d.Kg;
+	size_t plane = (size_t)d.OH * d.OW;
+	acc.assign(plane, 0.0);
+	double* A = acc.data();
+	for (int c = 0; c < d.Cg; c++) {
+		const float* xc = X + ((size_t)n * d.C + (size_t)g * d.Cg + c) * d.H * d.W;
+		for (int r = 0; r < d.KH; r++) {
+			int oh0 = d.ohLo[r], oh1 = d.ohHi[r], offh = r * d.dh - d.ph;
+			for (int t = 0; t < d.KW; t++) {
+				int ow0 = d.owLo[t], ow1 = d.owHi[t], offw = t * d.dw - d.pw;
+				double wv = Wt[d.Tap(k, c, r, t)];
+				int len = ow1 - ow0;
+				for (int oh = oh0; oh < oh1; oh++) {
+					const float* xr = xc + (size_t)(oh * d.sh + offh) * d.W + (ow0 * d.sw + offw);
+					double* ar = A + (size_t)oh * d.OW + ow0;
+					if (d.sw == 1)
+						emu::Axpy(ar, xr, wv, len);
+					else
+						for (int i = 0; i < len; i++) ar[i] += (double)xr[(size_t)i * d.sw] * wv;
 				}
+			}
 		}
+	}
+	float* y = Y + u * plane;
+	for (size_t i = 0; i < plane; i++) Blend1(y + i, A[i], alpha, beta);
 }
 
-void Blend(float* out, const std::vector<double>& acc, float alpha, float beta) {
-	for (size_t i = 0; i < acc.size(); i++)
-		out[i] = beta == 0.0f ? (float)(alpha * acc[i]) : (float)(alpha * acc[i] + (double)beta * out[i]);
+// Backward data, one (image n, input channel ci): dx[n, ci, :, :]. For an
+// input element and fixed (k, oh), the taps t that reach it come from
+// output columns ow that fall as t rises: t runs downwards so that the
+// products arrive in rising ow.
+void BwdDataPart(const Dims& d, const float* DY, const float* Wt, float* DX, float alpha, float beta, size_t u,
+                 std::vector<double>& acc) {
+	int n = (int)(u / d.C), ci = (int)(u % d.C), g = ci / d.Cg, c = ci % d.Cg;
+	size_t plane = (size_t)d.H * d.W;
+	acc.assign(plane, 0.0);
+	double* A = acc.data();
+	for (int k = g * d.Kg; k < (g + 1) * d.Kg; k++) {
+		const float* dyk = DY + ((size_t)n * d.K + k) * d.OH * d.OW;
+		for (int oh = 0; oh < d.OH; oh++) {
+			const float* dyr = dyk + (size_t)oh * d.OW;
+			for (int r = 0; r < d.KH; r++) {
+				int ih = oh * d.sh - d.ph + r * d.dh;
+				if (ih < 0 || ih >= d.H) continue;
+				double* arow = A + (size_t)ih * d.W;
+				for (int t = d.KW - 1; t >= 0; t--) {
+					int ow0 = d.owLo[t], ow1 = d.owHi[t], offw = t * d.dw - d.pw;
+					double wv = Wt[d.Tap(k, c, r, t)];
+					double* ar = arow + (ow0 * d.sw + offw);
+					const float* dr = dyr + ow0;
+					int len = ow1 - ow0;
+					if (d.sw == 1)
+						emu::Axpy(ar, dr, wv, len);
+					else
+						for (int i = 0; i < len; i++) ar[(size_t)i * d.sw] += (double)dr[i] * wv;
+				}
+			}
+		}
+	}
+	float* dx = DX + u * plane;
+	for (size_t i = 0; i < plane; i++) Blend1(dx + i, A[i], alpha, beta);
+}
+
+// Backward filter for KB output channels k0.. of one group and one input
+// channel c of it: dw[k0..k0+KB-1, c, :, :]. Each tap's sum is one chain in
+// (n, oh, ow) order; the KB channels' chains run side by side.
+template <int KB>
+void BwdFilterBlock(const Dims& d, const float* X, const float* DY, float* DW, float alpha, float beta, int k0, int c,
+                    std::vector<double>& acc) {
+	int g = k0 / d.Kg, taps = d.KH * d.KW;
+	size_t plane = (size_t)d.OH * d.OW;
+	acc.assign((size_t)KB * taps, 0.0);
+	double* A = acc.data();
+	for (int n = 0; n < d.N; n++) {
+		const float* xc = X + ((size_t)n * d.C + (size_t)g * d.Cg + c) * d.H * d.W;
+		const float* dyn = DY + ((size_t)n * d.K + k0) * plane;
+		for (int oh = 0; oh < d.OH; oh++) {
+			for (int r = 0; r < d.KH; r++) {
+				int ih = oh * d.sh - d.ph + r * d.dh;
+				if (ih < 0 || ih >= d.H) continue;
+				for (int t = 0; t < d.KW; t++) {
+					int ow0 = d.owLo[t], ow1 = d.owHi[t], offw = t * d.dw - d.pw;
+					const float* xr = xc + (size_t)ih * d.W + (ow0 * d.sw + offw);
+					const float* dr = dyn + (size_t)oh * d.OW + ow0;
+					double a[KB];
+					for (int j = 0; j < KB; j++) a[j] = A[j * taps + r * d.KW + t];
+					int len = ow1 - ow0;
+					for (int i = 0; i < len; i++) {
+						double xv = xr[(size_t)i * d.sw];
+						for (int j = 0; j < KB; j++) a[j] += xv * dr[j * plane + i];
+					}
+					for (int j = 0; j < KB; j++) A[j * taps + r * d.KW + t] = a[j];
+				}
+			}
+		}
+	}
+	for (int j = 0; j < KB; j++)
+		for (int r = 0; r < d.KH; r++)
+			for (int t = 0; t < d.KW; t++) {
+				Blend1(DW + d.Tap(k0 + j, c, r, t), A[j * taps + r * d.KW + t], alpha, beta);
+			}
+}
+
+const int kFilterBlock = 4;
+
+// Units of backward-filter work: per group, the output channels in blocks
+// of kFilterBlock times the group's input channels.
+size_t FilterBlocks(const Dims& d) { return (size_t)(d.Kg + kFilterBlock - 1) / kFilterBlock; }
+
+void BwdFilterPart(const Dims& d, const float* X, const float* DY, float* DW, float alpha, float beta, size_t u,
+                   std::vector<double>& acc) {
+	size_t nb = FilterBlocks(d);
+	int c = (int)(u % d.Cg);
+	size_t gb = u / d.Cg;
+	int g = (int)(gb / nb), b = (int)(gb % nb);
+	int k0 = g * d.Kg + b * kFilterBlock, kb = d.Kg - b * kFilterBlock;
+	switch (kb >= kFilterBlock ? kFilterBlock : kb) {
+	case 1: BwdFilterBlock<1>(d, X, DY, DW, alpha, beta, k0, c, acc); break;
+	case 2: BwdFilterBlock<2>(d, X, DY, DW, alpha, beta, k0, c, acc); break;
+	case 3: BwdFilterBlock<3>(d, X, DY, DW, alpha, beta, k0, c, acc); break;
+	default: BwdFilterBlock<4>(d, X, DY, DW, alpha, beta, k0, c, acc); break;
+	}
 }
 
 int CheckPtrs(std::initializer_list<std::pair<const void*, size_t>> ps) {
@@ -196,16 +341,15 @@ int WsSize(cudnnHandle_t h, cudnnConvolutionDescriptor_t c, cudnnTensorDescripto
 
 // RunConv is what the three convolutions share: it checks the handle, the
 // pointers, the shape, the workspace (wsFn's size for algo) and the tensors
-// x, w and y, then enqueues the reference loop on the handle's stream. The
-// loop poisons the workspace, lets term(acc, xi, wi, yi) add the product of
-// every (input, filter tap, output) triple into acc, a double accumulator
-// shaped like the output (out: 0 for x, 1 for w, 2 for y), and blends acc
-// into that output.
-template <class Term>
+// x, w and y, then enqueues the work on the handle's stream as one task, in
+// order with the stream's kernels and copies. The task poisons the
+// workspace and computes the output (out: 0 for x, backward data; 1 for w,
+// backward filter; 2 for y, forward) from the other two, blending it into
+// the output with alpha and beta, in parts spread over threads (ParallelFor).
 int RunConv(cudnnHandle_t hh, const void* alpha, const void* beta, cudnnConvolutionDescriptor_t cd,
             cudnnTensorDescriptor_t xd, cudnnFilterDescriptor_t wd, cudnnTensorDescriptor_t yd,
             long long (*wsFn)(const Shape&, int), int algo, void* ws, size_t wsn, const void* x, const void* w,
-            const void* y, int out, Term term) {
+            const void* y, int out) {
 	Handle* h = (Handle*)hh;
 	if (!h) return CUDNN_STATUS_NOT_INITIALIZED;
 	if (!alpha || !beta || !x || !w || !y) return CUDNN_STATUS_BAD_PARAM_NULL_POINTER;
@@ -217,23 +361,115 @@ int RunConv(cudnnHandle_t hh, const void* alpha, const void* beta, cudnnConvolut
 	       ny = (size_t)s.N * s.K * s.OH * s.OW;
 	if (int e = CheckPtrs({{x, nx * 4}, {w, nw * 4}, {y, ny * 4}})) return e;
 	float al = *(const float*)alpha, be = *(const float*)beta;
-	Conv cv = *s.cv;
-	float* o = (float*)(out == 0 ? x : out == 1 ? w : y);
-	size_t no = out == 0 ? nx : out == 1 ? nw : ny;
+	Dims d(s);  // the descriptor's settings now: the caller may change it once this returns
+	float *X = (float*)x, *Wt = (float*)w, *Y = (float*)y;
 	int r = emu::Enqueue(h->stream, [=] {
-		Shape sh = s;
-		sh.cv = &cv;
 		if (need > 0) memset(ws, 0xFF, (size_t)need);
-		std::vector<double> acc(no, 0.0);
-		double* a = acc.data();
-		ForEach(sh, [&](size_t xi, size_t wi, size_t yi) { term(a, xi, wi, yi); });
-		Blend(o, acc, al, be);
+		double macs = (double)ny * d.Cg * d.KH * d.KW;
+		size_t units = out == 2   ? (size_t)d.N * d.K
+		               : out == 0 ? (size_t)d.N * d.C
+		                          : (size_t)(d.K / d.Kg) * FilterBlocks(d) * d.Cg;
+		emu::ParallelFor(units, macs, [&](size_t u) {
+			static thread_local std::vector<double> acc;
+			if (out == 2) FwdPart(d, X, Wt, Y, al, be, u, acc);
+			else if (out == 0) BwdDataPart(d, Y, Wt, X, al, be, u, acc);
+			else BwdFilterPart(d, X, Y, Wt, al, be, u, acc);
+		});
 		return 0;
 	});
 	return r ? CUDNN_STATUS_EXECUTION_FAILED : 0;
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------- threads
+
+namespace emu {
+namespace {
+
+// The library pool: helper threads of ParallelFor, separate from the
+// kernel pool of emu_driver.cc (a library call runs in its stream's task,
+// as a kernel's blocks do, and must not wait behind them). Never destroyed,
+// as the kernel pool is not: a process that exits through libc's exit runs
+// static destructors while helpers still wait on the condition variable.
+struct PJob {
+	const std::function<void(size_t)>* f;
+	size_t n;
+	std::atomic<size_t> next{0}, done{0};
+	std::mutex mu;
+	std::condition_variable cv;
+};
+std::mutex& g_lib_mu = *new std::mutex;
+std::condition_variable& g_lib_cv = *new std::condition_variable;
+std::deque<std::shared_ptr<PJob>>& g_lib_jobs = *new std::deque<std::shared_ptr<PJob>>;
+unsigned g_lib_helpers = 0;
+std::once_flag g_lib_once;
+
+void Drain(PJob* j) {
+	for (;;) {
+		size_t i = j->next.fetch_add(1);
+		if (i >= j->n) return;
+		(*j->f)(i);
+		if (j->done.fetch_add(1) + 1 == j->n) {
+			std::lock_guard<std::mutex> l(j->mu);
+			j->cv.notify_all();
+		}
+	}
+}
+
+void Helper() {
+	for (;;) {
+		std::shared_ptr<PJob> j;
+		{
+			std::unique_lock<std::mutex> l(g_lib_mu);
+			g_lib_cv.wait(l, [] { return !g_lib_jobs.empty(); });
+			j = g_lib_jobs.front();
+			if (j->next.load() >= j->n) {
+				g_lib_jobs.pop_front();
+				continue;
+			}
+		}
+		Drain(j.get());
+	}
+}
+
+// Below this many multiply-adds a call runs on the calling thread alone:
+// waking helpers costs more than they save.
+const double kParallelWork = 1 << 18;
+
+}  // namespace
+
+void ParallelFor(size_t n, double work, const std::function<void(size_t)>& f) {
+	std::call_once(g_lib_once, [] {
+		unsigned hc = std::thread::hardware_concurrency();
+		for (unsigned i = 1; i < hc; i++) {
+			std::thread(Helper).detach();
+			g_lib_helpers++;
+		}
+	});
+	if (n <= 1 || g_lib_helpers == 0 || work < kParallelWork) {
+		for (size_t i = 0; i < n; i++) f(i);
+		return;
+	}
+	auto jp = std::make_shared<PJob>();
+	jp->f = &f;
+	jp->n = n;
+	{
+		std::lock_guard<std::mutex> l(g_lib_mu);
+		g_lib_jobs.push_back(jp);
+	}
+	g_lib_cv.notify_all();
+	Drain(jp.get());
+	{
+		std::unique_lock<std::mutex> l(jp->mu);
+		jp->cv.wait(l, [&] { return jp->done.load() >= n; });
+	}
+	std::lock_guard<std::mutex> l(g_lib_mu);
+	auto it = std::find(g_lib_jobs.begin(), g_lib_jobs.end(), jp);
+	if (it != g_lib_jobs.end()) g_lib_jobs.erase(it);
+}
+
+}  // namespace emu
 
 extern "C" {
 
@@ -350,9 +586,7 @@ int emu_cudnnGetConvolutionForwardWorkspaceSize(cudnnHandle_t h, cudnnTensorDesc
 int emu_cudnnConvolutionForward(cudnnHandle_t hh, const void* alpha, cudnnTensorDescriptor_t xd, const void* x,
                                 cudnnFilterDescriptor_t wd, const void* w, cudnnConvolutionDescriptor_t cd, int algo,
                                 void* ws, size_t wsn, const void* beta, cudnnTensorDescriptor_t yd, void* y) {
-	const float *X = (const float*)x, *Wt = (const float*)w;
-	return RunConv(hh, alpha, beta, cd, xd, wd, yd, FwdWs, algo, ws, wsn, x, w, y, 2,
-	               [=](double* acc, size_t xi, size_t wi, size_t yi) { acc[yi] += (double)X[xi] * Wt[wi]; });
+	return RunConv(hh, alpha, beta, cd, xd, wd, yd, FwdWs, algo, ws, wsn, x, w, y, 2);
 }
 
 int emu_cudnnGetConvolutionBackwardDataAlgorithm_v7(cudnnHandle_t h, cudnnFilterDescriptor_t w,
@@ -372,9 +606,7 @@ int emu_cudnnConvolutionBackwardData(cudnnHandle_t hh, const void* alpha, cudnnF
                                      cudnnTensorDescriptor_t dyd, const void* dy, cudnnConvolutionDescriptor_t cd,
                                      int algo, void* ws, size_t wsn, const void* beta, cudnnTensorDescriptor_t dxd,
                                      void* dx) {
-	const float *DY = (const float*)dy, *Wt = (const float*)w;
-	return RunConv(hh, alpha, beta, cd, dxd, wd, dyd, BwdDataWs, algo, ws, wsn, dx, w, dy, 0,
-	               [=](double* acc, size_t xi, size_t wi, size_t yi) { acc[xi] += (double)DY[yi] * Wt[wi]; });
+	return RunConv(hh, alpha, beta, cd, dxd, wd, dyd, BwdDataWs, algo, ws, wsn, dx, w, dy, 0);
 }
 
 int emu_cudnnGetConvolutionBackwardFilterAlgorithm_v7(cudnnHandle_t h, cudnnTensorDescriptor_t x,
@@ -394,9 +626,7 @@ int emu_cudnnConvolutionBackwardFilter(cudnnHandle_t hh, const void* alpha, cudn
                                        cudnnTensorDescriptor_t dyd, const void* dy, cudnnConvolutionDescriptor_t cd,
                                        int algo, void* ws, size_t wsn, const void* beta, cudnnFilterDescriptor_t dwd,
                                        void* dw) {
-	const float *X = (const float*)x, *DY = (const float*)dy;
-	return RunConv(hh, alpha, beta, cd, xd, dwd, dyd, BwdFilterWs, algo, ws, wsn, x, dw, dy, 1,
-	               [=](double* acc, size_t xi, size_t wi, size_t yi) { acc[wi] += (double)X[xi] * DY[yi]; });
+	return RunConv(hh, alpha, beta, cd, xd, dwd, dyd, BwdFilterWs, algo, ws, wsn, x, dw, dy, 1);
 }
 
 }  // extern "C"
