@@ -13,38 +13,16 @@ import (
 )
 
 func matmulT[T Float](a, b *tensor.Tensor, ta, tb bool) *tensor.Tensor {
-	as, bs := a.Shape(), b.Shape()
-	if len(as) != len(bs) || (len(as) != 2 && len(as) != 3) {
-		panic(fmt.Sprintf("cpu: matmul of %v and %v", as, bs))
+	d, err := backend.MatMulShape(a.Shape(), b.Shape(), ta, tb)
+	if err != nil {
+		panic("cpu: " + err.Error())
 	}
-	batch := 1
-	if len(as) == 3 {
-		if as[0] != bs[0] {
-			panic(fmt.Sprintf("cpu: matmul batch %v vs %v", as, bs))
-		}
-		batch = as[0]
-	}
-	ar, ac := as[len(as)-2], as[len(as)-1]
-	br, bc := bs[len(bs)-2], bs[len(bs)-1]
-	m, k := ar, ac
-	if ta {
-		m, k = ac, ar
-	}
-	k2, n := br, bc
-	if tb {
-		k2, n = bc, br
-	}
-	if k != k2 {
-		panic(fmt.Sprintf("cpu: matmul inner sizes differ: %v (T=%v) x %v (T=%v)", as, ta, bs, tb))
-	}
-	os := tensor.Shape{m, n}
-	if len(as) == 3 {
-		os = tensor.Shape{batch, m, n}
-	}
+	batch, m, n, k, os := d.Batch, d.M, d.N, d.K, d.Out
+	sa, sb := d.StrideA, d.StrideB
 	out := alloc[T](os)
 	ad, bd, cd := host[T](a), host[T](b), host[T](out)
 	for i := 0; i < batch; i++ {
-		gemm.Gemm(ta, tb, m, n, k, 1, ad[i*ar*ac:(i+1)*ar*ac], ac, bd[i*br*bc:(i+1)*br*bc], bc, 0, cd[i*m*n:(i+1)*m*n], n)
+		gemm.Gemm(ta, tb, m, n, k, 1, ad[i*sa:(i+1)*sa], d.LdA, bd[i*sb:(i+1)*sb], d.LdB, 0, cd[i*m*n:(i+1)*m*n], n)
 	}
 	return out
 }

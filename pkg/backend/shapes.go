@@ -1,0 +1,57 @@
+package backend
+
+import (
+	"fmt"
+
+	"github.com/nvaego/nvae/pkg/tensor"
+)
+
+// This file holds the shape checks and derivations that every backend makes
+// the same way; the backends prefix the errors with their own name.
+
+// MatMulDims is the geometry of a MatMul of row-major operands a and b:
+// Batch products of an M×K by a K×N matrix, giving Out ([M N], or
+// [Batch M N] for rank-3 operands). LdA and LdB are the row lengths of the
+// stored (untransposed) operands, StrideA and StrideB their elements per
+// batch entry.
+type MatMulDims struct {
+	Batch, M, N, K   int
+	LdA, LdB         int
+	StrideA, StrideB int
+	Out              tensor.Shape
+}
+
+// MatMulShape checks a MatMul of shapes a and b (rank 2, or rank 3 with
+// equal leading batch sizes; transA and transB transpose the last two
+// axes) and returns its geometry.
+func MatMulShape(a, b tensor.Shape, transA, transB bool) (MatMulDims, error) {
+	if len(a) != len(b) || (len(a) != 2 && len(a) != 3) {
+		return MatMulDims{}, fmt.Errorf("MatMul of %v and %v (rank 2 or 3, equal ranks)", a, b)
+	}
+	batch := 1
+	if len(a) == 3 {
+		if a[0] != b[0] {
+			return MatMulDims{}, fmt.Errorf("MatMul batch %v vs %v", a, b)
+		}
+		batch = a[0]
+	}
+	ar, ac := a[len(a)-2], a[len(a)-1]
+	br, bc := b[len(b)-2], b[len(b)-1]
+	m, k := ar, ac
+	if transA {
+		m, k = ac, ar
+	}
+	k2, n := br, bc
+	if transB {
+		k2, n = bc, br
+	}
+	if k != k2 {
+		return MatMulDims{}, fmt.Errorf("MatMul inner sizes differ: %v (T=%v) x %v (T=%v)", a, transA, b, transB)
+	}
+	out := tensor.Shape{m, n}
+	if len(a) == 3 {
+		out = tensor.Shape{batch, m, n}
+	}
+	return MatMulDims{Batch: batch, M: m, N: n, K: k, LdA: ac, LdB: bc,
+		StrideA: ar * ac, StrideB: br * bc, Out: out}, nil
+}
