@@ -55,3 +55,27 @@ func MatMulShape(a, b tensor.Shape, transA, transB bool) (MatMulDims, error) {
 	return MatMulDims{Batch: batch, M: m, N: n, K: k, LdA: ac, LdB: bc,
 		StrideA: ar * ac, StrideB: br * bc, Out: out}, nil
 }
+
+// SumToAxes returns the axes of from that SumTo(x, to) sums over (x of
+// shape from): the leading axes from lacks in to, and those where to has
+// size 1 and from does not. The result of summing them, without keeping
+// them, has the elements of to. It fails unless from broadcasts from to.
+func SumToAxes(from, to tensor.Shape) ([]int, error) {
+	lead := len(from) - len(to)
+	if lead < 0 {
+		return nil, fmt.Errorf("SumTo %v from %v", to, from)
+	}
+	var axes []int
+	for i := range from {
+		if i < lead {
+			axes = append(axes, i)
+			continue
+		}
+		if to[i-lead] == 1 && from[i] != 1 {
+			axes = append(axes, i)
+		} else if to[i-lead] != from[i] {
+			return nil, fmt.Errorf("SumTo %v from %v", to, from)
+		}
+	}
+	return axes, nil
+}

@@ -95,21 +95,9 @@ func (b *Backend) SumTo(x *tensor.Tensor, shape tensor.Shape) *tensor.Tensor {
 	if xs.Equal(shape) {
 		return x
 	}
-	lead := len(xs) - len(shape)
-	if lead < 0 {
-		panic(fmt.Sprintf("cpu: SumTo %v from %v", shape, xs))
-	}
-	var axes []int
-	for i := range xs {
-		if i < lead {
-			axes = append(axes, i)
-			continue
-		}
-		if shape[i-lead] == 1 && xs[i] != 1 {
-			axes = append(axes, i)
-		} else if shape[i-lead] != xs[i] {
-			panic(fmt.Sprintf("cpu: SumTo %v from %v", shape, xs))
-		}
+	axes, err := backend.SumToAxes(xs, shape)
+	if err != nil {
+		panic("cpu: " + err.Error())
 	}
 	return b.Sum(x, axes, false).Reshape(shape...)
 }

@@ -1,7 +1,6 @@
 package cuda
 
 import (
-	"fmt"
 	"math"
 
 	"github.com/nvaego/nvae/pkg/backend"
@@ -30,21 +29,9 @@ func (b *Backend) SumTo(x *tensor.Tensor, shape tensor.Shape) *tensor.Tensor {
 	if xs.Equal(shape) {
 		return x
 	}
-	lead := len(xs) - len(shape)
-	if lead < 0 {
-		panic(fmt.Sprintf("cuda backend: SumTo %v from %v", shape, xs))
-	}
-	var axes []int
-	for i := range xs {
-		if i < lead {
-			axes = append(axes, i)
-			continue
-		}
-		if shape[i-lead] == 1 && xs[i] != 1 {
-			axes = append(axes, i)
-		} else if shape[i-lead] != xs[i] {
-			panic(fmt.Sprintf("cuda backend: SumTo %v from %v", shape, xs))
-		}
+	axes, err := backend.SumToAxes(xs, shape)
+	if err != nil {
+		panic("cuda backend: " + err.Error())
 	}
 	return b.Sum(x, axes, false).Reshape(shape...)
 }
