@@ -79,3 +79,38 @@ func SumToAxes(from, to tensor.Shape) ([]int, error) {
 	}
 	return axes, nil
 }
+
+// ConvDims is the geometry of a 2-D convolution: input batch, channels,
+// height and width; output channels and kernel height and width; stride,
+// padding, dilation and groups. Its fields are those, in the order, of
+// conv.Params and cuda.ConvShape, so it converts to either.
+type ConvDims struct {
+	N, C, H, W int
+	K, KH, KW  int
+	SH, SW     int
+	PH, PW     int
+	DH, DW     int
+	Groups     int
+}
+
+// Conv2DDims reads the geometry of a convolution of NCHW input xs with OIHW
+// weight ws under p, where Groups and dilations of 0 mean 1. It checks only
+// the ranks: the backends validate the rest, each as its kernels need.
+func Conv2DDims(xs, ws tensor.Shape, p ConvParams) (ConvDims, error) {
+	if len(xs) != 4 || len(ws) != 4 {
+		return ConvDims{}, fmt.Errorf("needs NCHW input and OIHW weight, got %v and %v", xs, ws)
+	}
+	g := p.Groups
+	if g == 0 {
+		g = 1
+	}
+	d := ConvDims{N: xs[0], C: xs[1], H: xs[2], W: xs[3], K: ws[0], KH: ws[2], KW: ws[3],
+		SH: p.StrideH, SW: p.StrideW, PH: p.PadH, PW: p.PadW, DH: p.DilationH, DW: p.DilationW, Groups: g}
+	if d.DH == 0 {
+		d.DH = 1
+	}
+	if d.DW == 0 {
+		d.DW = 1
+	}
+	return d, nil
+}

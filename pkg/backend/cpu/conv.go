@@ -9,22 +9,12 @@ import (
 )
 
 func convParams(xs, ws tensor.Shape, p backend.ConvParams) conv.Params {
-	if len(xs) != 4 || len(ws) != 4 {
-		panic(fmt.Sprintf("cpu: conv2d needs NCHW input and OIHW weight, got %v and %v", xs, ws))
+	d, err := backend.Conv2DDims(xs, ws, p)
+	if err != nil {
+		panic("cpu: conv2d " + err.Error())
 	}
-	g := p.Groups
-	if g == 0 {
-		g = 1
-	}
-	cp := conv.Params{N: xs[0], C: xs[1], H: xs[2], W: xs[3], K: ws[0], KH: ws[2], KW: ws[3],
-		SH: p.StrideH, SW: p.StrideW, PH: p.PadH, PW: p.PadW, DH: p.DilationH, DW: p.DilationW, Groups: g}
-	if cp.DH == 0 {
-		cp.DH = 1
-	}
-	if cp.DW == 0 {
-		cp.DW = 1
-	}
-	if err := cp.Validate(); err != nil {
+	cp, g := conv.Params(d), d.Groups
+	if err = cp.Validate(); err != nil {
 		panic("cpu: " + err.Error())
 	}
 	if ws[1]*g != xs[1] {

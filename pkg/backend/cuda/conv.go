@@ -19,21 +19,11 @@ const maxConvWorkspace = 256 << 20
 // convShape validates a convolution of input xs and weight ws (the checks
 // of the CPU backend) and returns its cuDNN shape.
 func convShape(op string, xs, ws tensor.Shape, p backend.ConvParams) cu.ConvShape {
-	if len(xs) != 4 || len(ws) != 4 {
-		panic(fmt.Sprintf("cuda backend: %s needs NCHW input and OIHW weight, got %v and %v", op, xs, ws))
+	d, err := backend.Conv2DDims(xs, ws, p)
+	if err != nil {
+		panic("cuda backend: " + op + " " + err.Error())
 	}
-	g := p.Groups
-	if g == 0 {
-		g = 1
-	}
-	s := cu.ConvShape{N: xs[0], C: xs[1], H: xs[2], W: xs[3], K: ws[0], KH: ws[2], KW: ws[3],
-		SH: p.StrideH, SW: p.StrideW, PH: p.PadH, PW: p.PadW, DH: p.DilationH, DW: p.DilationW, Groups: g}
-	if s.DH == 0 {
-		s.DH = 1
-	}
-	if s.DW == 0 {
-		s.DW = 1
-	}
+	s, g := cu.ConvShape(d), d.Groups
 	if g < 1 || ws[1]*g != xs[1] || s.K%g != 0 {
 		panic(fmt.Sprintf("cuda backend: %s weight %v does not match input %v with %d groups", op, ws, xs, g))
 	}
