@@ -114,3 +114,27 @@ func Conv2DDims(xs, ws tensor.Shape, p ConvParams) (ConvDims, error) {
 	}
 	return d, nil
 }
+
+// CheckBox fails unless the box of the given starts and sizes (one of each
+// per axis, none negative) lies inside shape s: the argument check of Slice
+// and SliceBackward.
+func CheckBox(s tensor.Shape, starts, sizes []int) error {
+	if len(starts) != len(s) || len(sizes) != len(s) {
+		return fmt.Errorf("slice box rank for shape %v", s)
+	}
+	for i := range s {
+		if starts[i] < 0 || sizes[i] < 0 || starts[i]+sizes[i] > s[i] {
+			return fmt.Errorf("slice start %v size %v out of shape %v", starts, sizes, s)
+		}
+	}
+	return nil
+}
+
+// BoxOffset is the element offset of starts in a buffer of strides st.
+func BoxOffset(st, starts []int) int {
+	o := 0
+	for i := range st {
+		o += st[i] * starts[i]
+	}
+	return o
+}

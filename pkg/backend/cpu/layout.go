@@ -145,23 +145,11 @@ func (*Backend) Permute(x *tensor.Tensor, perm []int) *tensor.Tensor {
 	return permuteT[float64](x, perm)
 }
 
+// checkBox panics unless the box (starts, sizes) lies inside shape s.
 func checkBox(s tensor.Shape, starts, sizes []int) {
-	if len(starts) != len(s) || len(sizes) != len(s) {
-		panic(fmt.Sprintf("cpu: slice box rank for shape %v", s))
+	if err := backend.CheckBox(s, starts, sizes); err != nil {
+		panic("cpu: " + err.Error())
 	}
-	for i := range s {
-		if starts[i] < 0 || sizes[i] < 0 || starts[i]+sizes[i] > s[i] {
-			panic(fmt.Sprintf("cpu: slice start %v size %v out of shape %v", starts, sizes, s))
-		}
-	}
-}
-
-func boxOffset(st, starts []int) int {
-	o := 0
-	for i := range st {
-		o += st[i] * starts[i]
-	}
-	return o
 }
 
 func sliceT[T Float](x *tensor.Tensor, starts, sizes []int) *tensor.Tensor {
@@ -169,7 +157,7 @@ func sliceT[T Float](x *tensor.Tensor, starts, sizes []int) *tensor.Tensor {
 	os := tensor.Shape(sizes).Clone()
 	out := allocFull[T](os)
 	st := x.Shape().Strides()
-	copyStrided(os, host[T](out), 0, os.Strides(), host[T](x), boxOffset(st, starts), st)
+	copyStrided(os, host[T](out), 0, os.Strides(), host[T](x), backend.BoxOffset(st, starts), st)
 	return out
 }
 
@@ -186,7 +174,7 @@ func sliceBackT[T Float](gy *tensor.Tensor, shape tensor.Shape, starts []int) *t
 	checkBox(shape, starts, sizes)
 	out := alloc[T](shape)
 	st := shape.Strides()
-	copyStrided(sizes, host[T](out), boxOffset(st, starts), st, host[T](gy), 0, sizes.Strides())
+	copyStrided(sizes, host[T](out), backend.BoxOffset(st, starts), st, host[T](gy), 0, sizes.Strides())
 	return out
 }
 

@@ -44,23 +44,9 @@ func (b *Backend) Permute(x *tensor.Tensor, perm []int) *tensor.Tensor {
 
 // checkBox panics unless the box (starts, sizes) lies inside shape s.
 func checkBox(s tensor.Shape, starts, sizes []int) {
-	if len(starts) != len(s) || len(sizes) != len(s) {
-		panic(fmt.Sprintf("cuda backend: slice box rank for shape %v", s))
+	if err := backend.CheckBox(s, starts, sizes); err != nil {
+		panic("cuda backend: " + err.Error())
 	}
-	for i := range s {
-		if starts[i] < 0 || sizes[i] < 0 || starts[i]+sizes[i] > s[i] {
-			panic(fmt.Sprintf("cuda backend: slice start %v size %v out of shape %v", starts, sizes, s))
-		}
-	}
-}
-
-// boxOffset is the element offset of starts in a buffer of strides st.
-func boxOffset(st, starts []int) int {
-	o := 0
-	for i := range st {
-		o += st[i] * starts[i]
-	}
-	return o
 }
 
 // at is the device address of element off of float32 tensor t.
@@ -73,7 +59,7 @@ func (b *Backend) Slice(x *tensor.Tensor, starts, sizes []int) *tensor.Tensor {
 	os := tensor.Shape(sizes).Clone()
 	y := b.alloc(os...)
 	st := x.Shape().Strides()
-	b.launch1D(memFile, "bk_gather", y.Len(), ptr(y), at(x, boxOffset(st, starts)), newDims(os, st), int64(y.Len()))
+	b.launch1D(memFile, "bk_gather", y.Len(), ptr(y), at(x, backend.BoxOffset(st, starts)), newDims(os, st), int64(y.Len()))
 	return y
 }
 
@@ -85,7 +71,7 @@ func (b *Backend) SliceBackward(gy *tensor.Tensor, shape tensor.Shape, starts []
 	checkBox(shape, starts, sizes)
 	out := b.zeros(shape...)
 	st := shape.Strides()
-	b.launch1D(memFile, "bk_scatter", gy.Len(), at(out, boxOffset(st, starts)), ptr(gy), newDims(sizes, st), int64(gy.Len()))
+	b.launch1D(memFile, "bk_scatter", gy.Len(), at(out, backend.BoxOffset(st, starts)), ptr(gy), newDims(sizes, st), int64(gy.Len()))
 	return out
 }
 
