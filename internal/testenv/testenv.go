@@ -132,3 +132,18 @@ func MissingTool(t testing.TB, format string, a ...any) {
 	}
 	t.Skipf(format, a...)
 }
+
+// RunWithCUDACache runs the tests of m and returns their exit code, with
+// NVAE_CUDA_CACHE (the folder of compiled CUDA kernels) set to a fresh
+// temporary folder, removed afterwards, unless the environment already
+// sets it: the tests of packages that build kernels then neither reuse nor
+// leave a cache. A TestMain passes the code to os.Exit.
+func RunWithCUDACache(m *testing.M) int {
+	if os.Getenv("NVAE_CUDA_CACHE") == "" {
+		if d, err := os.MkdirTemp("", "nvae-cuda-cache"); err == nil {
+			os.Setenv("NVAE_CUDA_CACHE", d)
+			defer os.RemoveAll(d)
+		}
+	}
+	return m.Run()
+}

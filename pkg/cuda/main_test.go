@@ -5,6 +5,8 @@ import (
 	"math"
 	"os"
 	"testing"
+
+	"github.com/nvaego/nvae/internal/testenv"
 )
 
 // The suite runs on the emulated device unless NVAE_CUDA_DEVICE=cuda (the
@@ -16,19 +18,7 @@ func TestMain(m *testing.M) {
 			os.Exit(2)
 		}
 	}
-	tmp := ""
-	if os.Getenv("NVAE_CUDA_CACHE") == "" {
-		d, err := os.MkdirTemp("", "nvae-cuda-cache")
-		if err == nil {
-			os.Setenv("NVAE_CUDA_CACHE", d)
-			tmp = d
-		}
-	}
-	code := m.Run()
-	if tmp != "" {
-		os.RemoveAll(tmp)
-	}
-	os.Exit(code)
+	os.Exit(testenv.RunWithCUDACache(m))
 }
 
 func ctx(t testing.TB) *Context {

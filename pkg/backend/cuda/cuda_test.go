@@ -4,6 +4,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/nvaego/nvae/internal/testenv"
 	"github.com/nvaego/nvae/pkg/backend/backendtest"
 	cu "github.com/nvaego/nvae/pkg/cuda"
 	"github.com/nvaego/nvae/pkg/tensor"
@@ -17,18 +18,7 @@ func TestMain(m *testing.M) {
 	if os.Getenv("NVAE_CUDA_DEVICE") == cu.DeviceReal {
 		device = cu.DeviceReal
 	}
-	tmp := ""
-	if os.Getenv("NVAE_CUDA_CACHE") == "" {
-		if d, err := os.MkdirTemp("", "nvae-cuda-cache"); err == nil {
-			os.Setenv("NVAE_CUDA_CACHE", d)
-			tmp = d
-		}
-	}
-	code := m.Run()
-	if tmp != "" {
-		os.RemoveAll(tmp)
-	}
-	os.Exit(code)
+	os.Exit(testenv.RunWithCUDACache(m))
 }
 
 func testBackend(t testing.TB) *Backend {
