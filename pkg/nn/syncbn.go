@@ -32,10 +32,7 @@ func syncBatchNormTrain(c *ag.Ctx, sync StatSync, x, gamma, beta *ag.Var, eps fl
 	b := c.B
 	dt := x.Value.DType()
 	ch := x.Dim(1)
-	axes := []int{0}
-	for i := 2; i < x.Value.Rank(); i++ {
-		axes = append(axes, i)
-	}
+	axes := channelReduceAxes(x.Value.Rank())
 	host := func(t *tensor.Tensor) []float64 { return b.ToHost(t).Float64s() }
 	dev := func(v []float64) *tensor.Tensor {
 		t := tensor.FromFloat64([]int{ch}, v)
@@ -117,10 +114,7 @@ func syncBatchNormTrain(c *ag.Ctx, sync StatSync, x, gamma, beta *ag.Var, eps fl
 // so every rank gets the same result.
 func globalMoments(b backend.Backend, sync StatSync, x *tensor.Tensor) (mean, m2 []float64, count float64) {
 	ch := x.Dim(1)
-	axes := []int{0}
-	for i := 2; i < x.Rank(); i++ {
-		axes = append(axes, i)
-	}
+	axes := channelReduceAxes(x.Rank())
 	n := float64(x.Len() / ch)
 	lmean := b.ToHost(b.Sum(x, axes, false)).Float64s()
 	neg := make([]float64, ch)
@@ -215,10 +209,7 @@ func syncBatchNormTrainDevice(c *ag.Ctx, sync DeviceStatSync, x, gamma, beta *ag
 	b := c.B
 	dt := x.Value.DType()
 	ch := x.Dim(1)
-	axes := []int{0}
-	for i := 2; i < x.Value.Rank(); i++ {
-		axes = append(axes, i)
-	}
+	axes := channelReduceAxes(x.Value.Rank())
 	mean, m2, count := globalMomentsDevice(b, sync, x.Value)
 	variance = b.Binary(backend.Div, m2, count)
 	invstd := b.Binary(backend.Div, b.Full(dt, 1, ch), b.Unary(backend.Sqrt, b.Affine(variance, 1, eps)))
@@ -267,10 +258,7 @@ func syncBatchNormTrainDevice(c *ag.Ctx, sync DeviceStatSync, x, gamma, beta *ag
 func globalMomentsDevice(b backend.Backend, sync DeviceStatSync, x *tensor.Tensor) (mean, m2, count *tensor.Tensor) {
 	dt := x.DType()
 	ch := x.Dim(1)
-	axes := []int{0}
-	for i := 2; i < x.Rank(); i++ {
-		axes = append(axes, i)
-	}
+	axes := channelReduceAxes(x.Rank())
 	n := x.Len() / ch
 	lmean := b.Affine(b.Sum(x, axes, false), 1/float64(n), 0)
 	xc := b.ChannelAffine(x, b.Full(dt, 1, ch), b.Affine(lmean, -1, 0))
@@ -289,4 +277,14 @@ func globalMomentsDevice(b backend.Backend, sync DeviceStatSync, x *tensor.Tenso
 	dev := b.Binary(backend.Sub, means, mean)
 	m2 = b.Sum(b.Binary(backend.Add, m2s, b.Binary(backend.Mul, counts, b.Binary(backend.Mul, dev, dev))), []int{0}, false)
 	return mean, m2, count
+}
+
+// channelReduceAxes is every axis of a rank-r NC… tensor but the channel
+// axis 1: those a batch norm reduces over.
+func channelReduceAxes(r int) []int {
+	axes := []int{0}
+	for i := 2; i < r; i++ {
+		axes = append(axes, i)
+	}
+	return axes
 }
