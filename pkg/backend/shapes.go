@@ -80,6 +80,21 @@ func SumToAxes(from, to tensor.Shape) ([]int, error) {
 	return axes, nil
 }
 
+// SumToBySum is SumTo(x, shape) for a backend b that has the rest: x
+// itself when it already has shape, else the Sum of x over SumToAxes
+// reshaped to shape.
+func SumToBySum(b Backend, x *tensor.Tensor, shape tensor.Shape) (*tensor.Tensor, error) {
+	xs := x.Shape()
+	if xs.Equal(shape) {
+		return x, nil
+	}
+	axes, err := SumToAxes(xs, shape)
+	if err != nil {
+		return nil, err
+	}
+	return b.Sum(x, axes, false).Reshape(shape...), nil
+}
+
 // ConvDims is the geometry of a 2-D convolution: input batch, channels,
 // height and width; output channels and kernel height and width; stride,
 // padding, dilation and groups. Its fields are those, in the order, of

@@ -91,15 +91,11 @@ func (*Backend) MaxReduce(x *tensor.Tensor, axes []int, keep bool) *tensor.Tenso
 
 // SumTo implements backend.Backend.
 func (b *Backend) SumTo(x *tensor.Tensor, shape tensor.Shape) *tensor.Tensor {
-	xs := x.Shape()
-	if xs.Equal(shape) {
-		return x
-	}
-	axes, err := backend.SumToAxes(xs, shape)
+	y, err := backend.SumToBySum(b, x, shape)
 	if err != nil {
 		panic("cpu: " + err.Error())
 	}
-	return b.Sum(x, axes, false).Reshape(shape...)
+	return y
 }
 
 // BroadcastTo implements backend.Backend.

@@ -25,15 +25,11 @@ func (b *Backend) MaxReduce(x *tensor.Tensor, axes []int, keepDims bool) *tensor
 // SumTo implements backend.Backend. Like the CPU backend it returns x
 // itself when x already has shape.
 func (b *Backend) SumTo(x *tensor.Tensor, shape tensor.Shape) *tensor.Tensor {
-	xs := x.Shape()
-	if xs.Equal(shape) {
-		return x
-	}
-	axes, err := backend.SumToAxes(xs, shape)
+	y, err := backend.SumToBySum(b, x, shape)
 	if err != nil {
 		panic("cuda backend: " + err.Error())
 	}
-	return b.Sum(x, axes, false).Reshape(shape...)
+	return y
 }
 
 // axisGroup is a run of adjacent axes of x that are all reduced or all
