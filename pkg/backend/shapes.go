@@ -153,3 +153,17 @@ func BoxOffset(st, starts []int) int {
 	}
 	return o
 }
+
+// BroadcastStrides are the row-major strides of shape src viewed as the
+// broadcast shape out (0 on the axes where src has size 1 or is missing).
+func BroadcastStrides(src, out tensor.Shape) []int {
+	st := make([]int, len(out))
+	ss := src.Strides()
+	off := len(out) - len(src)
+	for i := range src {
+		if src[i] != 1 {
+			st[off+i] = ss[i]
+		}
+	}
+	return st
+}

@@ -350,7 +350,7 @@ func broadcast2(a, b *tensor.Tensor) (tensor.Shape, []int, []int) {
 	if err != nil {
 		panic("cpu: " + err.Error())
 	}
-	return out, alignedStrides(a.Shape(), out), alignedStrides(b.Shape(), out)
+	return out, backend.BroadcastStrides(a.Shape(), out), backend.BroadcastStrides(b.Shape(), out)
 }
 
 func binaryRow[T Float](op backend.BinaryOp, d []T, a []T, ai, sa int, b []T, bi, sb int) {
@@ -491,10 +491,10 @@ func whereT[T Float](c, a, b *tensor.Tensor) *tensor.Tensor {
 	// Broadcast the condition first, then iterate a and b with it.
 	cb := alloc[T](s1)
 	cd, cs := host[T](cb), host[T](c)
-	copyStrided(s1, cd, 0, s1.Strides(), cs, 0, alignedStrides(c.Shape(), s1))
+	copyStrided(s1, cd, 0, s1.Strides(), cs, 0, backend.BroadcastStrides(c.Shape(), s1))
 	out := alloc[T](s1)
 	d, as, bs := host[T](out), host[T](a), host[T](b)
-	l := newLayout(s1, s1.Strides(), alignedStrides(a.Shape(), s1), alignedStrides(b.Shape(), s1))
+	l := newLayout(s1, s1.Strides(), backend.BroadcastStrides(a.Shape(), s1), backend.BroadcastStrides(b.Shape(), s1))
 	l.rows(func(off [3]int, n int, in [3]int) {
 		ai, bi := off[1], off[2]
 		for i := 0; i < n; i++ {

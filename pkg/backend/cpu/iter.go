@@ -1,9 +1,6 @@
 package cpu
 
-import (
-	"github.com/nvaego/nvae/pkg/par"
-	"github.com/nvaego/nvae/pkg/tensor"
-)
+import "github.com/nvaego/nvae/pkg/par"
 
 func parFor(n int, fn func(lo, hi int)) { par.For(n, grain, fn) }
 
@@ -101,20 +98,6 @@ func (l layout) rows(fn func(off [3]int, n int, inner [3]int)) {
 			fn(off, n, inner)
 		}
 	})
-}
-
-// alignedStrides returns the strides of shape s when broadcast to out (0 on
-// broadcast dimensions).
-func alignedStrides(s tensor.Shape, out tensor.Shape) []int {
-	st := make([]int, len(out))
-	ss := s.Strides()
-	off := len(out) - len(s)
-	for i := range s {
-		if s[i] != 1 {
-			st[off+i] = ss[i]
-		}
-	}
-	return st
 }
 
 // copyStrided copies shape-many elements from src (base sb, strides ss) to

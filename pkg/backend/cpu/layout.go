@@ -112,7 +112,7 @@ func broadcastT[T Float](x *tensor.Tensor, shape tensor.Shape) *tensor.Tensor {
 		panic(fmt.Sprintf("cpu: cannot broadcast %v to %v", x.Shape(), shape))
 	}
 	out := allocFull[T](shape)
-	copyStrided(shape, host[T](out), 0, shape.Strides(), host[T](x), 0, alignedStrides(x.Shape(), shape))
+	copyStrided(shape, host[T](out), 0, shape.Strides(), host[T](x), 0, backend.BroadcastStrides(x.Shape(), shape))
 	return out
 }
 

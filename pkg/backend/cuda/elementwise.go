@@ -148,7 +148,7 @@ func (b *Backend) binary(what string, kop int32, x, y *tensor.Tensor) *tensor.Te
 		b.launch1D(ewFile, "bk_binary_scalar", n, kop, int32(1), ptr(out), ptr(y), ptr(x), int64(n))
 		return out
 	}
-	sh, st := coalesce(shape, broadcastStrides(x.Shape(), shape), broadcastStrides(y.Shape(), shape))
+	sh, st := coalesce(shape, backend.BroadcastStrides(x.Shape(), shape), backend.BroadcastStrides(y.Shape(), shape))
 	if n <= smallN {
 		if nx == n {
 			if c, inner, ok := vectorAxis(sh, st[1]); ok {
@@ -187,7 +187,7 @@ func (b *Backend) Where(cond, x, y *tensor.Tensor) *tensor.Tensor {
 		b.launch1D(ewFile, "bk_where_same", n, ptr(out), ptr(cond), ptr(x), ptr(y), int64(n))
 		return out
 	}
-	sh, st := coalesce(shape, broadcastStrides(cond.Shape(), shape), broadcastStrides(x.Shape(), shape), broadcastStrides(y.Shape(), shape))
+	sh, st := coalesce(shape, backend.BroadcastStrides(cond.Shape(), shape), backend.BroadcastStrides(x.Shape(), shape), backend.BroadcastStrides(y.Shape(), shape))
 	b.launch1D(ewFile, "bk_where_bcast", n, ptr(out), ptr(cond), ptr(x), ptr(y),
 		newDims(sh, st[0]), newDims(sh, st[1]), newDims(sh, st[2]), int64(n))
 	return out
@@ -269,20 +269,6 @@ func nonNil(ts ...*tensor.Tensor) []*tensor.Tensor {
 		}
 	}
 	return o
-}
-
-// broadcastStrides are the row-major strides of shape src viewed as the
-// broadcast shape out (0 on the axes where src has size 1 or is missing).
-func broadcastStrides(src, out tensor.Shape) []int {
-	st := make([]int, len(out))
-	ss := src.Strides()
-	off := len(out) - len(src)
-	for i := range src {
-		if src[i] != 1 {
-			st[off+i] = ss[i]
-		}
-	}
-	return st
 }
 
 // coalesce simplifies an iteration space shared by operands with the
