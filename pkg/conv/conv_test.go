@@ -481,6 +481,7 @@ func TestFusedIm2colBitExact(t *testing.T) {
 	saved := par.Workers
 	defer func() { par.Workers, outerParallel, fusedIm2col = saved, true, true }()
 	shapes := []Params{
+		{N: 5, C: 6, H: 15, W: 15, K: 7, KH: 3, KW: 3, PH: 1, PW: 1, Groups: 1}, // multi-word masks
 		{N: 32, C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, PH: 1, PW: 1, Groups: 1},
 		{N: 32, C: 128, H: 4, W: 4, K: 40, KH: 3, KW: 3, PH: 1, PW: 1, Groups: 1},
 		{N: 5, C: 20, H: 16, W: 16, K: 24, KH: 3, KW: 3, PH: 1, PW: 1, Groups: 1},
@@ -520,9 +521,14 @@ func TestFusedIm2colBitExact(t *testing.T) {
 				if f64 {
 					xs, ws, bs = x, w, bias
 				}
-				got, want := fmt.Sprint(run(p, xs, ws, bs, true)), fmt.Sprint(run(p, xs, ws, bs, false))
-				if got != want {
-					t.Fatalf("workers %d outer %v float64 %v %+v: fused forward differs from the im2col path", mode.workers, mode.outer, f64, p)
+				want := fmt.Sprint(run(p, xs, ws, bs, false))
+				for _, masked := range []bool{true, false} {
+					packSameMasked = masked
+					got := fmt.Sprint(run(p, xs, ws, bs, true))
+					packSameMasked = true
+					if got != want {
+						t.Fatalf("workers %d outer %v float64 %v masked %v %+v: fused forward differs from the im2col path", mode.workers, mode.outer, f64, masked, p)
+					}
 				}
 			}
 		}
