@@ -187,6 +187,28 @@ func (n *NCCL) staging(bytes int) (cu.DevicePtr, error) {
 	return p, nil
 }
 
+// staged runs a collective on host memory through the staging buffer:
+// in (if not nil) is copied to the buffer at byte offset at, f runs the
+// collective on the buffer, and the buffer's first len(out) bytes are
+// copied to out (which waits for the collective).
+func (n *NCCL) staged(bytes int, in []byte, at int, out []byte, f func(d cu.DevicePtr) error) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	d, err := n.staging(bytes)
+	if err != nil {
+		return err
+	}
+	if in != nil {
+		if err := cu.CopyToDevice(d+cu.DevicePtr(at), in); err != nil {
+			return err
+		}
+	}
+	if err := f(d); err != nil {
+		return err
+	}
+	return cu.CopyFromDevice(out, d)
+}
+
 // hostBytes views a host buffer's memory.
 func hostBytes(p unsafe.Pointer, n int) []byte {
 	if n == 0 {
@@ -216,20 +238,10 @@ func (n *NCCL) AllReduce(buf any, op Op) error {
 	if count == 0 {
 		return nil
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	d, err := n.staging(count * size)
-	if err != nil {
-		return err
-	}
 	host := hostBytes(p, count*size)
-	if err := cu.CopyToDevice(d, host); err != nil {
-		return err
-	}
-	if err := n.comm.AllReduce(d, d, count, dt, nop, nil); err != nil {
-		return err
-	}
-	if err := cu.CopyFromDevice(host, d); err != nil { // waits for the all-reduce
+	if err := n.staged(count*size, host, 0, host, func(d cu.DevicePtr) error {
+		return n.comm.AllReduce(d, d, count, dt, nop, nil)
+	}); err != nil {
 		return err
 	}
 	if op == Mean {
@@ -247,22 +259,14 @@ func (n *NCCL) Broadcast(buf any, root int) error {
 	if err != nil || count == 0 {
 		return err
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	d, err := n.staging(count * size)
-	if err != nil {
-		return err
-	}
 	host := hostBytes(p, count*size)
-	if n.rank == root {
-		if err := cu.CopyToDevice(d, host); err != nil {
-			return err
-		}
+	in := host
+	if n.rank != root {
+		in = nil
 	}
-	if err := n.comm.Broadcast(d, d, count, dt, root, nil); err != nil {
-		return err
-	}
-	return cu.CopyFromDevice(host, d)
+	return n.staged(count*size, in, 0, host, func(d cu.DevicePtr) error {
+		return n.comm.Broadcast(d, d, count, dt, root, nil)
+	})
 }
 
 // Barrier is an all-reduce of one value, waited for.
@@ -285,20 +289,10 @@ func (n *NCCL) AllGather(send, recv any) error {
 	if count == 0 {
 		return nil
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	d, err := n.staging(rcount * size)
-	if err != nil {
-		return err
-	}
-	mine := d + cu.DevicePtr(n.rank*count*size)
-	if err := cu.CopyToDevice(mine, hostBytes(sp, count*size)); err != nil {
-		return err
-	}
-	if err := n.comm.AllGather(mine, d, count, dt, nil); err != nil {
-		return err
-	}
-	return cu.CopyFromDevice(hostBytes(rp, rcount*size), d)
+	at := n.rank * count * size
+	return n.staged(rcount*size, hostBytes(sp, count*size), at, hostBytes(rp, rcount*size), func(d cu.DevicePtr) error {
+		return n.comm.AllGather(d+cu.DevicePtr(at), d, count, dt, nil)
+	})
 }
 
 // devicePtr is the storage of a device tensor (the CUDA backend's *Buf).
