@@ -407,23 +407,28 @@ func (s *Store) NewBatchNorm(name string, ch int) *BatchNorm {
 // running statistics) or with the running statistics in eval mode.
 func (m *BatchNorm) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
 	s := m.store
-	rmName, rvName, nbName := m.Name+".running_mean", m.Name+".running_var", m.Name+".num_batches_tracked"
 	if s.Training && s.Sync != nil {
 		return m.syncForward(c, x)
 	}
 	if s.Training {
 		y, mean, variance := c.BatchNormTrain(x, m.Gamma, m.Beta, m.Eps)
 		n := x.Value.Len() / x.Dim(1)
-		b := s.B
-		mom := m.Momentum
-		unbiased := b.Affine(variance.Value, float64(n)/float64(n-1), 0)
-		s.bufs[rmName] = b.Binary(backend.Add, b.Affine(s.bufs[rmName], 1-mom, 0), b.Affine(mean.Value, mom, 0))
-		s.bufs[rvName] = b.Binary(backend.Add, b.Affine(s.bufs[rvName], 1-mom, 0), b.Affine(unbiased, mom, 0))
-		s.bufs[nbName] = b.Affine(s.bufs[nbName], 1, 1)
+		m.updateRunning(mean.Value, s.B.Affine(variance.Value, float64(n)/float64(n-1), 0))
 		return y
 	}
 	scale, shift := m.evalAffine(c)
 	return c.ChannelAffine(x, scale, shift)
+}
+
+// updateRunning moves the running statistics towards a batch's mean and
+// unbiased variance (momentum m.Momentum) and counts the batch, on the
+// backend's tensors.
+func (m *BatchNorm) updateRunning(mean, unbiased *tensor.Tensor) {
+	s, b, mom := m.store, m.store.B, m.Momentum
+	rmName, rvName, nbName := m.Name+".running_mean", m.Name+".running_var", m.Name+".num_batches_tracked"
+	s.bufs[rmName] = b.Binary(backend.Add, b.Affine(s.bufs[rmName], 1-mom, 0), b.Affine(mean, mom, 0))
+	s.bufs[rvName] = b.Binary(backend.Add, b.Affine(s.bufs[rvName], 1-mom, 0), b.Affine(unbiased, mom, 0))
+	s.bufs[nbName] = b.Affine(s.bufs[nbName], 1, 1)
 }
 
 // syncForward is the training forward of a synchronized batch norm: the

@@ -192,14 +192,9 @@ func (m *BatchNorm) syncForwardDevice(c *ag.Ctx, x *ag.Var) *ag.Var {
 	if ds == nil {
 		return nil
 	}
-	rmName, rvName, nbName := m.Name+".running_mean", m.Name+".running_var", m.Name+".num_batches_tracked"
 	y, mean, variance, count := syncBatchNormTrainDevice(c, ds, x, m.Gamma, m.Beta, m.Eps)
 	b := s.B
-	mom := m.Momentum
-	unbiased := b.Binary(backend.Mul, variance, b.Binary(backend.Div, count, b.Affine(count, 1, -1))) // var·N/(N−1)
-	s.bufs[rmName] = b.Binary(backend.Add, b.Affine(s.bufs[rmName], 1-mom, 0), b.Affine(mean, mom, 0))
-	s.bufs[rvName] = b.Binary(backend.Add, b.Affine(s.bufs[rvName], 1-mom, 0), b.Affine(unbiased, mom, 0))
-	s.bufs[nbName] = b.Affine(s.bufs[nbName], 1, 1)
+	m.updateRunning(mean, b.Binary(backend.Mul, variance, b.Binary(backend.Div, count, b.Affine(count, 1, -1)))) // var·N/(N−1)
 	return y
 }
 
