@@ -257,7 +257,6 @@ type MemStats struct {
 // MemReporter is implemented by backends that account their memory.
 type MemReporter interface {
 	MemStats() MemStats
-	ResetPeak()
 }
 
 // Finiter is implemented by backends that check many tensors for NaN or

@@ -78,12 +78,6 @@ func Open(name string) (backend.Backend, error) {
 	return nil, fmt.Errorf("--device %q: want auto, cpu, cuda or cuda-emu", name)
 }
 
-// IsGPU reports whether b runs on a (real or emulated) GPU.
-func IsGPU(b backend.Backend) bool {
-	_, ok := b.(*cudab.Backend)
-	return ok
-}
-
 // TuneGCForInference raises the garbage-collection target to 400% unless
 // GOGC is set. Inference allocates large short-lived activations; at the
 // default target the runtime keeps returning their pages to the OS and

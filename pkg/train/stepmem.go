@@ -26,23 +26,17 @@ func (r *runner) endStep() {
 	if !ok {
 		return
 	}
-	keep := func(t *tensor.Tensor) {
-		if t != nil {
-			s.Keep(t)
-		}
-	}
 	r.m.Store.ZeroGrad()
-	for _, t := range modelState(r.m, r.adam) {
-		keep(t)
-	}
+	kept := modelState(r.m, r.adam)
 	if r.ema != nil {
 		for _, t := range r.ema.shadow {
-			keep(t)
+			kept = append(kept, t)
 		}
 	}
 	if r.lastX != nil {
-		keep(r.lastX.Value)
+		kept = append(kept, r.lastX.Value)
 	}
+	backend.Keep(r.c.B, kept...)
 	s.EndStep()
 	// The step replaced the BN statistics and spectral vectors (a skipped
 	// step restored them): the old tensors, allocated before the step, are

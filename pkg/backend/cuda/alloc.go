@@ -287,10 +287,3 @@ func (b *Backend) Keep(t *tensor.Tensor) {
 
 // MemStats implements backend.MemReporter.
 func (b *Backend) MemStats() backend.MemStats { return b.mem.stats() }
-
-// ResetPeak starts a new peak measurement at the current use.
-func (b *Backend) ResetPeak() {
-	b.mem.mu.Lock()
-	b.mem.peak = b.mem.inUse
-	b.mem.mu.Unlock()
-}

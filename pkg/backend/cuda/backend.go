@@ -100,9 +100,6 @@ func (b *Backend) Name() string { return b.name }
 // DeviceName is the GPU's name (the emulated one says so).
 func (b *Backend) DeviceName() string { return b.ctx.Props.Name }
 
-// Context is the device context (device properties, synchronisation).
-func (b *Backend) Context() *cu.Context { return b.ctx }
-
 // SetTF32 switches TF32 tensor-core math for GEMMs and convolutions.
 func (b *Backend) SetTF32(on bool) error {
 	if err := b.blas.SetTF32(on); err != nil {
