@@ -17,7 +17,7 @@ func (b *Backend) BroadcastTo(x *tensor.Tensor, shape tensor.Shape) *tensor.Tens
 	if err != nil || !s.Equal(shape) {
 		panic(fmt.Sprintf("cuda backend: cannot broadcast %v to %v", x.Shape(), shape))
 	}
-	return b.gather(x, broadcastDims(x.Shape(), shape), shape.Clone())
+	return b.gather(ptr(x), broadcastDims(x.Shape(), shape), shape.Clone())
 }
 
 // Permute implements backend.Backend.
@@ -39,7 +39,7 @@ func (b *Backend) Permute(x *tensor.Tensor, perm []int) *tensor.Tensor {
 		os[i] = s[p]
 		ss[i] = st[p]
 	}
-	return b.gather(x, newDims(os, ss), os)
+	return b.gather(ptr(x), newDims(os, ss), os)
 }
 
 // checkBox panics unless the box (starts, sizes) lies inside shape s.
@@ -57,10 +57,8 @@ func (b *Backend) Slice(x *tensor.Tensor, starts, sizes []int) *tensor.Tensor {
 	f32("Slice", x)
 	checkBox(x.Shape(), starts, sizes)
 	os := tensor.Shape(sizes).Clone()
-	y := b.alloc(os...)
 	st := x.Shape().Strides()
-	b.launch1D(memFile, "bk_gather", y.Len(), ptr(y), at(x, backend.BoxOffset(st, starts)), newDims(os, st), int64(y.Len()))
-	return y
+	return b.gather(at(x, backend.BoxOffset(st, starts)), newDims(os, st), os)
 }
 
 // SliceBackward implements backend.Backend: zeros with gy written into
@@ -71,7 +69,7 @@ func (b *Backend) SliceBackward(gy *tensor.Tensor, shape tensor.Shape, starts []
 	checkBox(shape, starts, sizes)
 	out := b.zeros(shape...)
 	st := shape.Strides()
-	b.launch1D(memFile, "bk_scatter", gy.Len(), at(out, backend.BoxOffset(st, starts)), ptr(gy), newDims(sizes, st), int64(gy.Len()))
+	b.scatter(at(out, backend.BoxOffset(st, starts)), gy, newDims(sizes, st))
 	return out
 }
 
@@ -107,9 +105,7 @@ func (b *Backend) Concat(axis int, xs []*tensor.Tensor) *tensor.Tensor {
 	off := 0
 	for _, x := range xs {
 		s := x.Shape()
-		if n := x.Len(); n > 0 {
-			b.launch1D(memFile, "bk_scatter", n, at(out, off*st[axis]), ptr(x), newDims(s, st), int64(n))
-		}
+		b.scatter(at(out, off*st[axis]), x, newDims(s, st))
 		off += s[axis]
 	}
 	return out

@@ -120,14 +120,18 @@ func (b *Backend) AddInto(dst, src *tensor.Tensor) {
 	b.launch1D(memFile, "bk_add_into", dst.Len(), ptr(dst), ptr(src), int64(dst.Len()))
 }
 
-// gather materialises the strided view d of x (shape d's shape).
-func (b *Backend) gather(x *tensor.Tensor, d dims, shape tensor.Shape) *tensor.Tensor {
+// gather materialises the strided view d (of shape shape) of the float32
+// elements at src into a new tensor.
+func (b *Backend) gather(src cu.DevicePtr, d dims, shape tensor.Shape) *tensor.Tensor {
 	y := b.alloc(shape...)
-	b.launch1D(memFile, "bk_gather", y.Len(), ptr(y), ptr(x), d, int64(y.Len()))
+	b.launch1D(memFile, "bk_gather", y.Len(), ptr(y), src, d, int64(y.Len()))
 	return y
 }
 
-// scatter writes x (shape d's shape) through the strided view d of y.
-func (b *Backend) scatter(y, x *tensor.Tensor, d dims) {
-	b.launch1D(memFile, "bk_scatter", x.Len(), ptr(y), ptr(x), d, int64(x.Len()))
+// scatter writes x (of d's shape) through the strided view d of the
+// float32 elements at dst.
+func (b *Backend) scatter(dst cu.DevicePtr, x *tensor.Tensor, d dims) {
+	if n := x.Len(); n > 0 {
+		b.launch1D(memFile, "bk_scatter", n, dst, ptr(x), d, int64(n))
+	}
 }
