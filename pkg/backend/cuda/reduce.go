@@ -124,20 +124,27 @@ func (b *Backend) reduce(op, kind string, x *tensor.Tensor, axes []int, keep boo
 		}
 		chunk := (r + splits - 1) / splits
 		blocks := min(nout*splits, 1<<20)
-		var part *tensor.Tensor
-		pp := cu.DevicePtr(0)
-		if splits > 1 {
-			part = tensor.New(tensor.Shape{nout * splits}, b.mem.newBuf(nout*splits, tensor.Float64))
-			pp = buf(part).Ptr()
-		}
-		b.launch(reduceFile, "bk_"+kind+"_rows_block", cu.Dim3{X: blocks, Y: 1, Z: 1}, cu.Dim3{X: threads, Y: 1, Z: 1}, 0,
-			y, pp, xp, kd, rd, int64(nout), int64(r), int64(chunk), int32(splits), small)
-		if part != nil {
-			b.launch1D(reduceFile, "bk_"+kind+"_finish", nout, y, pp, int64(nout), int32(splits))
-			b.Release(part) // stream order: later kernels run after the finish
-		}
+		b.splitReduce(kind, y, nout, splits, func(pp cu.DevicePtr) {
+			b.launch(reduceFile, "bk_"+kind+"_rows_block", cu.Dim3{X: blocks, Y: 1, Z: 1}, cu.Dim3{X: threads, Y: 1, Z: 1}, 0,
+				y, pp, xp, kd, rd, int64(nout), int64(r), int64(chunk), int32(splits), small)
+		})
 	}
 	return out
+}
+
+// splitReduce runs launch, which reduces into y directly when splits is
+// 1, else into float64 partials (splits per output) at the address it is
+// given; the partials are then combined in order into y and freed.
+func (b *Backend) splitReduce(kind string, y cu.DevicePtr, nout, splits int, launch func(partials cu.DevicePtr)) {
+	if splits <= 1 {
+		launch(0)
+		return
+	}
+	part := tensor.New(tensor.Shape{nout * splits}, b.mem.newBuf(nout*splits, tensor.Float64))
+	pp := buf(part).Ptr()
+	launch(pp)
+	b.launch1D(reduceFile, "bk_"+kind+"_finish", nout, y, pp, int64(nout), int32(splits))
+	b.Release(part) // stream order: later kernels run after the finish
 }
 
 // reduceCols reduces when the innermost axis (inner elements, stride 1) is
@@ -157,16 +164,8 @@ func (b *Backend) reduceCols(kind string, y, xp cu.DevicePtr, kd, rd dims, nout,
 	}
 	chunk := (r + splits - 1) / splits
 	blocks := min(nb*splits, 1<<20)
-	var part *tensor.Tensor
-	pp := cu.DevicePtr(0)
-	if splits > 1 {
-		part = tensor.New(tensor.Shape{nout * splits}, b.mem.newBuf(nout*splits, tensor.Float64))
-		pp = buf(part).Ptr()
-	}
-	b.launch(reduceFile, "bk_"+kind+"_cols", cu.Dim3{X: blocks, Y: 1, Z: 1}, cu.Dim3{X: bx, Y: by, Z: 1}, 0,
-		y, pp, xp, kd, rd, int64(nout), int64(inner), int64(r), int64(chunk), int32(splits), small)
-	if part != nil {
-		b.launch1D(reduceFile, "bk_"+kind+"_finish", nout, y, pp, int64(nout), int32(splits))
-		b.Release(part)
-	}
+	b.splitReduce(kind, y, nout, splits, func(pp cu.DevicePtr) {
+		b.launch(reduceFile, "bk_"+kind+"_cols", cu.Dim3{X: blocks, Y: 1, Z: 1}, cu.Dim3{X: bx, Y: by, Z: 1}, 0,
+			y, pp, xp, kd, rd, int64(nout), int64(inner), int64(r), int64(chunk), int32(splits), small)
+	})
 }
