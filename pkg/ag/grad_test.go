@@ -1,6 +1,7 @@
 package ag_test
 
 import (
+	"fmt"
 	"math"
 	"math/rand"
 	"testing"
@@ -314,5 +315,66 @@ func TestGradAccumulates(t *testing.T) {
 	c.NoGrad(func() { z = c.Square(x) })
 	if z.RequiresGrad() {
 		t.Fatal("no-grad mode recorded an op")
+	}
+}
+
+func TestGradConv2DAffine(t *testing.T) {
+	r := rand.New(rand.NewSource(14))
+	for _, act := range []backend.UnaryOp{backend.NoAct, backend.Swish, backend.ELU} {
+		for _, p := range []backend.ConvParams{backend.Conv(1, 1, 1, 1), backend.Conv(1, 2, 1, 4)} {
+			act, p := act, p
+			kh := 3
+			if p.Groups > 1 {
+				kh = 5
+			}
+			check(t, fmt.Sprintf("conv-affine %v groups %d", act, p.Groups), func(c *ag.Ctx, in []*ag.Var) *ag.Var {
+				return c.Conv2DAffine(in[0], in[1], in[2], in[3], in[4], p, act)
+			}, randT(r, -1, 1, 2, 4, 5, 5), randT(r, -1, 1, 4, 4/p.Groups, kh, kh), randT(r, -1, 1, 4), randT(r, 0.5, 1.5, 4), randT(r, -1, 1, 4))
+		}
+	}
+}
+
+// TestConv2DAffineNoGrad checks that without gradients Conv2DAffine, fused
+// on the CPU backend and composed on a backend without backend.ConvAffiner,
+// gives bit for bit the differentiable ops' result.
+func TestConv2DAffineNoGrad(t *testing.T) {
+	r := rand.New(rand.NewSource(15))
+	type plain struct{ backend.Backend } // hides ConvAffiner and Releaser
+	for _, dt := range []tensor.DType{tensor.Float32, tensor.Float64} {
+		in := []*tensor.Tensor{randT(r, -1, 1, 3, 8, 6, 6), randT(r, -1, 1, 8, 8, 1, 1), randT(r, -1, 1, 8), randT(r, 0.5, 1.5, 8), randT(r, -1, 1, 8)}
+		for i, x := range in {
+			if dt == tensor.Float32 {
+				in[i] = tensor.FromFloat32(x.Shape(), x.Float32s())
+			}
+		}
+		p := backend.Conv(1, 0, 1, 1)
+		for _, act := range []backend.UnaryOp{backend.NoAct, backend.Swish, backend.ReLU} {
+			want := func() []float64 {
+				c := ag.New(cpu.New(), dt)
+				v := make([]*ag.Var, len(in))
+				for i, x := range in {
+					v[i] = c.Param(x, fmt.Sprint(i))
+				}
+				y := c.ChannelAffine(c.Conv2D(v[0], v[1], v[2], p), v[3], v[4])
+				if act != backend.NoAct {
+					y = c.Unary(act, y)
+				}
+				return y.Value.Float64s()
+			}()
+			for _, b := range []backend.Backend{cpu.New(), plain{cpu.New()}} {
+				c := ag.New(b, dt)
+				c.SetGrad(false)
+				v := make([]*ag.Var, len(in))
+				for i, x := range in {
+					v[i] = c.Const(x)
+				}
+				got := c.Conv2DAffine(v[0], v[1], v[2], v[3], v[4], p, act).Value.Float64s()
+				for i := range want {
+					if got[i] != want[i] {
+						t.Fatalf("%v %v %T: [%d] = %v, the differentiable ops give %v", dt, act, b, i, got[i], want[i])
+					}
+				}
+			}
+		}
 	}
 }

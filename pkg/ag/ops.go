@@ -418,6 +418,38 @@ func (c *Ctx) Conv2D(x, w, bias *Var, p backend.ConvParams) *Var {
 	}, x, w, bias)
 }
 
+// Conv2DAffine is ChannelAffineUnary(Conv2D(x, w, bias, p), scale, shift,
+// act), or ChannelAffine of the convolution when act is backend.NoAct (a
+// convolution followed by an eval-mode batch norm and its activation).
+// Without gradients it is one pass on a backend.ConvAffiner, else the
+// convolution and a fused affine pass over its output; with gradients, the
+// differentiable ops. All round alike.
+func (c *Ctx) Conv2DAffine(x, w, bias, scale, shift *Var, p backend.ConvParams, act backend.UnaryOp) *Var {
+	if c.grad && (x.requiresGrad || w.requiresGrad || (bias != nil && bias.requiresGrad) || scale.requiresGrad || shift.requiresGrad) {
+		y := c.ChannelAffine(c.Conv2D(x, w, bias, p), scale, shift)
+		if act == backend.NoAct {
+			return y
+		}
+		return c.Unary(act, y)
+	}
+	var bv *tensor.Tensor
+	if bias != nil {
+		bv = bias.Value
+	}
+	if ca, ok := c.B.(backend.ConvAffiner); ok {
+		return c.Const(ca.Conv2DAffine(x.Value, w.Value, bv, scale.Value, shift.Value, p, act))
+	}
+	y := c.B.Conv2D(x.Value, w.Value, bv, p)
+	if act == backend.NoAct {
+		yv := c.Const(y)
+		out := c.Const(c.B.ChannelAffine(y, scale.Value, shift.Value))
+		c.Release(yv)
+		return out
+	}
+	c.B.ChannelAffineUnaryInPlace(y, scale.Value, shift.Value, act)
+	return c.Const(y)
+}
+
 // ChannelAffineUnary is op(ChannelAffine(x, scale, shift)): one fused
 // kernel when no gradient is recorded (eval-mode batch norm and its
 // activation), the two differentiable ops otherwise. Both round alike.

@@ -259,6 +259,20 @@ type MemReporter interface {
 	MemStats() MemStats
 }
 
+// NoAct is the activation argument of ConvAffiner.Conv2DAffine that
+// applies none.
+const NoAct UnaryOp = 255
+
+// ConvAffiner is implemented by backends that run a convolution, the per-
+// channel affine map after it (eval-mode batch norm) and an activation as
+// one pass over the output (ag.Ctx.Conv2DAffine composes the ops
+// elsewhere).
+type ConvAffiner interface {
+	// Conv2DAffine is ChannelAffineUnary(Conv2D(x, w, bias, p), scale,
+	// shift, act), or ChannelAffine(...) when act is NoAct, rounding alike.
+	Conv2DAffine(x, w, bias, scale, shift *tensor.Tensor, p ConvParams, act UnaryOp) *tensor.Tensor
+}
+
 // Finiter is implemented by backends that check many tensors for NaN or
 // Inf with one device reduction and one read-back.
 type Finiter interface {

@@ -117,16 +117,28 @@ func (p Params) directPath() bool { return p.C == p.Groups }
 // Forward computes y = conv2d(x, w) + bias. y is overwritten; bias may be nil,
 // otherwise it has length K. Slices may be longer than the shapes need; only
 // the leading elements are used.
-func Forward[T Float](p Params, x, w, bias, y []T) {
+func Forward[T Float](p Params, x, w, bias, y []T) { ForwardEpilogue(p, x, w, bias, y, nil) }
+
+// Epilogue post-processes a block of a convolution's output while it is
+// still in cache: rows output channels k0, k0+1, ..., each a row of n
+// elements of y, row r starting at y[r·ld]. Every output element is passed
+// exactly once, after its bias was added; blocks may be visited
+// concurrently, so an epilogue must be element-wise per channel.
+type Epilogue[T Float] func(y []T, k0, rows, n, ld int)
+
+// ForwardEpilogue is Forward followed by epi over the whole output (nil:
+// none), applied block by block as the output is produced (e.g. an eval-
+// mode batch norm and its activation, in one pass with the convolution).
+func ForwardEpilogue[T Float](p Params, x, w, bias, y []T, epi Epilogue[T]) {
 	p.check("Forward", [2]int{len(x), p.xLen()}, [2]int{len(w), p.wLen()}, [2]int{len(y), p.yLen()})
 	if bias != nil && len(bias) < p.K {
 		panic(fmt.Sprintf("conv.Forward: bias of length %d, need %d", len(bias), p.K))
 	}
 	if p.directPath() {
-		dwForward(p, x, w, bias, y)
+		dwForward(p, x, w, bias, y, epi)
 		return
 	}
-	gemmForward(p, x, w, bias, y)
+	gemmForward(p, x, w, bias, y, epi)
 }
 
 // BackwardData computes gx = dL/dx from gy = dL/dy. gx is overwritten.

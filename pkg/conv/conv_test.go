@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/nvaego/nvae/pkg/par"
@@ -529,6 +530,69 @@ func TestFusedIm2colBitExact(t *testing.T) {
 					if got != want {
 						t.Fatalf("workers %d outer %v float64 %v masked %v %+v: fused forward differs from the im2col path", mode.workers, mode.outer, f64, masked, p)
 					}
+				}
+			}
+		}
+	}
+}
+
+// TestForwardEpilogue checks that ForwardEpilogue visits every output
+// element exactly once, after the bias, with the right channel: the
+// epilogue y ← y·(k+2) + k + n_visits·1000 applied block by block must equal
+// Forward followed by the same map over the whole output, bit for bit, on
+// the GEMM paths (batched, single-image, direct 1x1, groups), the
+// depthwise path, and every schedule.
+func TestForwardEpilogue(t *testing.T) {
+	saved := par.Workers
+	defer func() { par.Workers, outerParallel = saved, true }()
+	shapes := []Params{
+		{N: 3, C: 8, H: 16, W: 16, K: 12, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1},
+		{N: 3, C: 8, H: 16, W: 17, K: 12, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 2},
+		{N: 5, C: 6, H: 5, W: 6, K: 4, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1},
+		{N: 5, C: 6, H: 4, W: 4, K: 8, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 2},
+		{N: 2, C: 16, H: 16, W: 16, K: 16, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2, DH: 1, DW: 1, Groups: 16},
+		{N: 2, C: 16, H: 16, W: 16, K: 32, KH: 5, KW: 5, SH: 2, SW: 2, PH: 2, PW: 2, DH: 1, DW: 1, Groups: 16},
+		{N: 2, C: 3, H: 19, W: 24, K: 6, KH: 3, KW: 3, SH: 2, SW: 1, PH: 0, PW: 1, DH: 2, DW: 1, Groups: 3},
+		{N: 32, C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1},
+		{N: 32, C: 64, H: 4, W: 4, K: 96, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1},
+		{N: 4, C: 24, H: 8, W: 8, K: 24, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2, DH: 1, DW: 1, Groups: 24},
+		{N: 1, C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1},
+	}
+	for _, mode := range []struct {
+		workers int
+		outer   bool
+	}{{1, true}, {2, true}, {5, true}, {2, false}, {3, false}} {
+		par.Workers, outerParallel = mode.workers, mode.outer
+		for i, p := range shapes {
+			r := rand.New(rand.NewPCG(uint64(i), 21))
+			x, w, bias := convert[float32](randSlice(r, p.xLen())), convert[float32](randSlice(r, p.wLen())), convert[float32](randSlice(r, p.K))
+			oplane := p.OutH() * p.OutW()
+			want := garbage[float32](p.yLen(), 0)
+			Forward(p, x, w, bias, want)
+			for j := range want {
+				k := float32(j / oplane % p.K)
+				want[j] = want[j]*(k+2) + k + 1000
+			}
+			got := garbage[float32](p.yLen(), 0)
+			var mu sync.Mutex
+			ForwardEpilogue(p, x, w, bias, got, func(y []float32, k0, rows, n, ld int) {
+				if rows <= 0 || n <= 0 || ld < n {
+					mu.Lock()
+					t.Errorf("%+v: epilogue block rows %d n %d ld %d", p, rows, n, ld)
+					mu.Unlock()
+					return
+				}
+				for r := 0; r < rows; r++ {
+					k := float32(k0 + r)
+					row := y[r*ld : r*ld+n]
+					for j := range row {
+						row[j] = row[j]*(k+2) + k + 1000
+					}
+				}
+			})
+			for j := range want {
+				if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+					t.Fatalf("workers %d outer %v %+v: element %d = %g, want %g (forward then the map)", mode.workers, mode.outer, p, j, got[j], want[j])
 				}
 			}
 		}

@@ -168,7 +168,7 @@ func planeGrain(flopsPerUnit int) int {
 	return (minWork + flopsPerUnit - 1) / max(flopsPerUnit, 1)
 }
 
-func dwForward[T Float](p Params, x, w, bias, y []T) {
+func dwForward[T Float](p Params, x, w, bias, y []T, epi Epilogue[T]) {
 	q := newDwXPlan[T](p)
 	outPlane := q.oh * q.ow
 	planes := p.N * p.C
@@ -223,6 +223,9 @@ func dwForward[T Float](p Params, x, w, bias, y []T) {
 				}
 				if !q.direct {
 					copyRows(dst, out, q.oh, q.ow, q.ow, q.ld)
+				}
+				if epi != nil {
+					epi(dst, k, 1, outPlane, outPlane)
 				}
 			}
 		}

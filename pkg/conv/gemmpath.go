@@ -483,7 +483,7 @@ func packSame[T Float](q *gemmPlan, x []T, n0, g int, dst []T, nr, pc, kb, jc, n
 	}
 }
 
-func gemmForward[T Float](p Params, x, w, bias, y []T) {
+func gemmForward[T Float](p Params, x, w, bias, y []T, epi Epilogue[T]) {
 	q := newGemmPlan(p, int(unsafe.Sizeof(T(0))))
 	fused := fusedIm2col && q.shiftedCols()
 	if fusedIm2col && q.samePlane() && (fused || fusedMaskedPlanes && !q.pointwise) && unsafe.Sizeof(T(0)) == 4 {
@@ -524,10 +524,26 @@ func gemmForward[T Float](p Params, x, w, bias, y []T) {
 				// Right after the GEMM, while c is still in cache.
 				addBias(c, bias[g*q.kg:], q.kg, cols, cols)
 			}
+			if epi != nil {
+				runEpilogue(q, epi, c, g*q.kg, cols)
+			}
 			if cnt > 1 {
 				scatterRows(q, c, n0, cnt, g, y)
 			}
 		}
+	})
+}
+
+// epilogue runs epi over a unit's [kg, cols] output c (channels k0...):
+// inline when units run on separate workers, split over the cores by
+// channel rows otherwise.
+func runEpilogue[T Float](q *gemmPlan, epi Epilogue[T], c []T, k0, cols int) {
+	if q.parallel() {
+		epi(c, k0, q.kg, cols, cols)
+		return
+	}
+	par.For(q.kg, planeGrain(8*cols), func(lo, hi int) {
+		epi(c[lo*cols:], k0+lo, hi-lo, cols, cols)
 	})
 }
 

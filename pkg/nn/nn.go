@@ -381,6 +381,22 @@ func (m *Conv2D) syncMoments(c *ag.Ctx, out *ag.Var) (mean, variance *ag.Var) {
 	return mk([]int{1, ch, 1, 1}, mu), mk([]int{ch}, m2)
 }
 
+// ForwardBN is bn(m.Forward(x)) followed by act (backend.NoAct: none). In
+// eval mode, after the data-dependent init, it is one ag.Ctx.Conv2DAffine
+// (one pass without gradients), rounding like the separate layers.
+func (m *Conv2D) ForwardBN(c *ag.Ctx, x *ag.Var, bn *BatchNorm, act backend.UnaryOp) *ag.Var {
+	if bn.store.Training || (m.DataInit && !m.InitDone) {
+		y := m.Forward(c, x)
+		if act == backend.NoAct {
+			return bn.Forward(c, y)
+		}
+		return bn.ForwardUnary(c, y, act)
+	}
+	m.Weight = m.EffectiveWeight(c)
+	scale, shift := bn.evalAffine(c)
+	return c.Conv2DAffine(x, m.Weight, m.Bias, scale, shift, m.P, act)
+}
+
 // BatchNorm is BatchNorm2d with momentum 0.05 and eps 1e-5, the official
 // setting; running_var is updated with the unbiased batch variance.
 type BatchNorm struct {
@@ -388,6 +404,14 @@ type BatchNorm struct {
 	Gamma, Beta   *ag.Var
 	Momentum, Eps float64
 	store         *Store
+
+	// cache holds the eval-mode scale and shift computed without
+	// gradients, keyed by a copy of the bytes of weight, bias and the
+	// running statistics they came from.
+	cache struct {
+		key          []byte
+		scale, shift *ag.Var
+	}
 }
 
 // NewBatchNorm registers weight, bias, running_mean, running_var,
@@ -461,12 +485,31 @@ func (m *BatchNorm) syncForward(c *ag.Ctx, x *ag.Var) *ag.Var {
 	return y
 }
 
-// evalAffine is the per-channel scale and shift of eval mode.
+// evalAffine is the per-channel scale and shift of eval mode. Without
+// gradients, on host tensors, the result is reused for as long as the
+// weight, bias and running statistics are unchanged (compared in full).
 func (m *BatchNorm) evalAffine(c *ag.Ctx) (scale, shift *ag.Var) {
-	rm := c.Const(m.store.bufs[m.Name+".running_mean"])
-	rv := c.Const(m.store.bufs[m.Name+".running_var"])
+	rmT, rvT := m.store.bufs[m.Name+".running_mean"], m.store.bufs[m.Name+".running_var"]
+	var key []byte
+	if !c.GradEnabled() {
+		for _, t := range []*tensor.Tensor{m.Gamma.Value, m.Beta.Value, rmT, rvT} {
+			b := hostBytes(t)
+			if b == nil {
+				key = nil
+				break
+			}
+			key = append(key, b...)
+		}
+		if key != nil && m.cache.scale != nil && bytes.Equal(key, m.cache.key) {
+			return m.cache.scale, m.cache.shift
+		}
+	}
+	rm, rv := c.Const(rmT), c.Const(rvT)
 	scale = c.Div(m.Gamma, c.Sqrt(c.AddScalar(rv, m.Eps)))
 	shift = c.Sub(m.Beta, c.Mul(rm, scale))
+	if key != nil {
+		m.cache.key, m.cache.scale, m.cache.shift = key, scale, shift
+	}
 	return scale, shift
 }
 

@@ -34,9 +34,15 @@ type seq []layer
 // caller's and is kept).
 func (s seq) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
 	in := x
-	for _, l := range s {
+	for i := 0; i < len(s); i++ {
+		l := s[i]
 		var y *ag.Var
-		if ba, ok := l.(bnAct); ok && x != in && !c.GradEnabled() {
+		if conv, bn, act, ok := convBN(s, i); ok && !c.GradEnabled() {
+			// A convolution and the batch norm (and activation) after
+			// it: one pass in eval mode (nn.Conv2D.ForwardBN).
+			y = conv.ForwardBN(c, x, bn, act)
+			i++
+		} else if ba, ok := l.(bnAct); ok && x != in && !c.GradEnabled() {
 			// x is this seq's own intermediate: normalise and activate
 			// over its memory (saves a buffer and a write stream).
 			y = ba.bn.ForwardUnaryInPlace(c, x, ba.act)
@@ -49,6 +55,22 @@ func (s seq) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
 		x = y
 	}
 	return x
+}
+
+// convBN reports whether s[i] is a convolution followed by a batch norm,
+// with the activation after it (backend.NoAct for a plain batch norm).
+func convBN(s seq, i int) (conv *nn.Conv2D, bn *nn.BatchNorm, act backend.UnaryOp, ok bool) {
+	conv, ok = s[i].(*nn.Conv2D)
+	if !ok || i+1 >= len(s) {
+		return nil, nil, 0, false
+	}
+	switch l := s[i+1].(type) {
+	case *nn.BatchNorm:
+		return conv, l, backend.NoAct, true
+	case bnAct:
+		return conv, l.bn, l.act, true
+	}
+	return nil, nil, 0, false
 }
 
 // release gives dead, an intermediate result no longer needed, back to the
@@ -186,7 +208,11 @@ type Cell struct {
 	Name, Type string
 	skip       layer
 	ops        []layer
-	se         *se
+	// flat is the layers of all ops as one seq (nil unless every op is a
+	// seq): without gradients a convolution ending one op then fuses with
+	// the batch norm starting the next.
+	flat seq
+	se   *se
 }
 
 func newCell(s *nn.Store, name string, cin, cout int, cellType string, arch []string, useSE bool) *Cell {
@@ -213,6 +239,14 @@ func newCell(s *nn.Store, name string, cin, cout int, cellType string, arch []st
 		}
 		cell.ops = append(cell.ops, newOp(s, fmt.Sprintf("%s._ops.%d", name, i), op, ci, cout, st))
 	}
+	for _, op := range cell.ops {
+		sq, ok := op.(seq)
+		if !ok {
+			cell.flat = nil
+			break
+		}
+		cell.flat = append(cell.flat, sq...)
+	}
 	if useSE {
 		hidden := max(cout/16, 4)
 		cell.se = &se{s.NewLinear(name+".se.se.0", cout, hidden), s.NewLinear(name+".se.se.2", hidden, cout)}
@@ -233,8 +267,12 @@ func (cell *Cell) Forward(c *ag.Ctx, x *ag.Var) *ag.Var {
 		}
 		s = y
 	}
-	for _, op := range cell.ops {
-		next(op.Forward(c, s))
+	if cell.flat != nil && !c.GradEnabled() {
+		next(cell.flat.Forward(c, s))
+	} else {
+		for _, op := range cell.ops {
+			next(op.Forward(c, s))
+		}
 	}
 	// skip + 0.1·SE(s): the gate multiply, the scaling and the sum in one
 	// pass without gradients (GateScaleAdd rounds like the three ops).

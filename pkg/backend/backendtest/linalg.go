@@ -4,6 +4,7 @@ package backendtest
 
 import (
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/nvaego/nvae/pkg/backend"
@@ -131,5 +132,67 @@ func (s *suite) conv(t *testing.T) {
 		s.check(name, s.b.Conv2D(s.dev(x), s.dev(w), s.dev(bias), cc.p), y)
 		s.check(name+" backward data", s.b.Conv2DBackwardData(s.dev(gy), s.dev(w), x.shape, cc.p), gx)
 		s.check(name+" backward filter", s.b.Conv2DBackwardFilter(s.dev(x), s.dev(gy), w.shape, cc.p), gw)
+	}
+}
+
+// convAffine checks backend.ConvAffiner: Conv2DAffine against the float64
+// reference convolution, affine map and activation, and bit for bit
+// against ChannelAffineUnary (ChannelAffine for NoAct) of Conv2D, which it
+// must round like, on the GEMM, batched 1x1 and depthwise paths, with and
+// without bias.
+func (s *suite) convAffine(t *testing.T) {
+	ca, ok := s.b.(backend.ConvAffiner)
+	if !ok {
+		t.Fatalf("%s does not implement backend.ConvAffiner", s.b.Name())
+	}
+	cases := []convCase{
+		{2, 3, 7, 6, 4, 3, 3, backend.Conv(1, 1, 1, 1)},
+		{2, 4, 8, 8, 6, 3, 3, backend.Conv(2, 1, 1, 2)},
+		{2, 8, 9, 9, 8, 5, 5, backend.Conv(1, 2, 1, 8)},
+		{8, 16, 4, 4, 24, 1, 1, backend.Conv(1, 0, 1, 1)},
+		{2, 16, 16, 16, 16, 3, 3, backend.Conv(1, 1, 1, 1)},
+	}
+	acts := []backend.UnaryOp{backend.NoAct, backend.Swish, backend.ELU, backend.ReLU, backend.Sigmoid}
+	for i, cc := range cases {
+		x := s.rand(-1, 1, cc.n, cc.c, cc.h, cc.w)
+		w := s.rand(-1, 1, cc.k, cc.c/cc.p.Groups, cc.kh, cc.kw)
+		bias := s.rand(-1, 1, cc.k)
+		sc, sh := s.rand(-2, 2, cc.k), s.rand(-1, 1, cc.k)
+		oh, ow := cc.p.OutSize(cc.h, cc.w, cc.kh, cc.kw)
+		y, _, _ := convRef(cc, x, w, bias, s.rand(-1, 1, cc.n, cc.k, oh, ow))
+		aff := arr{y.shape, make([]float64, len(y.v))}
+		for j, v := range y.v {
+			ch := j / (oh * ow) % cc.k
+			aff.v[j] = v*sc.v[ch] + sh.v[ch]
+		}
+		var bt *tensor.Tensor
+		if i%2 == 0 {
+			bt = s.dev(bias)
+		} else {
+			for j := range aff.v { // no bias: take it back out of the reference
+				aff.v[j] -= bias.v[j/(oh*ow)%cc.k] * sc.v[j/(oh*ow)%cc.k]
+			}
+		}
+		xt, wt, st, ht := s.dev(x), s.dev(w), s.dev(sc), s.dev(sh)
+		for _, act := range acts {
+			name := fmt.Sprintf("Conv2DAffine %dx%d %d→%d %+v bias=%v act=%v", cc.kh, cc.kw, cc.c, cc.k, cc.p, bt != nil, act)
+			got := ca.Conv2DAffine(xt, wt, bt, st, ht, cc.p, act)
+			var two *tensor.Tensor
+			want := aff
+			if act == backend.NoAct {
+				two = s.b.ChannelAffine(s.b.Conv2D(xt, wt, bt, cc.p), st, ht)
+			} else {
+				two = s.b.ChannelAffineUnary(s.b.Conv2D(xt, wt, bt, cc.p), st, ht, act)
+				want = mapArr(aff, unaryRef[act].f)
+			}
+			s.check(name, got, want)
+			g, wv := s.b.ToHost(got).Float64s(), s.b.ToHost(two).Float64s()
+			for j := range wv {
+				if g[j] != wv[j] && !(math.IsNaN(g[j]) && math.IsNaN(wv[j])) {
+					t.Errorf("%s [%d] = %v, the separate ops give %v: not bit-identical", name, j, g[j], wv[j])
+					break
+				}
+			}
+		}
 	}
 }

@@ -27,22 +27,55 @@ func convParams(xs, ws tensor.Shape, p backend.ConvParams) conv.Params {
 func (*Backend) Conv2D(x, w, bias *tensor.Tensor, p backend.ConvParams) *tensor.Tensor {
 	dt := checkHost(x, w, bias)
 	cp := convParams(x.Shape(), w.Shape(), p)
-	os := tensor.Shape{cp.N, cp.K, cp.OutH(), cp.OutW()}
-	out := allocFullDT(dt, os)
+	out := allocFullDT(dt, tensor.Shape{cp.N, cp.K, cp.OutH(), cp.OutW()})
 	if dt == tensor.Float32 {
-		var b []float32
-		if bias != nil {
-			b = bias.F32()
-		}
-		conv.Forward(cp, x.F32(), w.F32(), b, out.F32())
+		conv.Forward(cp, x.F32(), w.F32(), optHost[float32](bias), out.F32())
 	} else {
-		var b []float64
-		if bias != nil {
-			b = bias.F64()
-		}
-		conv.Forward(cp, x.F64(), w.F64(), b, out.F64())
+		conv.Forward(cp, x.F64(), w.F64(), optHost[float64](bias), out.F64())
 	}
 	return out
+}
+
+// optHost is host(t), nil for a nil tensor.
+func optHost[T Float](t *tensor.Tensor) []T {
+	if t == nil {
+		return nil
+	}
+	return host[T](t)
+}
+
+// Conv2DAffine implements backend.ConvAffiner: each block of the output,
+// right after the convolution wrote it, goes through the rows of
+// ChannelAffine (affineRow) and the activation (unaryLoop), so the result
+// rounds as the separate ops do.
+func (*Backend) Conv2DAffine(x, w, bias, scale, shift *tensor.Tensor, p backend.ConvParams, act backend.UnaryOp) *tensor.Tensor {
+	dt := checkHost(x, w, bias, scale, shift)
+	cp := convParams(x.Shape(), w.Shape(), p)
+	if scale.Len() != cp.K || shift.Len() != cp.K {
+		panic(fmt.Sprintf("cpu: conv2d affine of %d channels with %d scales and %d shifts", cp.K, scale.Len(), shift.Len()))
+	}
+	out := allocFullDT(dt, tensor.Shape{cp.N, cp.K, cp.OutH(), cp.OutW()})
+	if dt == tensor.Float32 {
+		conv.ForwardEpilogue(cp, x.F32(), w.F32(), optHost[float32](bias), out.F32(), affineEpilogue[float32](scale, shift, act))
+	} else {
+		conv.ForwardEpilogue(cp, x.F64(), w.F64(), optHost[float64](bias), out.F64(), affineEpilogue[float64](scale, shift, act))
+	}
+	return out
+}
+
+// affineEpilogue is the per-channel affine map and activation (none for
+// backend.NoAct) as a convolution epilogue.
+func affineEpilogue[T Float](scale, shift *tensor.Tensor, act backend.UnaryOp) conv.Epilogue[T] {
+	sc, sh := host[T](scale), host[T](shift)
+	return func(y []T, k0, rows, n, ld int) {
+		for r := 0; r < rows; r++ {
+			row := y[r*ld : r*ld+n]
+			affineRow(row, row, sc[k0+r], sh[k0+r])
+			if act != backend.NoAct {
+				unaryLoop(act, row, row)
+			}
+		}
+	}
 }
 
 // Conv2DBackwardData implements backend.Backend.

@@ -148,3 +148,17 @@ func checkGy(op string, gy *tensor.Tensor, s cu.ConvShape) {
 		panic(fmt.Sprintf("cuda backend: %s: gradient %v, want %v", op, gy.Shape(), want))
 	}
 }
+
+// Conv2DAffine implements backend.ConvAffiner: Conv2D, then the per-
+// channel affine map and activation over its output in place (the kernel
+// of ChannelAffine and ChannelAffineUnary, so the result rounds alike).
+func (b *Backend) Conv2DAffine(x, w, bias, scale, shift *tensor.Tensor, p backend.ConvParams, act backend.UnaryOp) *tensor.Tensor {
+	y := b.Conv2D(x, w, bias, p)
+	op := int32(-1)
+	if act != backend.NoAct {
+		checkUnary("Conv2DAffine", act)
+		op = int32(act)
+	}
+	b.channelAffine("Conv2DAffine", op, y, y, scale, shift)
+	return y
+}
