@@ -198,6 +198,9 @@ func dwForward[T Float](p Params, x, w, bias, y []T, epi Epilogue[T]) {
 			defer putBuf(ob)
 			out = *ob
 		}
+		// The epilogue runs over runs of consecutive output planes of one
+		// image (those of input planes run..pl) of about a cache block.
+		run := lo
 		for pl := lo; pl < hi; pl++ {
 			n, c := pl/p.C, pl%p.C
 			fillPlane(q, buf, x[pl*p.H*p.W:(pl+1)*p.H*p.W])
@@ -224,13 +227,19 @@ func dwForward[T Float](p Params, x, w, bias, y []T, epi Epilogue[T]) {
 				if !q.direct {
 					copyRows(dst, out, q.oh, q.ow, q.ow, q.ld)
 				}
-				if epi != nil {
-					epi(dst, k, 1, outPlane, outPlane)
-				}
+			}
+			if epi != nil && (pl+1 == hi || (pl+1)%p.C == 0 || (pl+1-run)*q.m*outPlane >= epiBlock) {
+				rows := (pl + 1 - run) * q.m
+				epi(y[run*q.m*outPlane:(pl+1)*q.m*outPlane], run%p.C*q.m, rows, outPlane, outPlane)
+				run = pl + 1
 			}
 		}
 	})
 }
+
+// epiBlock is about the number of output elements the depthwise forward
+// hands to its epilogue at once (while they are in the first-level cache).
+const epiBlock = 4096
 
 func dwBackwardFilter[T Float](p Params, x, gy, gw []T) {
 	q := newDwXPlan[T](p)

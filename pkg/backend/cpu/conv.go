@@ -68,11 +68,18 @@ func (*Backend) Conv2DAffine(x, w, bias, scale, shift *tensor.Tensor, p backend.
 func affineEpilogue[T Float](scale, shift *tensor.Tensor, act backend.UnaryOp) conv.Epilogue[T] {
 	sc, sh := host[T](scale), host[T](shift)
 	return func(y []T, k0, rows, n, ld int) {
+		start := 0 // contiguous rows: the activation runs over spans of them
 		for r := 0; r < rows; r++ {
 			row := y[r*ld : r*ld+n]
 			affineRow(row, row, sc[k0+r], sh[k0+r])
-			if act != backend.NoAct {
+			switch {
+			case act == backend.NoAct:
+			case ld != n:
 				unaryLoop(act, row, row)
+			case (r+1-start)*n >= unaryBlock || r == rows-1:
+				span := y[start*n : (r+1)*n]
+				unaryLoop(act, span, span)
+				start = r + 1
 			}
 		}
 	}
