@@ -146,6 +146,31 @@ var kernels = []kernel{
 	VMAXPS Z0, Z19, Z9       // max(x, 0), NaN kept
 	VADDPS Z8, Z9, Z9
 `},
+	{name: "log", doc: "e·ln2 + 2·atanh(s), s = (m−1)/(m+1), |x| = m·2^e with m in [3/4, 3/2) (VGETMANTPS, VGETEXPPS; subnormals included), 2·atanh(s) = 2s + 2s·s²·R(s²); NaN for x < 0", out: "Z4", body: `	VGETMANTPS $7, Z0, Z2    // m of |x| in [3/4, 3/2) (1 for ±Inf, 0 for ±0)
+	VGETEXPPS Z0, Z3         // floor(log2 |x|) (−Inf for ±0, +Inf for ±Inf)
+	VCMPPS $1, Z31, Z2, K2   // m < 1: the mantissa was halved
+	VADDPS Z31, Z3, K2, Z3   // e
+	VSUBPS Z31, Z2, Z4       // m − 1 (exact)
+	VADDPS Z31, Z2, Z5
+	VDIVPS Z5, Z4, Z4        // s
+	VMULPS Z4, Z4, Z5        // z = s²
+	VMOVAPS Z15, Z6
+	VFMADD213PS Z14, Z5, Z6
+	VFMADD213PS Z13, Z5, Z6
+	VFMADD213PS Z12, Z5, Z6  // R(z)
+	VADDPS Z4, Z4, Z4        // 2s
+	VMULPS Z5, Z4, Z7        // 2s·z
+	VFMADD231PS Z6, Z7, Z4   // log m
+	VFMADD231PS Z28, Z3, Z4  // + e·ln2lo
+	VFMADD231PS Z29, Z3, Z4  // + e·ln2hi
+	VCMPPS $0, Z19, Z0, K2   // x = ±0
+	VCMPPS $0, Z0, Z3, K3    // e = x: only for x = +Inf
+	KORW K2, K3, K2
+	VMOVAPS Z3, K2, Z4       // −Inf, +Inf
+	VCMPPS $1, Z19, Z0, K2   // x < 0 (not −0)
+	VPTERNLOGD $0xff, Z8, Z8, Z8
+	VMOVAPS Z8, K2, Z4       // NaN
+`},
 	{name: "tanh", doc: "sign(x)·(−m/(2+m)), m = expm1(max(−2|x|, −40))", out: "Z10", body: `	VPORD Z20, Z0, Z2
 	VADDPS Z2, Z2, Z2        // −2|x|
 	VMAXPS Z2, Z17, Z2

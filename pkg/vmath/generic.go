@@ -72,6 +72,13 @@ func affineGo(dst, x []float32, a, b float32) {
 	}
 }
 
+func scaleAddGo(dst, x, y []float32, a, s float32) {
+	dst, y = dst[:len(x)], y[:len(x)]
+	for i, v := range x {
+		dst[i] = y[i] + float32(float32(v*a)*s) // each conversion rounds: no fusion
+	}
+}
+
 func expGo(dst, x []float32) {
 	for i, v := range x {
 		dst[i] = float32(exp64(float64(v)))
@@ -145,5 +152,29 @@ func tanhGo(dst, x []float32) {
 	for i, v := range x {
 		m := expm164(-2 * math.Abs(float64(v)))
 		dst[i] = float32(math.Copysign(-m/(2+m), float64(v)))
+	}
+}
+
+func logGo(dst, x []float32) {
+	for i, v := range x {
+		x := float64(v)
+		switch {
+		case x != x || x < 0:
+			dst[i] = float32(math.NaN())
+			continue
+		case x == 0:
+			dst[i] = float32(math.Inf(-1))
+			continue
+		case math.IsInf(x, 1):
+			dst[i] = v
+			continue
+		}
+		m, e := math.Frexp(x) // m in [1/2, 1)
+		if m < 0.75 {
+			m, e = 2*m, e-1
+		}
+		s := (m - 1) / (m + 1)
+		z := s * s
+		dst[i] = float32(float64(e)*math.Ln2 + 2*s + 2*s*z*(((logR3*z+logR2)*z+logR1)*z+logR0))
 	}
 }

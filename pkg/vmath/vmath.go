@@ -1,4 +1,4 @@
-// Package vmath computes element-wise float32 functions (exp, sigmoid,
+// Package vmath computes element-wise float32 functions (exp, log, sigmoid,
 // Swish, ELU, softplus, tanh and the gradients the networks need) over
 // slices, with AVX-512 kernels on amd64 and a portable Go loop elsewhere.
 //
@@ -113,6 +113,21 @@ func Affine(dst, x []float32, a, b float32) {
 	affineGo(dst, x, a, b)
 }
 
+// ScaleAdd sets dst[i] = y[i] + (x[i]·a)·s with each product and the sum
+// rounded to float32 (no fused multiply-add): a residual sum with a
+// per-row gate a and a scale s.
+func ScaleAdd(dst, x, y []float32, a, s float32) {
+	check2("ScaleAdd", dst, x, y)
+	if len(x) == 0 {
+		return
+	}
+	if useAsm {
+		scaleAddAVX512(&dst[0], &x[0], &y[0], len(x), a, s)
+		return
+	}
+	scaleAddGo(dst, x, y, a, s)
+}
+
 // elementwise runs an elementwise function dst = f(x): the assembly kernel when
 // useAsm, else the Go loop.
 func elementwise(name string, dst, x []float32, asm func(dst, x *float32, n int, c *[nconst]float32), loop func(dst, x []float32)) {
@@ -167,6 +182,12 @@ func ELUGrad(dst, x, gy []float32) { elementwise2("ELUGrad", dst, x, gy, eluGrad
 // Softplus sets dst[i] = log(1+e^x) = max(x,0) + log1p(e^−|x|) with
 // x = x[i].
 func Softplus(dst, x []float32) { elementwise("Softplus", dst, x, softplusAVX512, softplusGo) }
+
+// Log sets dst[i] = ln x[i]: ln|x| = e·ln 2 + 2·atanh((m−1)/(m+1)) with
+// |x| = m·2^e, m in [3/4, 3/2) (subnormal x included), and the atanh
+// polynomial of Softplus. Log(±0) = −Inf, Log(+Inf) = +Inf, NaN for x < 0
+// and for NaN.
+func Log(dst, x []float32) { elementwise("Log", dst, x, logAVX512, logGo) }
 
 // Tanh sets dst[i] = tanh(x[i]), computed as −m/(2+m) with
 // m = expm1(−2|x|) and the sign of x, accurate for small |x| too.

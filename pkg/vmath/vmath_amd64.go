@@ -17,7 +17,13 @@ var useAsm = hasAVX512
 func affineAVX512(dst, x *float32, n int, a, b float32)
 
 //go:noescape
+func scaleAddAVX512(dst, x, y *float32, n int, a, s float32)
+
+//go:noescape
 func expAVX512(dst, x *float32, n int, c *[nconst]float32)
+
+//go:noescape
+func logAVX512(dst, x *float32, n int, c *[nconst]float32)
 
 //go:noescape
 func sigmoidAVX512(dst, x *float32, n int, c *[nconst]float32)

@@ -583,6 +583,89 @@ softplus_done:
 	VZEROUPPER
 	RET
 
+// func logAVX512(dst, x *float32, n int, c *[nconst]float32)
+//
+// e·ln2 + 2·atanh(s), s = (m−1)/(m+1), |x| = m·2^e with m in [3/4, 3/2) (VGETMANTPS, VGETEXPPS; subnormals included), 2·atanh(s) = 2s + 2s·s²·R(s²); NaN for x < 0.
+TEXT ·logAVX512(SB), NOSPLIT, $0-32
+	MOVQ dst+0(FP), DI
+	MOVQ x+8(FP), SI
+	MOVQ n+16(FP), BX
+	MOVQ c+24(FP), R8
+	TESTQ BX, BX
+	JLE log_done
+	VBROADCASTSS 0(R8), Z30  // log2e [0]
+	VBROADCASTSS 4(R8), Z29  // ln2hi [1]
+	VBROADCASTSS 8(R8), Z28  // ln2lo [2]
+	VBROADCASTSS 12(R8), Z23 // P0 [3]
+	VBROADCASTSS 16(R8), Z24 // P1
+	VBROADCASTSS 20(R8), Z25 // P2
+	VBROADCASTSS 24(R8), Z26 // P3
+	VBROADCASTSS 28(R8), Z27 // P4 [7]
+	VBROADCASTSS 32(R8), Z31 // 1 [8]
+	VBROADCASTSS 36(R8), Z18 // 2 [9]
+	VBROADCASTSS 40(R8), Z22 // expHi [10]
+	VBROADCASTSS 44(R8), Z21 // expLo [11]
+	VBROADCASTSS 48(R8), Z17 // expm1Lo [12]
+	VBROADCASTSS 52(R8), Z12 // R0 [13]
+	VBROADCASTSS 56(R8), Z13 // R1
+	VBROADCASTSS 60(R8), Z14 // R2
+	VBROADCASTSS 64(R8), Z15 // R3 [16]
+	VBROADCASTSS 68(R8), Z20 // sign bit [17]
+	VBROADCASTSS 72(R8), Z16 // abs mask [18]
+	VPXORD Z19, Z19, Z19     // 0
+	MOVL $0xffff, AX
+	KMOVW AX, K1
+	CMPQ BX, $16
+	JB log_tail
+
+log_loop:
+	VMOVUPS.Z (SI), K1, Z0
+	VGETMANTPS $7, Z0, Z2    // m of |x| in [3/4, 3/2) (1 for ±Inf, 0 for ±0)
+	VGETEXPPS Z0, Z3         // floor(log2 |x|) (−Inf for ±0, +Inf for ±Inf)
+	VCMPPS $1, Z31, Z2, K2   // m < 1: the mantissa was halved
+	VADDPS Z31, Z3, K2, Z3   // e
+	VSUBPS Z31, Z2, Z4       // m − 1 (exact)
+	VADDPS Z31, Z2, Z5
+	VDIVPS Z5, Z4, Z4        // s
+	VMULPS Z4, Z4, Z5        // z = s²
+	VMOVAPS Z15, Z6
+	VFMADD213PS Z14, Z5, Z6
+	VFMADD213PS Z13, Z5, Z6
+	VFMADD213PS Z12, Z5, Z6  // R(z)
+	VADDPS Z4, Z4, Z4        // 2s
+	VMULPS Z5, Z4, Z7        // 2s·z
+	VFMADD231PS Z6, Z7, Z4   // log m
+	VFMADD231PS Z28, Z3, Z4  // + e·ln2lo
+	VFMADD231PS Z29, Z3, Z4  // + e·ln2hi
+	VCMPPS $0, Z19, Z0, K2   // x = ±0
+	VCMPPS $0, Z0, Z3, K3    // e = x: only for x = +Inf
+	KORW K2, K3, K2
+	VMOVAPS Z3, K2, Z4       // −Inf, +Inf
+	VCMPPS $1, Z19, Z0, K2   // x < 0 (not −0)
+	VPTERNLOGD $0xff, Z8, Z8, Z8
+	VMOVAPS Z8, K2, Z4       // NaN
+	VMOVUPS Z4, K1, (DI)
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $16, BX
+	CMPQ BX, $16
+	JAE log_loop
+
+log_tail:
+	TESTQ BX, BX
+	JZ log_done
+	MOVQ BX, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	MOVQ $16, BX
+	JMP log_loop
+
+log_done:
+	VZEROUPPER
+	RET
+
 // func tanhAVX512(dst, x *float32, n int, c *[nconst]float32)
 //
 // sign(x)·(−m/(2+m)), m = expm1(max(−2|x|, −40)).

@@ -11,7 +11,9 @@ var useAsm = false
 func noAsm() { panic("vmath: no assembly kernels on this platform") }
 
 func affineAVX512(dst, x *float32, n int, a, b float32)              { noAsm() }
+func scaleAddAVX512(dst, x, y *float32, n int, a, s float32)         { noAsm() }
 func expAVX512(dst, x *float32, n int, c *[nconst]float32)           { noAsm() }
+func logAVX512(dst, x *float32, n int, c *[nconst]float32)           { noAsm() }
 func sigmoidAVX512(dst, x *float32, n int, c *[nconst]float32)       { noAsm() }
 func swishAVX512(dst, x *float32, n int, c *[nconst]float32)         { noAsm() }
 func swishGradAVX512(dst, x, gy *float32, n int, c *[nconst]float32) { noAsm() }

@@ -174,6 +174,7 @@ var unaries = []unary{
 	{"ELU", ELU, refELU, 4, 1e-7},
 	{"Softplus", Softplus, refSoftplus, 4, 1e-7},
 	{"Tanh", Tanh, math.Tanh, 4, 0},
+	{"Log", Log, math.Log, 4, 0},
 }
 
 type binary struct {
@@ -267,6 +268,7 @@ func TestSpecial(t *testing.T) {
 		"ELU":       {inf, -1, nan, 0, 200, -1},
 		"Softplus":  {inf, 0, nan, float32(math.Ln2), 200, 0},
 		"Tanh":      {1, -1, nan, 0, 1, -1},
+		"Log":       {inf, nan, nan, float32(math.Inf(-1)), float32(math.Log(200)), nan},
 		"SwishGrad": {2, 0, nan, 1, 2, 0},
 		"ELUGrad":   {2, 0, nan, 2, 2, 0},
 	}
@@ -303,6 +305,9 @@ func TestSpecial(t *testing.T) {
 	})
 }
 
+// sameF32 reports whether a and b are equal or both NaN.
+func sameF32(a, b float32) bool { return a == b || (a != a && b != b) }
+
 // TestLengths checks every length 0..67 at an aligned and an unaligned
 // start: the results match element-wise evaluation, nothing past the end
 // is written, and dst may alias the inputs.
@@ -338,9 +343,9 @@ func TestLengths(t *testing.T) {
 					for i := range buf {
 						inside := i >= off && i < off+n
 						switch {
-						case inside && buf[i] != want[i] && !(want[i] != want[i]):
+						case inside && !sameF32(buf[i], want[i]):
 							t.Fatalf("%s n=%d off=%d: dst[%d] = %v, want %v", u.name, n, off, i-off, buf[i], want[i])
-						case inside && al[i-off] != want[i]:
+						case inside && !sameF32(al[i-off], want[i]):
 							t.Fatalf("%s n=%d off=%d aliased: dst[%d] = %v, want %v", u.name, n, off, i-off, al[i-off], want[i])
 						case !inside && buf[i] != sentinel:
 							t.Fatalf("%s n=%d off=%d: wrote %v at %d outside dst", u.name, n, off, buf[i], i-off)

@@ -123,6 +123,8 @@ func vmathUnary[T Float](op backend.UnaryOp, ys []T, xs []float32) bool {
 		vmath.Softplus(d, xs)
 	case backend.Tanh:
 		vmath.Tanh(d, xs)
+	case backend.Log:
+		vmath.Log(d, xs)
 	default:
 		return false
 	}
