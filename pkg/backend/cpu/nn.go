@@ -451,6 +451,14 @@ func gateScaleAddT[T Float](y, x, gate *tensor.Tensor, s float64) *tensor.Tensor
 		for p := lo; p < hi; p++ {
 			xr, yr, or := xs[p*hw:(p+1)*hw], ys[p*hw:(p+1)*hw], os[p*hw:(p+1)*hw]
 			yr, or = yr[:len(xr)], or[:len(xr)]
+			if o32, ok := any(or).([]float32); ok {
+				g := float32(1) // x·1 is exact: the ungated sum rounds alike
+				if gs != nil {
+					g = float32(gs[p])
+				}
+				vmath.ScaleAdd(o32, any(xr).([]float32), any(yr).([]float32), g, float32(ts))
+				continue
+			}
 			if gs == nil {
 				for i, v := range xr {
 					or[i] = yr[i] + (T(ts*v) + zero)
