@@ -193,13 +193,13 @@ func fill(n int, kernel func(lo, hi int)) {
 // forBlocks calls f(i, w) for every element i in [lo, hi) of a draw starting
 // at global index off, where w holds the block of global element off+i. It
 // passes each block once, with the elements of the block inside the range.
-func forBlocks(seed, off uint64, lo, hi int, f func(w *[4]uint32, i, first, last int)) {
+func forBlocks(seed, off uint64, lo, hi int, f func(w [4]uint32, i, first, last int)) {
 	for i := lo; i < hi; {
 		e := off + uint64(i)
 		w := block(seed, e/4)
 		first := int(e % 4)
 		last := min(4, first+(hi-i))
-		f(&w, i, first, last)
+		f(w, i, first, last)
 		i += last - first
 	}
 }
@@ -209,7 +209,7 @@ func forBlocks(seed, off uint64, lo, hi int, f func(w *[4]uint32, i, first, last
 func (g *Gen) Uniform32(dst []float32) {
 	seed, off := g.seed, g.offset
 	fill(len(dst), func(lo, hi int) {
-		forBlocks(seed, off, lo, hi, func(w *[4]uint32, i, first, last int) {
+		forBlocks(seed, off, lo, hi, func(w [4]uint32, i, first, last int) {
 			for k := first; k < last; k++ {
 				dst[i+k-first] = u32(w[k])
 			}
@@ -223,7 +223,7 @@ func (g *Gen) Uniform32(dst []float32) {
 func (g *Gen) Uniform64(dst []float64) {
 	seed, off := g.seed, g.offset
 	fill(len(dst), func(lo, hi int) {
-		forBlocks(seed, off, lo, hi, func(w *[4]uint32, i, first, last int) {
+		forBlocks(seed, off, lo, hi, func(w [4]uint32, i, first, last int) {
 			for k := first; k < last; k++ {
 				dst[i+k-first] = u64(w[k])
 			}
@@ -235,7 +235,7 @@ func (g *Gen) Uniform64(dst []float64) {
 // normals calls set(j, z) for each element j of the draw with its float64
 // normal.
 func normals(seed, off uint64, lo, hi int, set func(j int, z float64)) {
-	forBlocks(seed, off, lo, hi, func(w *[4]uint32, i, first, last int) {
+	forBlocks(seed, off, lo, hi, func(w [4]uint32, i, first, last int) {
 		var z [4]float64
 		if first < 2 {
 			z[0], z[1] = boxMuller(w[0], w[1])
@@ -249,12 +249,54 @@ func normals(seed, off uint64, lo, hi int, set func(j int, z float64)) {
 	})
 }
 
+// vecChunk is the number of Philox blocks the vector kernel computes per
+// call (a multiple of 8; 16 KiB of float64 scratch each for the normals
+// and the kernel's layout).
+const vecChunk = 512
+
+// normalRuns calls emit(j, zs) with the float64 normals zs of elements j,
+// j+1, ... for every element of [lo, hi) of the draw at off: the whole
+// blocks in between through the AVX-512 kernel where there is one (the
+// same values, bit for bit: TestVectorNormalsBitExact), the rest by
+// normals.
+func normalRuns(seed, off uint64, lo, hi int, emit func(j int, zs []float64)) {
+	var one [1]float64
+	scalar := func(lo, hi int) {
+		normals(seed, off, lo, hi, func(j int, z float64) { one[0] = z; emit(j, one[:]) })
+	}
+	if !useAVX512 || hi-lo < 64 {
+		scalar(lo, hi)
+		return
+	}
+	// First element at a block boundary at or after lo.
+	first := lo + int((4-(off+uint64(lo))%4)%4)
+	nb := (hi - first) / 4 / 8 * 8
+	if nb == 0 {
+		scalar(lo, hi)
+		return
+	}
+	scalar(lo, first)
+	z, scr := make([]float64, 4*vecChunk), make([]float64, 4*vecChunk)
+	b := (off + uint64(first)) / 4
+	for done := 0; done < nb; done += vecChunk {
+		n := min(vecChunk, nb-done)
+		vectorNormals(seed, b+uint64(done), n, z, scr)
+		emit(first+4*done, z[:4*n])
+	}
+	scalar(first+4*nb, hi)
+}
+
 // Normal32 fills dst with float32 standard normals and advances the offset
 // by len(dst) (odd lengths and odd offsets are fine).
 func (g *Gen) Normal32(dst []float32) {
 	seed, off := g.seed, g.offset
 	fill(len(dst), func(lo, hi int) {
-		normals(seed, off, lo, hi, func(j int, z float64) { dst[j] = float32(z) })
+		normalRuns(seed, off, lo, hi, func(j int, zs []float64) {
+			d := dst[j : j+len(zs)]
+			for i, z := range zs {
+				d[i] = float32(z)
+			}
+		})
 	})
 	g.offset += uint64(len(dst))
 }
@@ -264,7 +306,7 @@ func (g *Gen) Normal32(dst []float32) {
 func (g *Gen) Normal64(dst []float64) {
 	seed, off := g.seed, g.offset
 	fill(len(dst), func(lo, hi int) {
-		normals(seed, off, lo, hi, func(j int, z float64) { dst[j] = z })
+		normalRuns(seed, off, lo, hi, func(j int, zs []float64) { copy(dst[j:], zs) })
 	})
 	g.offset += uint64(len(dst))
 }
