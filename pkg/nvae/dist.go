@@ -40,33 +40,79 @@ func (p *PhiloxNoise) Uniform(c *ag.Ctx, shape ...int) *tensor.Tensor {
 // sigma = exp(5·tanh(log_sigma/5)) + 1e-2, times t.
 type Normal struct{ Mu, Sigma *ag.Var }
 
-func softClamp5(c *ag.Ctx, x *ag.Var) *ag.Var { return c.MulScalar(c.Tanh(c.MulScalar(x, 0.2)), 5) }
+// The functions below release their intermediates as soon as they are
+// consumed when no gradient is recorded (ag.Ctx.Release does nothing
+// otherwise): inference then recycles the buffers instead of allocating
+// fresh ones for every latent group. A multiplication by a constant
+// followed by an addition of one is one ag.Ctx.Affine, which rounds the
+// product and then the sum exactly as the two ops did.
+
+func softClamp5(c *ag.Ctx, x *ag.Var) *ag.Var {
+	a := c.MulScalar(x, 0.2)
+	t := c.Tanh(a)
+	c.Release(a)
+	y := c.MulScalar(t, 5)
+	c.Release(t)
+	return y
+}
 
 // NewNormal builds the distribution from raw parameters.
 func NewNormal(c *ag.Ctx, mu, logSigma *ag.Var, t float64) Normal {
-	sigma := c.AddScalar(c.Exp(softClamp5(c, logSigma)), 1e-2)
+	ls := softClamp5(c, logSigma)
+	e := c.Exp(ls)
+	c.Release(ls)
+	sigma := c.AddScalar(e, 1e-2)
+	c.Release(e)
 	if t != 1 {
-		sigma = c.MulScalar(sigma, t)
+		st := c.MulScalar(sigma, t)
+		c.Release(sigma)
+		sigma = st
 	}
 	return Normal{Mu: softClamp5(c, mu), Sigma: sigma}
 }
 
 // Sample is eps·sigma + mu.
 func (n Normal) Sample(c *ag.Ctx, eps *tensor.Tensor) *ag.Var {
-	return c.Add(c.Mul(c.Const(eps), n.Sigma), n.Mu)
+	e := c.Const(eps)
+	m := c.Mul(e, n.Sigma)
+	c.Release(e)
+	z := c.Add(m, n.Mu)
+	c.Release(m)
+	return z
 }
 
 // LogP is the element-wise log density.
 func (n Normal) LogP(c *ag.Ctx, z *ag.Var) *ag.Var {
-	d := c.Div(c.Sub(z, n.Mu), n.Sigma)
-	return c.Sub(c.AddScalar(c.MulScalar(c.Square(d), -0.5), -0.5*math.Log(2*math.Pi)), c.Log(n.Sigma))
+	diff := c.Sub(z, n.Mu)
+	d := c.Div(diff, n.Sigma)
+	c.Release(diff)
+	sq := c.Square(d)
+	c.Release(d)
+	a := c.Affine(sq, -0.5, -0.5*math.Log(2*math.Pi))
+	c.Release(sq)
+	l := c.Log(n.Sigma)
+	out := c.Sub(a, l)
+	c.Release(a, l)
+	return out
 }
 
 // KL is the element-wise KL(n ‖ p).
 func (n Normal) KL(c *ag.Ctx, p Normal) *ag.Var {
-	t1 := c.Div(c.Sub(n.Mu, p.Mu), p.Sigma)
+	diff := c.Sub(n.Mu, p.Mu)
+	t1 := c.Div(diff, p.Sigma)
+	c.Release(diff)
 	t2 := c.Div(n.Sigma, p.Sigma)
-	return c.Sub(c.AddScalar(c.MulScalar(c.Add(c.Square(t1), c.Square(t2)), 0.5), -0.5), c.Log(t2))
+	s1, s2 := c.Square(t1), c.Square(t2)
+	c.Release(t1)
+	sum := c.Add(s1, s2)
+	c.Release(s1, s2)
+	a := c.Affine(sum, 0.5, -0.5)
+	c.Release(sum)
+	l := c.Log(t2)
+	c.Release(t2)
+	out := c.Sub(a, l)
+	c.Release(a, l)
+	return out
 }
 
 // Decoder is p(x|z) given the image_conditional output.

@@ -49,6 +49,8 @@ func (m *Model) Forward(c *ag.Ctx, x *ag.Var, noise Noise) *Output {
 	ftr := c.ELU(m.enc0.Forward(c, c.ELU(s)))
 	p0 := c.Chunk(m.encSampler[0].Forward(c, ftr), 2, 1)
 	q := NewNormal(c, p0[0], p0[1], 1)
+	release(c, p0[0], q.Mu, q.Sigma)
+	release(c, p0[1], q.Mu, q.Sigma)
 	z := q.Sample(c, noise.Normal(c, q.Mu.Shape()...))
 	logQ := q.LogP(c, z)
 	nfOff := 0
@@ -74,9 +76,15 @@ func (m *Model) Forward(c *ag.Ctx, x *ag.Var, noise Noise) *Output {
 		release(c, qo, pq...)
 		var q Normal
 		if m.Cfg.ResDist {
-			q = NewNormal(c, c.Add(muP, pq[0]), c.Add(lsP, pq[1]), 1)
+			mu, ls := c.Add(muP, pq[0]), c.Add(lsP, pq[1])
+			q = NewNormal(c, mu, ls, 1)
+			release(c, mu, q.Mu, q.Sigma)
+			release(c, ls, q.Mu, q.Sigma)
 		} else {
 			q = NewNormal(c, pq[0], pq[1], 1)
+		}
+		for _, v := range pq {
+			release(c, v, q.Mu, q.Sigma)
 		}
 		z := q.Sample(c, noise.Normal(c, q.Mu.Shape()...))
 		lq := q.LogP(c, z)
@@ -86,6 +94,8 @@ func (m *Model) Forward(c *ag.Ctx, x *ag.Var, noise Noise) *Output {
 		nfOff += m.Cfg.NumNF
 		allQ, allLogQ = append(allQ, q), append(allLogQ, lq)
 		p := NewNormal(c, muP, lsP, 1)
+		release(c, muP, p.Mu, p.Sigma)
+		release(c, lsP, p.Mu, p.Sigma)
 		allP, allLogP = append(allP, p), append(allLogP, p.LogP(c, z))
 		return z
 	})
@@ -97,7 +107,8 @@ func (m *Model) Forward(c *ag.Ctx, x *ag.Var, noise Noise) *Output {
 		} else {
 			kl = allQ[i].KL(c, allP[i])
 		}
-		out.KLDiag = append(out.KLDiag, c.Mean(c.Sum(kl, []int{2, 3}, false), []int{0}, false))
+		ks := c.Sum(kl, []int{2, 3}, false)
+		out.KLDiag = append(out.KLDiag, c.Mean(ks, []int{0}, false))
 		out.KLAll = append(out.KLAll, c.Sum(kl, []int{1, 2, 3}, false))
 		lq := c.Sum(allLogQ[i], []int{1, 2, 3}, false)
 		lp := c.Sum(allLogP[i], []int{1, 2, 3}, false)
@@ -106,6 +117,8 @@ func (m *Model) Forward(c *ag.Ctx, x *ag.Var, noise Noise) *Output {
 		} else {
 			out.LogQ, out.LogP = c.Add(out.LogQ, lq), c.Add(out.LogP, lp)
 		}
+		// Without gradients the group's tensors die here.
+		c.Release(ks, kl, allLogQ[i], allLogP[i], allQ[i].Mu, allQ[i].Sigma, allP[i].Mu, allP[i].Sigma)
 	}
 	return out
 }
