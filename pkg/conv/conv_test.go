@@ -225,28 +225,35 @@ func TestPortableKernels(t *testing.T) {
 	}
 }
 
+// largerShapes exercise the im2col batching (several images per GEMM), the
+// direct 1x1 GEMM, groups and the depthwise path.
+var largerShapes = []Params{
+	{N: 3, C: 8, H: 16, W: 16, K: 12, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1},
+	{N: 3, C: 8, H: 16, W: 17, K: 12, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 2},
+	{N: 5, C: 6, H: 5, W: 6, K: 4, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1},
+	{N: 5, C: 6, H: 4, W: 4, K: 8, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 2},
+	{N: 2, C: 16, H: 16, W: 16, K: 16, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2, DH: 1, DW: 1, Groups: 16},
+	{N: 2, C: 16, H: 16, W: 16, K: 32, KH: 5, KW: 5, SH: 2, SW: 2, PH: 2, PW: 2, DH: 1, DW: 1, Groups: 16},
+	{N: 2, C: 3, H: 19, W: 24, K: 6, KH: 3, KW: 3, SH: 2, SW: 1, PH: 0, PW: 1, DH: 2, DW: 1, Groups: 3},
+	{N: 3, C: 16, H: 20, W: 21, K: 8, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1},
+}
+
+// schedules are the worker counts and unit schedules the larger shapes run
+// under (serial, parallel units, GEMMs split over the cores).
+var schedules = []struct {
+	workers int
+	outer   bool
+}{{1, true}, {2, true}, {5, true}, {2, false}, {3, false}}
+
 // TestLargerShapes covers the im2col batching (several images per GEMM),
 // the direct 1x1 GEMM, and both the serial and parallel schedules.
 func TestLargerShapes(t *testing.T) {
 	saved := par.Workers
 	defer func() { par.Workers, outerParallel = saved, true }()
-	shapes := []Params{
-		{N: 3, C: 8, H: 16, W: 16, K: 12, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1},
-		{N: 3, C: 8, H: 16, W: 17, K: 12, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 2},
-		{N: 5, C: 6, H: 5, W: 6, K: 4, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1},
-		{N: 5, C: 6, H: 4, W: 4, K: 8, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 2},
-		{N: 2, C: 16, H: 16, W: 16, K: 16, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2, DH: 1, DW: 1, Groups: 16},
-		{N: 2, C: 16, H: 16, W: 16, K: 32, KH: 5, KW: 5, SH: 2, SW: 2, PH: 2, PW: 2, DH: 1, DW: 1, Groups: 16},
-		{N: 2, C: 3, H: 19, W: 24, K: 6, KH: 3, KW: 3, SH: 2, SW: 1, PH: 0, PW: 1, DH: 2, DW: 1, Groups: 3},
-		{N: 3, C: 16, H: 20, W: 21, K: 8, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1},
-	}
-	for _, mode := range []struct {
-		workers int
-		outer   bool
-	}{{1, true}, {2, true}, {5, true}, {2, false}, {3, false}} {
+	for _, mode := range schedules {
 		workers := mode.workers
 		par.Workers, outerParallel = workers, mode.outer
-		for i, p := range shapes {
+		for i, p := range largerShapes {
 			checkCase[float64](t, p, uint64(100+i), 1e-12)
 			checkCase[float32](t, p, uint64(100+i), 1e-5)
 			if t.Failed() {
@@ -545,23 +552,13 @@ func TestFusedIm2colBitExact(t *testing.T) {
 func TestForwardEpilogue(t *testing.T) {
 	saved := par.Workers
 	defer func() { par.Workers, outerParallel = saved, true }()
-	shapes := []Params{
-		{N: 3, C: 8, H: 16, W: 16, K: 12, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1},
-		{N: 3, C: 8, H: 16, W: 17, K: 12, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 2},
-		{N: 5, C: 6, H: 5, W: 6, K: 4, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1},
-		{N: 5, C: 6, H: 4, W: 4, K: 8, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 2},
-		{N: 2, C: 16, H: 16, W: 16, K: 16, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2, DH: 1, DW: 1, Groups: 16},
-		{N: 2, C: 16, H: 16, W: 16, K: 32, KH: 5, KW: 5, SH: 2, SW: 2, PH: 2, PW: 2, DH: 1, DW: 1, Groups: 16},
-		{N: 2, C: 3, H: 19, W: 24, K: 6, KH: 3, KW: 3, SH: 2, SW: 1, PH: 0, PW: 1, DH: 2, DW: 1, Groups: 3},
+	shapes := append(append([]Params(nil), largerShapes...), []Params{
 		{N: 32, C: 64, H: 8, W: 8, K: 64, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1},
 		{N: 32, C: 64, H: 4, W: 4, K: 96, KH: 1, KW: 1, SH: 1, SW: 1, DH: 1, DW: 1, Groups: 1},
 		{N: 4, C: 24, H: 8, W: 8, K: 24, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2, DH: 1, DW: 1, Groups: 24},
 		{N: 1, C: 16, H: 32, W: 32, K: 16, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1},
-	}
-	for _, mode := range []struct {
-		workers int
-		outer   bool
-	}{{1, true}, {2, true}, {5, true}, {2, false}, {3, false}} {
+	}...)
+	for _, mode := range schedules {
 		par.Workers, outerParallel = mode.workers, mode.outer
 		for i, p := range shapes {
 			r := rand.New(rand.NewPCG(uint64(i), 21))
