@@ -5,7 +5,7 @@ BINARIES := nvae-prep nvae-train nvae-eval nvae-sample nvae-fid
 # Fuzz seed corpora run as ordinary unit tests; CPU tests must stay under 15 min on 2 cores.
 TESTFLAGS ?= -count=1 -timeout 30m
 
-.PHONY: all build test vet bench bench-gpu demo clean flags-doc gpu-check
+.PHONY: all build test vet bench bench-official bench-gpu demo clean flags-doc gpu-check
 
 all: build
 
@@ -28,6 +28,14 @@ test:
 # Kernel, training-step and data tables (BENCH_QUICK=1 for a short run).
 bench:
 	scripts/bench.sh
+
+# The official PyTorch NVAE beside nvae-train --benchmark on this CPU,
+# alternating, on mnist_small and cifar_small: per-run figures and medians.
+# OFFICIAL_NVAE=/path/to/NVAE names a clone of github.com/NVlabs/NVAE (not part
+# of this repository; Debian's python3-torch runs it). ROUNDS (3), STEPS (5).
+bench-official:
+	@$(MAKE) -s build
+	scripts/compare-official.sh $(BIN)/nvae-train
 
 # A folder to copy to a GPU machine without Go: the GPU tests prebuilt
 # (pkg/cuda, the CUDA backend's conformance suite, the oracle), nvae-train,
