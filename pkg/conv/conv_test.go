@@ -236,6 +236,46 @@ var largerShapes = []Params{
 	{N: 2, C: 16, H: 16, W: 16, K: 32, KH: 5, KW: 5, SH: 2, SW: 2, PH: 2, PW: 2, DH: 1, DW: 1, Groups: 16},
 	{N: 2, C: 3, H: 19, W: 24, K: 6, KH: 3, KW: 3, SH: 2, SW: 1, PH: 0, PW: 1, DH: 2, DW: 1, Groups: 3},
 	{N: 3, C: 16, H: 20, W: 21, K: 8, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 1},
+	// Depthwise "same" on planes of width 4 or less (dwSmallPlan); 8x8 on
+	// the row kernels.
+	{N: 3, C: 24, H: 4, W: 4, K: 24, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2, DH: 1, DW: 1, Groups: 24},
+	{N: 2, C: 20, H: 8, W: 4, K: 20, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2, DH: 1, DW: 1, Groups: 20},
+	{N: 2, C: 8, H: 12, W: 4, K: 8, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 8},
+	{N: 2, C: 6, H: 4, W: 4, K: 6, KH: 7, KW: 7, SH: 1, SW: 1, PH: 3, PW: 3, DH: 1, DW: 1, Groups: 6},
+	{N: 2, C: 5, H: 16, W: 2, K: 5, KH: 3, KW: 3, SH: 1, SW: 1, PH: 1, PW: 1, DH: 1, DW: 1, Groups: 5},
+	{N: 3, C: 24, H: 8, W: 8, K: 24, KH: 5, KW: 5, SH: 1, SW: 1, PH: 2, PW: 2, DH: 1, DW: 1, Groups: 24},
+}
+
+// TestDwSmallPath checks that the small-plane depthwise shapes of
+// largerShapes take that path (where AVX-512 is there) and agree with the
+// row kernels' path.
+func TestDwSmallPath(t *testing.T) {
+	if !useAVX512 {
+		t.Skip("the small-plane depthwise kernel needs AVX-512")
+	}
+	defer func() { disableDwSmall = false }()
+	n := 0
+	for i, p := range largerShapes {
+		disableDwSmall = false
+		if newDwSmallPlan[float32](p) == nil {
+			continue
+		}
+		n++
+		r := rand.New(rand.NewPCG(uint64(i), 33))
+		x, w, bias := convert[float32](randSlice(r, p.xLen())), convert[float32](randSlice(r, p.wLen())), convert[float32](randSlice(r, p.K))
+		small, rows := make([]float32, p.yLen()), make([]float32, p.yLen())
+		Forward(p, x, w, bias, small)
+		disableDwSmall = true
+		Forward(p, x, w, bias, rows)
+		for j := range small {
+			if d := math.Abs(float64(small[j] - rows[j])); !(d <= 1e-5*(1+math.Abs(float64(rows[j])))) {
+				t.Fatalf("%+v: element %d = %v on the small-plane path, %v on the row kernels", p, j, small[j], rows[j])
+			}
+		}
+	}
+	if n != 5 {
+		t.Fatalf("%d shapes took the small-plane path, want the 5 added for it", n)
+	}
 }
 
 // schedules are the worker counts and unit schedules the larger shapes run

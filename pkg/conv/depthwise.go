@@ -188,6 +188,28 @@ func dwForward[T Float](p Params, x, w, bias, y []T, epi Epilogue[T]) {
 			}
 		}
 	}
+	if sp := newDwSmallPlan[T](p); sp != nil {
+		x32, w32, y32 := f32(x), f32(w), f32(y)
+		par.For(planes, planeGrain(2*q.kk*outPlane), func(lo, hi int) {
+			bufp := getZeroBuf[float32](sp.bufLen)
+			defer putBuf(bufp)
+			buf := *bufp
+			run := lo
+			for pl := lo; pl < hi; pl++ {
+				c := pl % p.C
+				var init float32
+				if bias != nil {
+					init = float32(bias[c])
+				}
+				sp.plane(buf, x32[pl*p.H*p.W:(pl+1)*p.H*p.W], w32[c*q.kk:(c+1)*q.kk], y32[pl*outPlane:(pl+1)*outPlane], init)
+				if epi != nil && (pl+1 == hi || (pl+1)%p.C == 0 || (pl+1-run)*outPlane >= epiBlock) {
+					epi(y[run*outPlane:(pl+1)*outPlane], run%p.C, pl+1-run, outPlane, outPlane)
+					run = pl + 1
+				}
+			}
+		})
+		return
+	}
 	par.For(planes, planeGrain(2*q.m*q.kk*outPlane), func(lo, hi int) {
 		bufp := getZeroBuf[T](q.bufLen)
 		defer putBuf(bufp)

@@ -11,3 +11,10 @@ package conv
 //
 //go:noescape
 func maskPanelAVX512(dst *float32, ldd int, src *float32, n, rows, t, ntap, P int, offs *int, masks *uint64, bit int)
+
+// dwSmallAVX512 computes one depthwise output plane of nvec 16-lane
+// vectors from the padded plane buf (see dwSmallPlan): out[16v+l] = init +
+// Σ_t w[t]·buf[16v+l+offs[t]], lanes with a clear bit of masks[t] reading 0.
+//
+//go:noescape
+func dwSmallAVX512(buf, w, out *float32, nvec int, offs *int, masks *uint16, ntaps int, init float32)
