@@ -46,6 +46,7 @@ import tempfile
 import textwrap
 import time
 import warnings
+from statistics import median
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHIM = os.path.join(HERE, 'shim')
@@ -132,12 +133,6 @@ def official_parser():
     ns = {'argparse': argparse}
     exec(textwrap.dedent(src[a:b]), ns)
     return ns['parser']
-
-
-def median(v):
-    v = sorted(v)
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
 
 
 def main():

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from statistics import median
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -165,12 +166,6 @@ def norm(impl, res):
                 'eval_fwd_ms': res['eval_fwd_ms'], 'params': res['params']}
     return {'step_ms': res['step_ms'], 'sample_ms': res['sample_ms'], 'eval_fwd_ms': res['eval_fwd_ms'],
             'params': res['params'], 'step_ms_excl_allreduce': res['step_ms_excl_allreduce']}
-
-
-def median(v):
-    v = sorted(v)
-    n = len(v)
-    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
 
 
 def main():
