@@ -1,16 +1,101 @@
-// Package par runs loops over all cores with goroutines.
+// Package par runs loops over all cores.
+//
+// For hands chunks to a pool of long-lived worker goroutines that keep
+// polling for work for a short while (spinWait) after each chunk before
+// they go to sleep. Inference issues hundreds of parallel loops of tens of
+// microseconds each, back to back; starting a goroutine per chunk made the
+// runtime wake an idle core (a futex, on virtual machines an inter-
+// processor interrupt) for every loop, which cost about as much as the
+// loop itself. A worker that is busy (another For, or a nested one) is not
+// waited for: its chunk runs on the calling goroutine instead, so nested
+// and concurrent calls cannot deadlock.
 package par
 
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
-// Workers is the number of goroutines For uses; it defaults to GOMAXPROCS.
+// Workers is the number of chunks For splits a loop into at most (the
+// calling goroutine runs one of them); it defaults to GOMAXPROCS.
 var Workers = runtime.GOMAXPROCS(0)
 
+// spinWait is how long an idle worker keeps polling for the next chunk
+// before it sleeps.
+const spinWait = 100 * time.Microsecond
+
+// task is one chunk of a loop.
+type task struct {
+	fn      func(lo, hi int)
+	lo, hi  int
+	pending *atomic.Int32
+}
+
+type worker struct {
+	claimed atomic.Bool // a caller owns the worker until its chunk is done
+	asleep  atomic.Bool
+	slot    atomic.Pointer[task]
+	wake    chan struct{}
+}
+
+func (w *worker) loop() {
+	for {
+		deadline := time.Now().Add(spinWait)
+		for n := 0; ; n++ {
+			if t := w.slot.Load(); t != nil {
+				w.slot.Store(nil)
+				t.fn(t.lo, t.hi)
+				w.claimed.Store(false)
+				t.pending.Add(-1)
+				deadline = time.Now().Add(spinWait)
+				continue
+			}
+			if n%64 == 63 && time.Now().After(deadline) {
+				break
+			}
+			runtime.Gosched()
+		}
+		// Sleep unless a chunk arrived meanwhile: a caller stores its chunk
+		// before it reads asleep, and the worker sets asleep before it
+		// reads the slot, so one of them sees the other.
+		w.asleep.Store(true)
+		if w.slot.Load() == nil {
+			<-w.wake
+		}
+		w.asleep.Store(false)
+	}
+}
+
+var pool struct {
+	mu      sync.Mutex
+	workers atomic.Pointer[[]*worker]
+}
+
+// workers returns at least n pool workers (fewer only for n < 0).
+func workers(n int) []*worker {
+	if p := pool.workers.Load(); p != nil && len(*p) >= n {
+		return *p
+	}
+	pool.mu.Lock()
+	defer pool.mu.Unlock()
+	var ws []*worker
+	if p := pool.workers.Load(); p != nil {
+		ws = *p
+	}
+	for len(ws) < n {
+		w := &worker{wake: make(chan struct{}, 1)}
+		go w.loop()
+		ws = append(ws[:len(ws):len(ws)], w)
+	}
+	pool.workers.Store(&ws)
+	return ws
+}
+
 // For calls fn(lo, hi) on disjoint chunks covering [0, n). Chunks hold at
-// least grain items; when the range is small it runs inline.
+// least grain items; when the range is small it runs inline. It returns
+// when every chunk is done.
 func For(n, grain int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
@@ -26,18 +111,38 @@ func For(n, grain int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	var wg sync.WaitGroup
 	chunk := (n + w - 1) / w
-	for lo := 0; lo < n; lo += chunk {
-		hi := lo + chunk
-		if hi > n {
-			hi = n
+	var pending atomic.Int32
+	var inline []int // starts of chunks no idle worker took
+	ws := workers(w - 1)
+	next := 0
+	for lo := chunk; lo < n; lo += chunk {
+		hi := min(lo+chunk, n)
+		var wk *worker
+		for next < len(ws) && wk == nil {
+			if ws[next].claimed.CompareAndSwap(false, true) {
+				wk = ws[next]
+			}
+			next++
 		}
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			fn(lo, hi)
-		}(lo, hi)
+		if wk == nil {
+			inline = append(inline, lo)
+			continue
+		}
+		pending.Add(1)
+		wk.slot.Store(&task{fn: fn, lo: lo, hi: hi, pending: &pending})
+		if wk.asleep.Load() {
+			select {
+			case wk.wake <- struct{}{}:
+			default:
+			}
+		}
 	}
-	wg.Wait()
+	fn(0, min(chunk, n))
+	for _, lo := range inline {
+		fn(lo, min(lo+chunk, n))
+	}
+	for pending.Load() != 0 {
+		runtime.Gosched()
+	}
 }
