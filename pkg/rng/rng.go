@@ -58,8 +58,8 @@ package rng
 import (
 	"math"
 	"math/bits"
-	"runtime"
-	"sync"
+
+	"github.com/nvaego/nvae/pkg/par"
 )
 
 // Philox4x32-10 constants (Random123).
@@ -161,33 +161,23 @@ func (g *Gen) SetState(s State) { g.seed, g.offset = s.Seed, s.Offset }
 // Skip advances the offset by n elements without drawing them.
 func (g *Gen) Skip(n uint64) { g.offset += n }
 
-// parallelMin is the slice length from which fills use several goroutines.
-// A normal costs tens of nanoseconds, a goroutine about a microsecond, so
-// the latent draws of small models (a few thousand elements) split too.
+// parallelMin is the slice length from which fills use several cores (par.For:
+// chunks of at least this many elements). A normal costs a few nanoseconds,
+// handing a chunk to a worker about a microsecond.
 const parallelMin = 1 << 12
 
-// fill calls kernel(off, lo, hi) for the elements [lo, hi) of a draw of n
-// elements starting at global index off, split over cores for large n.
-// Chunk boundaries are multiples of 4 so that kernels see whole blocks; the
+// fill calls kernel(lo, hi) for the elements [lo, hi) of a draw of n
+// elements, split over cores (par.For) for large n. Chunk boundaries are
+// multiples of 4 (whole blocks when the draw starts at a block); the
 // result is independent of the split because each value depends only on its
 // global index.
 func fill(n int, kernel func(lo, hi int)) {
-	w := runtime.GOMAXPROCS(0)
-	if n < parallelMin || w < 2 {
+	if n < parallelMin {
 		kernel(0, n)
 		return
 	}
-	chunk := (n/w + 3) &^ 3
-	var wg sync.WaitGroup
-	for lo := 0; lo < n; lo += chunk {
-		hi := min(lo+chunk, n)
-		wg.Add(1)
-		go func(lo, hi int) {
-			defer wg.Done()
-			kernel(lo, hi)
-		}(lo, hi)
-	}
-	wg.Wait()
+	groups := (n + 3) / 4
+	par.For(groups, parallelMin/4, func(lo, hi int) { kernel(4*lo, min(4*hi, n)) })
 }
 
 // forBlocks calls f(i, w) for every element i in [lo, hi) of a draw starting
