@@ -45,6 +45,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/nvaego/nvae/pkg/par"
 	"github.com/nvaego/nvae/pkg/tensor"
 )
 
@@ -290,6 +291,12 @@ func Has(engine string) bool {
 // Open returns a communicator from the named engine ("auto": "single" for
 // a one-process launch, "nccl" for SpawnLocal's workers, "mpi" otherwise).
 func Open(engine string, l Launch) (Comm, error) {
+	if l.Size > 1 {
+		// Ranks may share a node's cores: workers polling for work would
+		// take them from the other ranks (measured: 2 ranks on 2 cores
+		// trained about 15% slower).
+		par.SetSpin(0)
+	}
 	if engine == "" || engine == "auto" {
 		switch {
 		case l.Size == 1:

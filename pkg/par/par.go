@@ -12,6 +12,7 @@
 package par
 
 import (
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -23,14 +24,38 @@ import (
 var Workers = runtime.GOMAXPROCS(0)
 
 // spinWait is how long an idle worker keeps polling for the next chunk
-// before it sleeps.
-const spinWait = 100 * time.Microsecond
+// before it sleeps, in nanoseconds (SetSpin).
+var spinWait atomic.Int64
+
+func init() {
+	spinWait.Store(int64(100 * time.Microsecond))
+	if v, ok := os.LookupEnv("NVAE_PAR_SPIN"); ok {
+		if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+			spinWait.Store(int64(d))
+			spinFixed = true
+		}
+	}
+}
+
+// spinFixed records that NVAE_PAR_SPIN set the polling time.
+var spinFixed bool
+
+// SetSpin sets how long idle workers poll for the next chunk before they
+// sleep (default 100 µs; 0: sleep at once, as processes that share their
+// cores with other ranks should). The environment variable NVAE_PAR_SPIN
+// (a Go duration, e.g. "0" or "50us"), when set, takes precedence.
+func SetSpin(d time.Duration) {
+	if !spinFixed && d >= 0 {
+		spinWait.Store(int64(d))
+	}
+}
 
 // task is one chunk of a loop.
 type task struct {
 	fn      func(lo, hi int)
 	lo, hi  int
 	pending *atomic.Int32
+	wg      *sync.WaitGroup
 }
 
 type worker struct {
@@ -42,17 +67,18 @@ type worker struct {
 
 func (w *worker) loop() {
 	for {
-		deadline := time.Now().Add(spinWait)
+		deadline := time.Now().Add(time.Duration(spinWait.Load()))
 		for n := 0; ; n++ {
 			if t := w.slot.Load(); t != nil {
 				w.slot.Store(nil)
 				t.fn(t.lo, t.hi)
 				w.claimed.Store(false)
 				t.pending.Add(-1)
-				deadline = time.Now().Add(spinWait)
+				t.wg.Done()
+				deadline = time.Now().Add(time.Duration(spinWait.Load()))
 				continue
 			}
-			if n%64 == 63 && time.Now().After(deadline) {
+			if (n%64 == 63 || spinWait.Load() == 0) && time.Now().After(deadline) {
 				break
 			}
 			runtime.Gosched()
@@ -113,6 +139,7 @@ func For(n, grain int, fn func(lo, hi int)) {
 	}
 	chunk := (n + w - 1) / w
 	var pending atomic.Int32
+	var wg sync.WaitGroup
 	var inline []int // starts of chunks no idle worker took
 	ws := workers(w - 1)
 	next := 0
@@ -130,7 +157,8 @@ func For(n, grain int, fn func(lo, hi int)) {
 			continue
 		}
 		pending.Add(1)
-		wk.slot.Store(&task{fn: fn, lo: lo, hi: hi, pending: &pending})
+		wg.Add(1)
+		wk.slot.Store(&task{fn: fn, lo: lo, hi: hi, pending: &pending, wg: &wg})
 		if wk.asleep.Load() {
 			select {
 			case wk.wake <- struct{}{}:
@@ -142,7 +170,14 @@ func For(n, grain int, fn func(lo, hi int)) {
 	for _, lo := range inline {
 		fn(lo, min(lo+chunk, n))
 	}
-	for pending.Load() != 0 {
+	// Poll for the workers' chunks as long as workers poll for work, then
+	// block (so that a process sharing its cores does not spin).
+	deadline := time.Now().Add(time.Duration(spinWait.Load()))
+	for n := 0; pending.Load() != 0; n++ {
+		if n%64 == 63 && time.Now().After(deadline) {
+			break
+		}
 		runtime.Gosched()
 	}
+	wg.Wait()
 }

@@ -91,3 +91,18 @@ func TestForRunsChunksConcurrently(t *testing.T) {
 		t.Fatal("the second chunk did not start while the first ran")
 	}
 }
+
+// With polling off (SetSpin(0), as multi-rank runs set it) loops still
+// finish and cover every index once; the caller blocks instead of polling.
+func TestForWithoutSpin(t *testing.T) {
+	saved, savedSpin := Workers, spinWait.Load()
+	defer func() { Workers = saved; spinWait.Store(savedSpin) }()
+	Workers = 3
+	SetSpin(0)
+	if !spinFixed && spinWait.Load() != 0 {
+		t.Fatal("SetSpin(0) did not take")
+	}
+	for r := 0; r < 200; r++ {
+		check(t, 1000, 10)
+	}
+}
