@@ -67,21 +67,14 @@ type worker struct {
 
 func (w *worker) loop() {
 	for {
-		deadline := time.Now().Add(time.Duration(spinWait.Load()))
-		for n := 0; ; n++ {
-			if t := w.slot.Load(); t != nil {
-				w.slot.Store(nil)
-				t.fn(t.lo, t.hi)
-				w.claimed.Store(false)
-				t.pending.Add(-1)
-				t.wg.Done()
-				deadline = time.Now().Add(time.Duration(spinWait.Load()))
-				continue
-			}
-			if (n%64 == 63 || spinWait.Load() == 0) && time.Now().After(deadline) {
-				break
-			}
-			runtime.Gosched()
+		if poll(func() bool { return w.slot.Load() != nil }) {
+			t := w.slot.Load()
+			w.slot.Store(nil)
+			t.fn(t.lo, t.hi)
+			w.claimed.Store(false)
+			t.pending.Add(-1)
+			t.wg.Done()
+			continue
 		}
 		// Sleep unless a chunk arrived meanwhile: a caller stores its chunk
 		// before it reads asleep, and the worker sets asleep before it
@@ -91,6 +84,22 @@ func (w *worker) loop() {
 			<-w.wake
 		}
 		w.asleep.Store(false)
+	}
+}
+
+// poll yields (runtime.Gosched) until ready reports true or the polling
+// time has passed, and reports whether ready did.
+func poll(ready func() bool) bool {
+	spin := time.Duration(spinWait.Load())
+	deadline := time.Now().Add(spin)
+	for n := 0; ; n++ {
+		if ready() {
+			return true
+		}
+		if spin == 0 || n%64 == 63 && time.Now().After(deadline) {
+			return false
+		}
+		runtime.Gosched()
 	}
 }
 
@@ -172,12 +181,6 @@ func For(n, grain int, fn func(lo, hi int)) {
 	}
 	// Poll for the workers' chunks as long as workers poll for work, then
 	// block (so that a process sharing its cores does not spin).
-	deadline := time.Now().Add(time.Duration(spinWait.Load()))
-	for n := 0; pending.Load() != 0; n++ {
-		if n%64 == 63 && time.Now().After(deadline) {
-			break
-		}
-		runtime.Gosched()
-	}
+	poll(func() bool { return pending.Load() == 0 })
 	wg.Wait()
 }
