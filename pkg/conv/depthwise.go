@@ -172,6 +172,35 @@ func dwForward[T Float](p Params, x, w, bias, y []T, epi Epilogue[T]) {
 	q := newDwXPlan[T](p)
 	outPlane := q.oh * q.ow
 	planes := p.N * p.C
+	// epiRun hands the output planes of input planes run..pl to epi when
+	// pl ends a run (the chunk's last plane, an image's last channel, or
+	// about epiBlock elements) and returns the start of the next run.
+	epiRun := func(run, pl, hi int) int {
+		if epi == nil || !(pl+1 == hi || (pl+1)%p.C == 0 || (pl+1-run)*q.m*outPlane >= epiBlock) {
+			return run
+		}
+		epi(y[run*q.m*outPlane:(pl+1)*q.m*outPlane], run%p.C*q.m, (pl+1-run)*q.m, outPlane, outPlane)
+		return pl + 1
+	}
+	if sp := newDwSmallPlan[T](p); sp != nil {
+		x32, w32, y32 := f32(x), f32(w), f32(y)
+		par.For(planes, planeGrain(2*q.kk*outPlane), func(lo, hi int) {
+			bufp := getZeroBuf[float32](sp.bufLen)
+			defer putBuf(bufp)
+			buf := *bufp
+			run := lo
+			for pl := lo; pl < hi; pl++ {
+				c := pl % p.C
+				var init float32
+				if bias != nil {
+					init = float32(bias[c])
+				}
+				sp.plane(buf, x32[pl*p.H*p.W:(pl+1)*p.H*p.W], w32[c*q.kk:(c+1)*q.kk], y32[pl*outPlane:(pl+1)*outPlane], init)
+				run = epiRun(run, pl, hi)
+			}
+		})
+		return
+	}
 	// The rows kernels take each filter with its column taps carried top to
 	// bottom: transposed once here for all images.
 	var ctAll []T
@@ -188,28 +217,6 @@ func dwForward[T Float](p Params, x, w, bias, y []T, epi Epilogue[T]) {
 			}
 		}
 	}
-	if sp := newDwSmallPlan[T](p); sp != nil {
-		x32, w32, y32 := f32(x), f32(w), f32(y)
-		par.For(planes, planeGrain(2*q.kk*outPlane), func(lo, hi int) {
-			bufp := getZeroBuf[float32](sp.bufLen)
-			defer putBuf(bufp)
-			buf := *bufp
-			run := lo
-			for pl := lo; pl < hi; pl++ {
-				c := pl % p.C
-				var init float32
-				if bias != nil {
-					init = float32(bias[c])
-				}
-				sp.plane(buf, x32[pl*p.H*p.W:(pl+1)*p.H*p.W], w32[c*q.kk:(c+1)*q.kk], y32[pl*outPlane:(pl+1)*outPlane], init)
-				if epi != nil && (pl+1 == hi || (pl+1)%p.C == 0 || (pl+1-run)*outPlane >= epiBlock) {
-					epi(y[run*outPlane:(pl+1)*outPlane], run%p.C, pl+1-run, outPlane, outPlane)
-					run = pl + 1
-				}
-			}
-		})
-		return
-	}
 	par.For(planes, planeGrain(2*q.m*q.kk*outPlane), func(lo, hi int) {
 		bufp := getZeroBuf[T](q.bufLen)
 		defer putBuf(bufp)
@@ -220,9 +227,7 @@ func dwForward[T Float](p Params, x, w, bias, y []T, epi Epilogue[T]) {
 			defer putBuf(ob)
 			out = *ob
 		}
-		// The epilogue runs over runs of consecutive output planes of one
-		// image (those of input planes run..pl) of about a cache block.
-		run := lo
+		run := lo // first input plane of the epilogue's next run
 		for pl := lo; pl < hi; pl++ {
 			n, c := pl/p.C, pl%p.C
 			fillPlane(q, buf, x[pl*p.H*p.W:(pl+1)*p.H*p.W])
@@ -250,11 +255,7 @@ func dwForward[T Float](p Params, x, w, bias, y []T, epi Epilogue[T]) {
 					copyRows(dst, out, q.oh, q.ow, q.ow, q.ld)
 				}
 			}
-			if epi != nil && (pl+1 == hi || (pl+1)%p.C == 0 || (pl+1-run)*q.m*outPlane >= epiBlock) {
-				rows := (pl + 1 - run) * q.m
-				epi(y[run*q.m*outPlane:(pl+1)*q.m*outPlane], run%p.C*q.m, rows, outPlane, outPlane)
-				run = pl + 1
-			}
+			run = epiRun(run, pl, hi)
 		}
 	})
 }

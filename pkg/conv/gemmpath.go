@@ -168,11 +168,11 @@ func (q *gemmPlan) samePlane() bool {
 // general; 3x3 16→100 at 32x32: 142–147 against 128).
 func (q *gemmPlan) shiftedCols() bool { return q.samePlane() && q.nb > 1 }
 
-// im2colSame is im2colRange for samePlane convolutions: per plane and tap,
-// the rows [hlo, hhi) whose input row lies in the image are one contiguous
-// copy (output pixel j reads input element j + dh·W + dw), after which the
-// columns outside [wlo, whi) are zeroed; rows outside are cleared. It
-// writes exactly the matrix the general path writes.
+// im2colSame is im2colRange for samePlane convolutions: per plane and tap
+// (sameTap), the output pixels [a, b) are one contiguous copy (pixel j
+// reads input element j + off), after which the columns outside [wlo, whi)
+// of those rows are zeroed; everything else is cleared. It writes exactly
+// the matrix the general path writes.
 func im2colSame[T Float](q *gemmPlan, x []T, n0, cnt, g int, col []T, lo, hi int) {
 	p := q.p
 	W, P := p.W, q.P
@@ -181,29 +181,24 @@ func im2colSame[T Float](q *gemmPlan, x []T, n0, cnt, g int, col []T, lo, hi int
 		i, c := ic/q.cg, ic%q.cg
 		xc := x[((n0+i)*p.C+g*q.cg+c)*P : ((n0+i)*p.C+g*q.cg+c+1)*P]
 		for kh := 0; kh < p.KH; kh++ {
-			hlo, hhi := validRange(q.oh, 1, p.PH, kh, p.H)
-			dh := kh - p.PH
 			for kw := 0; kw < p.KW; kw++ {
-				wlo, whi := validRange(q.ow, 1, p.PW, kw, p.W)
+				tp := q.sameTap(kh, kw)
 				row := (c*p.KH+kh)*p.KW + kw
 				dst := col[row*ld+i*P : row*ld+(i+1)*P]
-				if hlo >= hhi || wlo >= whi {
+				if tp.a >= tp.b {
 					clear(dst)
 					continue
 				}
-				clear(dst[:hlo*W])
-				clear(dst[hhi*W:])
-				// Output pixels [a, b) of the valid rows, from input a+off.
-				a, b := hlo*W+wlo, (hhi-1)*W+whi
-				off := dh*W + kw - p.PW
-				copy(dst[a:b], xc[a+off:b+off])
-				if wlo == 0 && whi == W {
+				clear(dst[:tp.a])
+				clear(dst[tp.b:])
+				copy(dst[tp.a:tp.b], xc[tp.a+tp.off:tp.b+tp.off])
+				if !tp.edge {
 					continue
 				}
-				for oh := hlo; oh < hhi; oh++ {
-					r := dst[oh*W : oh*W+W]
-					clear(r[:wlo])
-					clear(r[whi:])
+				for rs := tp.a / W * W; rs < tp.b; rs += W {
+					r := dst[rs : rs+W]
+					clear(r[:tp.wlo])
+					clear(r[tp.whi:])
 				}
 			}
 		}
