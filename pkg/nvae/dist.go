@@ -56,7 +56,8 @@ func softClamp5(c *ag.Ctx, x *ag.Var) *ag.Var {
 	return y
 }
 
-// NewNormal builds the distribution from raw parameters.
+// NewNormal builds the distribution from raw parameters. Its Mu and Sigma
+// are new tensors, so callers may release mu and logSigma afterwards.
 func NewNormal(c *ag.Ctx, mu, logSigma *ag.Var, t float64) Normal {
 	ls := softClamp5(c, logSigma)
 	e := c.Exp(ls)

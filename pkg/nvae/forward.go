@@ -49,8 +49,7 @@ func (m *Model) Forward(c *ag.Ctx, x *ag.Var, noise Noise) *Output {
 	ftr := c.ELU(m.enc0.Forward(c, c.ELU(s)))
 	p0 := c.Chunk(m.encSampler[0].Forward(c, ftr), 2, 1)
 	q := NewNormal(c, p0[0], p0[1], 1)
-	release(c, p0[0], q.Mu, q.Sigma)
-	release(c, p0[1], q.Mu, q.Sigma)
+	c.Release(p0...)
 	z := q.Sample(c, noise.Normal(c, q.Mu.Shape()...))
 	logQ := q.LogP(c, z)
 	nfOff := 0
@@ -78,14 +77,11 @@ func (m *Model) Forward(c *ag.Ctx, x *ag.Var, noise Noise) *Output {
 		if m.Cfg.ResDist {
 			mu, ls := c.Add(muP, pq[0]), c.Add(lsP, pq[1])
 			q = NewNormal(c, mu, ls, 1)
-			release(c, mu, q.Mu, q.Sigma)
-			release(c, ls, q.Mu, q.Sigma)
+			c.Release(mu, ls)
 		} else {
 			q = NewNormal(c, pq[0], pq[1], 1)
 		}
-		for _, v := range pq {
-			release(c, v, q.Mu, q.Sigma)
-		}
+		c.Release(pq...)
 		z := q.Sample(c, noise.Normal(c, q.Mu.Shape()...))
 		lq := q.LogP(c, z)
 		for n := 0; n < m.Cfg.NumNF; n++ {
@@ -94,8 +90,7 @@ func (m *Model) Forward(c *ag.Ctx, x *ag.Var, noise Noise) *Output {
 		nfOff += m.Cfg.NumNF
 		allQ, allLogQ = append(allQ, q), append(allLogQ, lq)
 		p := NewNormal(c, muP, lsP, 1)
-		release(c, muP, p.Mu, p.Sigma)
-		release(c, lsP, p.Mu, p.Sigma)
+		c.Release(muP, lsP)
 		allP, allLogP = append(allP, p), append(allLogP, p.LogP(c, z))
 		return z
 	})

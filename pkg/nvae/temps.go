@@ -85,9 +85,7 @@ func (m *Model) SampleTemps(c *ag.Ctx, n int, temps []float64, noise Noise) *ag.
 	return m.runDecoder(c, n, z0, func(idx int, s *ag.Var) *ag.Var {
 		pp := m.decSample(c, idx, s)
 		p := NewNormal(c, pp[0], pp[1], temps[idx])
-		for _, v := range pp {
-			release(c, v, p.Mu, p.Sigma)
-		}
+		c.Release(pp...)
 		z := p.Sample(c, noise.Normal(c, p.Mu.Shape()...))
 		c.Release(p.Mu, p.Sigma)
 		return z

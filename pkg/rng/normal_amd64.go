@@ -23,10 +23,29 @@ var sincosCos = [6]float64{-1.13585365213876817300e-11, 2.08757008419747316778e-
 var sincosSin = [6]float64{1.58962301576546568060e-10, -2.50507477628578072866e-8, 2.75573136213857245213e-6,
 	-1.98412698295895385996e-4, 8.33333333332211858878e-3, -1.66666666666666307295e-1}
 
+// normalFloats is the seed-independent tail of the constant table: the
+// float64 constants of math.Log (log_amd64.s) and math.Sincos, the sign
+// bit and 4 (indices 31 on).
+var normalFloats = func() (k [normConsts - 31]uint64) {
+	f := []float64{1, 2, 0.5, 7.07106781186547524401e-01,
+		6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01, 2.222219843214978396e-01,
+		1.818357216161805012e-01, 1.531383769920937332e-01, 1.479819860511658591e-01,
+		6.93147180369123816490e-01, 1.90821492927058770002e-10,
+		-2, 1.0 / (1 << 32), 2 * math.Pi, 4 / math.Pi,
+		7.85398125648498535156e-1, 3.77489470793079817668e-8, 2.69515142907905952645e-15, 3, 8}
+	f = append(f, sincosCos[:]...)
+	f = append(f, sincosSin[:]...)
+	for i, v := range f {
+		k[i] = math.Float64bits(v)
+	}
+	k[34] = 1 << 63
+	k[35] = math.Float64bits(4)
+	return k
+}()
+
 // normalTable is the kernel's constants for seed (the layout is fixed by
 // the K_ offsets of normal_amd64.s): Philox multipliers, lane offsets, the
-// round keys, then the float64 constants of math.Log (log_amd64.s) and
-// math.Sincos.
+// round keys, then normalFloats.
 func normalTable(seed uint64) *[normConsts]uint64 {
 	var k [normConsts]uint64
 	k[0], k[1] = philoxM0, philoxM1
@@ -40,19 +59,7 @@ func normalTable(seed uint64) *[normConsts]uint64 {
 		k0 += philoxW0
 		k1 += philoxW1
 	}
-	f := []float64{1, 2, 0.5, 7.07106781186547524401e-01,
-		6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01, 2.222219843214978396e-01,
-		1.818357216161805012e-01, 1.531383769920937332e-01, 1.479819860511658591e-01,
-		6.93147180369123816490e-01, 1.90821492927058770002e-10,
-		-2, 1.0 / (1 << 32), 2 * math.Pi, 4 / math.Pi,
-		7.85398125648498535156e-1, 3.77489470793079817668e-8, 2.69515142907905952645e-15, 3, 8}
-	f = append(f, sincosCos[:]...)
-	f = append(f, sincosSin[:]...)
-	for i, v := range f {
-		k[31+i] = math.Float64bits(v)
-	}
-	k[65] = 1 << 63
-	k[66] = math.Float64bits(4)
+	copy(k[31:], normalFloats[:])
 	return &k
 }
 
