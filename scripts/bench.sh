@@ -47,9 +47,7 @@ printf '| depthwise 5x5, 384 ch, 16x16x16 | %s | %s |\n' "$(metric "$tmp/conv" '
 printf '| conv 1x1 64→384, 16x16x16 | %s | %s |\n' "$(metric "$tmp/conv" 'Conv1x1_64_384_fwd-' GFLOP/s)" "$(metric "$tmp/conv" 'Conv1x1_64_384_fwdbwd' GFLOP/s)"
 echo
 
-small="--num_channels_enc 16 --num_channels_dec 16 --num_latent_scales 2 --num_groups_per_scale 4 --ada_groups --num_latent_per_group 20 --weight_decay_norm 1e-2 --use_se --res_dist --fast_adamax"
-mnist_small="--dataset mnist --batch_size 32 $small --num_preprocess_blocks 2 --num_preprocess_cells 2 --num_postprocess_blocks 2 --num_postprocess_cells 2 --num_cell_per_cond_enc 1 --num_cell_per_cond_dec 1 --num_nf 0"
-cifar_small="--dataset cifar10 --batch_size 8 $small --num_preprocess_blocks 1 --num_preprocess_cells 2 --num_postprocess_blocks 1 --num_postprocess_cells 2 --num_cell_per_cond_enc 2 --num_cell_per_cond_dec 2 --num_nf 1"
+. scripts/small-configs.sh # small, mnist_small, cifar_small
 echo "## Training step and inference on CPU (synthetic data; step: median of $steps after 3 warm-up; sample and eval forward: median of 3 after 1 warm-up)"
 echo
 echo "| config | params | step ms | img/s | sample ms | eval fwd ms |"

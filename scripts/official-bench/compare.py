@@ -38,17 +38,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 PY = sys.executable or '/usr/bin/python3'  # the python3 with torch (compare-official.sh: /usr/bin/python3)
 
-SMALL = ('--num_channels_enc 16 --num_channels_dec 16 --num_latent_scales 2 --num_groups_per_scale 4 '
-         '--ada_groups --num_latent_per_group 20 --weight_decay_norm 1e-2 --use_se --res_dist --fast_adamax')
-# the two configurations of scripts/bench.sh (mnist_small, cifar_small); keep them identical
-CONFIGS = [
-    ('mnist_small', '--dataset mnist --batch_size 32 ' + SMALL + ' --num_preprocess_blocks 2 --num_preprocess_cells 2 '
-                    '--num_postprocess_blocks 2 --num_postprocess_cells 2 --num_cell_per_cond_enc 1 '
-                    '--num_cell_per_cond_dec 1 --num_nf 0'),
-    ('cifar_small', '--dataset cifar10 --batch_size 8 ' + SMALL + ' --num_preprocess_blocks 1 --num_preprocess_cells 2 '
-                    '--num_postprocess_blocks 1 --num_postprocess_cells 2 --num_cell_per_cond_enc 2 '
-                    '--num_cell_per_cond_dec 2 --num_nf 1'),
-]
+
+def small_configs():
+    """The configurations mnist_small and cifar_small of scripts/small-configs.sh (the ones
+    scripts/bench.sh times), read through bash so that there is one definition."""
+    script = os.path.join(REPO, 'scripts', 'small-configs.sh')
+    out = subprocess.run(['bash', '-c', '. "$1"; printf "%s\\n" "$mnist_small" "$cifar_small"', 'bash', script],
+                         check=True, capture_output=True, text=True).stdout.splitlines()
+    return [('mnist_small', out[0]), ('cifar_small', out[1])]
+
+
+CONFIGS = small_configs()
 METRICS = ['step_ms', 'sample_ms', 'eval_fwd_ms']
 CONTENDED = 0.25  # cores used by other processes during a run above which it is flagged
 
